@@ -1,0 +1,138 @@
+//! Fault injection: make one endpoint slow, failing, malformed or redirecting.
+//!
+//! A fault is checked after the request was counted and before the endpoint's own handling, so
+//! counters still see every request. It stays in force until replaced or cleared.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+
+/// An endpoint of the mock server, the unit that faults apply to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// Both metadata documents: RFC 8414 `oauth-authorization-server` and OpenID
+    /// `openid-configuration`.
+    Discovery,
+    /// The JWKS (`jwks_uri`).
+    Jwks,
+    /// The token endpoint (RFC 6749 §3.2).
+    Token,
+    /// The introspection endpoint (RFC 7662).
+    Introspection,
+    /// The revocation endpoint (RFC 7009).
+    Revocation,
+}
+
+impl Endpoint {
+    pub(crate) const ALL: [Endpoint; 5] = [
+        Endpoint::Discovery,
+        Endpoint::Jwks,
+        Endpoint::Token,
+        Endpoint::Introspection,
+        Endpoint::Revocation,
+    ];
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What an endpoint does instead of (or on top of) answering normally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Wait this long, then answer normally.
+    Latency(Duration),
+    /// Answer this status code with a small JSON error body
+    /// (`{"error":"mock_fault","error_description":...}`). A code outside 200..=999 becomes 500.
+    Status(u16),
+    /// Answer 200, `Content-Type: application/json`, with a body that is not valid JSON.
+    MalformedBody,
+    /// Answer 200 with exactly this body and content type: huge bodies, deeply nested JSON, a
+    /// wrong media type. A content type that is not a valid header value is sent as
+    /// `application/octet-stream`.
+    Body {
+        /// The `Content-Type` header value.
+        content_type: String,
+        /// The body, sent as is.
+        body: Bytes,
+    },
+    /// Answer normally, but send the body `chunk` bytes at a time (at least 1), waiting `every`
+    /// between chunks. The headers go out at once, without `Content-Length`.
+    SlowDrip {
+        /// Bytes per chunk.
+        chunk: usize,
+        /// Pause between two chunks.
+        every: Duration,
+    },
+    /// Answer `302 Found` with this `Location`.
+    Redirect(String),
+}
+
+/// The body sent for [`Fault::MalformedBody`].
+pub(crate) const MALFORMED_BODY: &str = r#"{"active": true, "keys": [ {"kid": "#;
+
+/// Answers `request` under `fault`; `next` is the endpoint's normal handling.
+pub(crate) async fn apply(fault: Fault, request: Request, next: Next) -> Response {
+    match fault {
+        Fault::Latency(delay) => {
+            tokio::time::sleep(delay).await;
+            next.run(request).await
+        }
+        Fault::Status(code) => {
+            // 1xx are not final answers: HTTP/1.1 would wait for another.
+            let status = StatusCode::from_u16(code)
+                .ok()
+                .filter(|s| !s.is_informational())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = json!({
+                "error": "mock_fault",
+                "error_description": format!("tollgate-mock injected fault: status {code}"),
+            });
+            (status, axum::Json(body)).into_response()
+        }
+        Fault::MalformedBody => {
+            ([(header::CONTENT_TYPE, "application/json")], MALFORMED_BODY).into_response()
+        }
+        Fault::Body { content_type, body } => {
+            let content_type = HeaderValue::from_str(&content_type)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+            ([(header::CONTENT_TYPE, content_type)], body).into_response()
+        }
+        Fault::SlowDrip { chunk, every } => {
+            let response = next.run(request).await;
+            drip(response, chunk.max(1), every).await
+        }
+        Fault::Redirect(location) => match HeaderValue::from_str(&location) {
+            Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+    }
+}
+
+async fn drip(response: Response, chunk: usize, every: Duration) -> Response {
+    let (mut parts, body) = response.into_parts();
+    // Our own handlers answer small buffered bodies; reading one cannot fail.
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let stream = futures_util::stream::unfold((bytes, true), move |(mut rest, first)| async move {
+        if rest.is_empty() {
+            return None;
+        }
+        if !first {
+            tokio::time::sleep(every).await;
+        }
+        let piece = rest.split_to(chunk.min(rest.len()));
+        Some((Ok::<_, Infallible>(piece), (rest, false)))
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
+}

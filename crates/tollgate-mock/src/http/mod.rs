@@ -1,0 +1,80 @@
+//! The HTTP surface: routes, the counting and fault layer, and the 404 fallback.
+
+mod client_auth;
+mod error;
+mod form;
+mod introspect;
+mod metadata;
+mod token;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::StatusCode;
+use serde_json::json;
+
+use crate::faults::{self, Endpoint};
+use crate::state::Shared;
+
+/// All routes of one server, under its issuer path.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let paths = &shared.config.paths;
+    Router::new()
+        .route(&paths.oauth_metadata, get(metadata::oauth_metadata))
+        .route(&paths.openid_metadata, get(metadata::openid_metadata))
+        .route(&paths.jwks, get(metadata::jwks))
+        .route(&paths.token, post(token::token))
+        .route(&paths.introspection, post(introspect::introspect))
+        .route(&paths.revocation, post(introspect::revoke))
+        .fallback(not_found)
+        // `layer`, not `route_layer`: unknown paths are counted too.
+        .layer(middleware::from_fn_with_state(shared.clone(), observe))
+        .with_state(shared)
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({ "error": "not_found" })),
+    )
+        .into_response()
+}
+
+/// Counts the request, then applies the endpoint's fault, if any.
+async fn observe(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    shared.counters.count_path(&path);
+    let Some(endpoint) = shared.config.paths.endpoint(&path) else {
+        return next.run(request).await;
+    };
+    shared.counters.count_endpoint(endpoint);
+
+    let request = if endpoint == Endpoint::Introspection {
+        // Counted per token before anything else, faults included: a test can then tell how
+        // often each token was asked about, whatever the server answered.
+        let (parts, body) = request.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, form::BODY_LIMIT).await else {
+            return error::OAuthError::invalid_request("the body is unreadable or too large")
+                .into_response();
+        };
+        if let Some(token) = form::Form::parse(&bytes)
+            .ok()
+            .and_then(|f| f.get("token").map(str::to_owned))
+        {
+            shared.counters.count_introspected(&token);
+        }
+        Request::from_parts(parts, Body::from(bytes))
+    } else {
+        request
+    };
+
+    match shared.fault(endpoint) {
+        Some(fault) => faults::apply(fault, request, next).await,
+        None => next.run(request).await,
+    }
+}

@@ -1,0 +1,107 @@
+//! A mock OAuth 2.0 authorization server, for testing tollgate and the services it protects.
+//!
+//! [`MockAuthServer::start`] listens on `127.0.0.1` and a free port, in the current Tokio
+//! runtime, and serves over real HTTP what a resource server needs from an authorization server:
+//!
+//! | path (issuer path prepended, if any) | what |
+//! |---|---|
+//! | `GET /.well-known/oauth-authorization-server` | RFC 8414 metadata (issuer path appended instead) |
+//! | `GET /.well-known/openid-configuration` | OpenID Connect discovery |
+//! | `GET /jwks` | the published keys, with `Cache-Control: max-age=300` |
+//! | `POST /token` | `client_credentials` and `refresh_token` grants (RFC 6749) |
+//! | `POST /introspect` | RFC 7662 introspection, client authentication required |
+//! | `POST /revoke` | RFC 7009 revocation, client authentication required |
+//!
+//! Tests mint tokens directly ([`MockAuthServer::token`], [`MockAuthServer::opaque_token`],
+//! [`MockAuthServer::refresh_token`]) with any claim or header changed; rotate keys while the
+//! server runs; read counters of what the server was asked; inject [`Fault`]s per [`Endpoint`];
+//! and take the server down and back up on the same port.
+//!
+//! Caveats, in plain words:
+//!
+//! - It is a test tool. Any registered client may introspect and revoke any token, every
+//!   requested scope is granted, and nothing is persisted.
+//! - The initial key's material is shared by all servers in one process, so that starting one
+//!   takes well under a millisecond once the first RSA key exists; each server still has its
+//!   own `kid`s. [`MockAuthServerBuilder::fresh_key`] opts out (for several trusted issuers).
+//! - Counters count requests as they arrive, before faults and authentication: a refused or
+//!   faulted request counts too.
+//!
+//! # Example
+//!
+//! ```
+//! use jsonwebtoken::{DecodingKey, Validation, decode, jwk::JwkSet};
+//! use tollgate_mock::{Algorithm, MockAuthServer};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let server = MockAuthServer::start().await;
+//! let token = server.token().subject("alice").scope("orders:read").sign();
+//! // Loopback only: no proxy from the environment.
+//! let http = reqwest::Client::builder().no_proxy().build().unwrap();
+//!
+//! // The token verifies against the JWKS the server serves.
+//! let jwks: JwkSet = http.get(server.jwks_uri()).send().await.unwrap().json().await.unwrap();
+//! let key = DecodingKey::from_jwk(jwks.find(&server.signing_kid()).unwrap()).unwrap();
+//! let mut validation = Validation::new(Algorithm::RS256);
+//! validation.set_issuer(&[server.issuer()]);
+//! validation.set_audience(&[server.audience()]);
+//! let claims = decode::<serde_json::Value>(&token, &key, &validation).unwrap().claims;
+//! assert_eq!(claims["sub"], "alice");
+//!
+//! // Introspection knows it, until it is revoked.
+//! let introspect = |token: String| {
+//!     http.post(server.introspection_endpoint())
+//!         .basic_auth(server.client_id(), Some(server.client_secret()))
+//!         .form(&[("token", token)])
+//!         .send()
+//! };
+//! let answer: serde_json::Value = introspect(token.clone()).await.unwrap().json().await.unwrap();
+//! assert_eq!(answer["active"], true);
+//! server.revoke(&token);
+//! let answer: serde_json::Value = introspect(token.clone()).await.unwrap().json().await.unwrap();
+//! assert_eq!(answer, serde_json::json!({ "active": false }));
+//! assert_eq!(server.introspection_count_for(&token), 2);
+//! # });
+//! ```
+//!
+//! # The token endpoint
+//!
+//! - `grant_type=client_credentials`, with `client_secret_basic` or `client_secret_post`. The
+//!   token's subject is the client. `scope` is optional (default `read`) and always granted.
+//!   A `scope` containing `offline_access` also gets a refresh token.
+//! - `grant_type=refresh_token`: only the client the refresh token belongs to may use it; a
+//!   `scope` beyond the refresh token's is `invalid_scope`. The same refresh token comes back
+//!   (no rotation), and the new access token is linked to it: revoking the refresh token
+//!   revokes it.
+//! - Mock extension: `token_format=opaque` issues an opaque access token instead of a JWT.
+//!
+//! Errors follow RFC 6749 §5.2: `invalid_client` is a 401 with `WWW-Authenticate: Basic`, the
+//! others are 400 (`invalid_request` for any body that is not a proper form).
+//!
+//! # Introspection and revocation
+//!
+//! Both need client authentication (`client_secret_basic` or `client_secret_post`; for
+//! introspection also `Authorization: Bearer` with the credential set by
+//! [`MockAuthServerBuilder::introspection_bearer`]). A live token's answer is its claims plus
+//! `"active": true` and `"token_type": "Bearer"` (`"refresh_token"` for a refresh token);
+//! an unknown, expired, not-yet-valid or revoked token gets exactly `{"active":false}`.
+//! Revocation answers 200 for any token, known or not.
+//!
+
+mod builder;
+mod counters;
+mod faults;
+mod http;
+mod keys;
+mod server;
+mod state;
+mod store;
+mod tokens;
+mod util;
+
+pub use builder::MockAuthServerBuilder;
+pub use faults::{Endpoint, Fault};
+/// The JWS algorithms, as `jsonwebtoken` names them.
+pub use jsonwebtoken::Algorithm;
+pub use server::MockAuthServer;
+pub use tokens::{OpaqueTokenBuilder, RefreshTokenBuilder, TokenBuilder};

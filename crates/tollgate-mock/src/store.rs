@@ -1,0 +1,184 @@
+//! What the server remembers about every token it issued: enough to answer introspection
+//! (RFC 7662) and to revoke (RFC 7009).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+/// Access tokens are what resource servers see; refresh tokens only go to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    Access,
+    Refresh,
+}
+
+/// One issued token.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenRecord {
+    pub(crate) kind: TokenKind,
+    /// The token's claims: the JWT payload, or the attributes of an opaque token.
+    pub(crate) claims: Map<String, Value>,
+    /// Fields laid over the introspection answer only (`Null` removes a field).
+    pub(crate) introspection_overrides: Map<String, Value>,
+    /// The refresh token this access token was issued from; revoking that one revokes this one.
+    pub(crate) parent: Option<String>,
+    pub(crate) revoked: bool,
+}
+
+impl TokenRecord {
+    pub(crate) fn new(kind: TokenKind, claims: Map<String, Value>) -> TokenRecord {
+        TokenRecord {
+            kind,
+            claims,
+            introspection_overrides: Map::new(),
+            parent: None,
+            revoked: false,
+        }
+    }
+
+    /// The time checks of RFC 7519 §4.1.4/§4.1.5: `exp` is the first second the token is dead.
+    fn is_current(&self, now: i64) -> bool {
+        let expired = self
+            .claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .is_some_and(|exp| now >= exp);
+        let early = self
+            .claims
+            .get("nbf")
+            .and_then(Value::as_i64)
+            .is_some_and(|nbf| nbf > now);
+        !expired && !early
+    }
+}
+
+/// All tokens the server issued, keyed by the token string.
+#[derive(Default)]
+pub(crate) struct TokenStore {
+    tokens: HashMap<String, TokenRecord>,
+}
+
+impl std::fmt::Debug for TokenStore {
+    // The tokens themselves stay out of Debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenStore")
+            .field("len", &self.tokens.len())
+            .finish()
+    }
+}
+
+impl TokenStore {
+    pub(crate) fn insert(&mut self, token: String, record: TokenRecord) {
+        self.tokens.insert(token, record);
+    }
+
+    /// The record of a token that is known, not revoked (nor its parent) and within its times.
+    pub(crate) fn live(&self, token: &str, now: i64) -> Option<&TokenRecord> {
+        let record = self.tokens.get(token)?;
+        let parent_revoked = record
+            .parent
+            .as_deref()
+            .and_then(|p| self.tokens.get(p))
+            .is_some_and(|p| p.revoked);
+        (!record.revoked && !parent_revoked && record.is_current(now)).then_some(record)
+    }
+
+    /// Revokes a token; a refresh token takes its access tokens with it (RFC 7009 §2.1).
+    /// Unknown tokens are ignored, as the RFC asks.
+    pub(crate) fn revoke(&mut self, token: &str) {
+        let Some(record) = self.tokens.get_mut(token) else {
+            return;
+        };
+        record.revoked = true;
+        if record.kind == TokenKind::Refresh {
+            for child in self.tokens.values_mut() {
+                if child.parent.as_deref() == Some(token) {
+                    child.revoked = true;
+                }
+            }
+        }
+    }
+
+    /// The RFC 7662 §2.2 answer: the token's claims plus `active` and `token_type` for a live
+    /// token, exactly `{"active":false}` for anything else.
+    pub(crate) fn introspect(&self, token: &str, now: i64) -> Value {
+        let Some(record) = self.live(token, now) else {
+            return json!({ "active": false });
+        };
+        let mut answer = record.claims.clone();
+        answer.insert("active".into(), true.into());
+        let token_type = match record.kind {
+            TokenKind::Access => "Bearer",
+            TokenKind::Refresh => "refresh_token",
+        };
+        answer.insert("token_type".into(), token_type.into());
+        for (name, value) in &record.introspection_overrides {
+            if value.is_null() {
+                answer.remove(name);
+            } else {
+                answer.insert(name.clone(), value.clone());
+            }
+        }
+        Value::Object(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> Map<String, Value> {
+        json!({ "sub": "alice", "exp": exp })
+            .as_object()
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn refresh_revocation_cascades() {
+        let mut store = TokenStore::default();
+        store.insert(
+            "rt".into(),
+            TokenRecord::new(TokenKind::Refresh, Map::new()),
+        );
+        let mut child = TokenRecord::new(TokenKind::Access, claims(2000));
+        child.parent = Some("rt".into());
+        store.insert("at".into(), child);
+        store.insert(
+            "other".into(),
+            TokenRecord::new(TokenKind::Access, claims(2000)),
+        );
+        assert_eq!(store.introspect("at", 1000)["active"], true);
+        store.revoke("rt");
+        assert_eq!(store.introspect("at", 1000), json!({ "active": false }));
+        assert_eq!(store.introspect("other", 1000)["active"], true);
+    }
+
+    #[test]
+    fn expiry_is_exclusive() {
+        let mut store = TokenStore::default();
+        store.insert(
+            "at".into(),
+            TokenRecord::new(TokenKind::Access, claims(1000)),
+        );
+        assert_eq!(store.introspect("at", 999)["active"], true);
+        assert_eq!(store.introspect("at", 1000), json!({ "active": false }));
+        store.revoke("unknown");
+    }
+
+    #[test]
+    fn overrides_apply_to_the_answer_only() {
+        let mut store = TokenStore::default();
+        let mut record = TokenRecord::new(TokenKind::Access, claims(2000));
+        record
+            .introspection_overrides
+            .insert("sub".into(), "mallory".into());
+        record
+            .introspection_overrides
+            .insert("exp".into(), Value::Null);
+        store.insert("at".into(), record);
+        let answer = store.introspect("at", 1000);
+        assert_eq!(answer["sub"], "mallory");
+        assert!(answer.get("exp").is_none());
+    }
+}

@@ -1,0 +1,307 @@
+//! `TokenBuilder`: JWT access tokens (RFC 9068).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+use super::{ClaimSet, FAR, compact};
+use crate::keys::{SigningKey, alg_name};
+use crate::state::Shared;
+use crate::store::{TokenKind, TokenRecord};
+use crate::util::{now, random_token};
+
+/// Which key signs.
+#[derive(Debug, Clone)]
+enum KeyChoice {
+    /// The server's current signing key.
+    Signing,
+    /// A published key of this algorithm, made and published if there is none.
+    Algorithm(Algorithm),
+    /// The key with this `kid`, published or retired.
+    Kid(String),
+}
+
+/// A forgery: material that no JWKS ever published.
+#[derive(Debug, Clone, Copy)]
+enum Impostor {
+    /// Under the `kid` of the key it imitates.
+    SameKid,
+    /// Under a `kid` that was never published.
+    UnknownKid,
+}
+
+/// Builds a signed JWT access token (RFC 9068) of a [`MockAuthServer`](crate::MockAuthServer).
+///
+/// The defaults make a token that a correctly configured resource server accepts:
+///
+/// - header `{"alg": <the signing key's>, "typ": "at+jwt", "kid": <the signing key's>}`;
+/// - claims `iss` (the server's issuer), `sub` (`"alice"`), `aud` (the server's audience, a
+///   string), `client_id` (the first registered client), `iat` (now), `exp` (now plus the
+///   server's token lifetime), `jti` (random, unique) and `scope` (`"read"`).
+///
+/// Setters change claims and header fields freely, including into invalid tokens. Header
+/// changes touch the header only: the signature is always made with the chosen key's own
+/// algorithm. Tokens are remembered by the server (introspection reports them active while they
+/// are live), except those signed with [`unpublished_key`](Self::unpublished_key) or
+/// [`unpublished_kid`](Self::unpublished_kid): the server never issued those forgeries.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use tollgate_mock::MockAuthServer;
+///
+/// let server = MockAuthServer::start().await;
+/// let token = server.token().subject("bob").scope("read write").claim("acr", "mfa").sign();
+/// assert_eq!(token.split('.').count(), 3);
+/// # });
+/// ```
+#[must_use = "a TokenBuilder does nothing until `sign` is called"]
+pub struct TokenBuilder {
+    shared: Arc<Shared>,
+    claims: ClaimSet,
+    /// Header changes in call order: `Some` sets a field, `None` removes it.
+    header: Vec<(String, Option<Value>)>,
+    key: KeyChoice,
+    impostor: Option<Impostor>,
+    refresh_token: Option<String>,
+    introspection_overrides: Map<String, Value>,
+}
+
+impl std::fmt::Debug for TokenBuilder {
+    // The linked refresh token stays out of Debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenBuilder")
+            .field("claims", &self.claims)
+            .field("header", &self.header)
+            .field("key", &self.key)
+            .field("impostor", &self.impostor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenBuilder {
+    pub(crate) fn new(shared: Arc<Shared>) -> TokenBuilder {
+        let claims = ClaimSet::access(&shared.config);
+        TokenBuilder {
+            shared,
+            claims,
+            header: Vec::new(),
+            key: KeyChoice::Signing,
+            impostor: None,
+            refresh_token: None,
+            introspection_overrides: Map::new(),
+        }
+    }
+
+    /// Sets `sub`. Defaults to `"alice"`.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.claims.set("sub", subject.into());
+        self
+    }
+
+    /// Sets `client_id`. Defaults to the server's first client.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.claims.set("client_id", client_id.into());
+        self
+    }
+
+    /// Sets `scope`, a space-separated list (RFC 9068 §2.2.3). Defaults to `"read"`.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.claims.set("scope", scope.into());
+        self
+    }
+
+    /// Sets `aud` to one audience, as a string. Defaults to the server's audience.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.claims.set("aud", audience.into());
+        self
+    }
+
+    /// Sets `aud` to an array of audiences (an array even with one element).
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.claims.audiences(audiences);
+        self
+    }
+
+    /// Sets `iss`. Defaults to the server's issuer.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.claims.set("iss", issuer.into());
+        self
+    }
+
+    /// Sets `exp` to now plus `lifetime`.
+    pub fn expires_in(mut self, lifetime: Duration) -> Self {
+        self.claims.expires_in(lifetime);
+        self
+    }
+
+    /// Makes the token expired: `exp` 10 minutes ago (beyond any sane leeway), `iat` one token
+    /// lifetime before that.
+    pub fn expired(mut self) -> Self {
+        self.claims.expired(&self.shared.config);
+        self
+    }
+
+    /// Makes the token not valid yet: `nbf` 10 minutes from now.
+    pub fn not_yet_valid(mut self) -> Self {
+        self.claims.set("nbf", now() + FAR);
+        self
+    }
+
+    /// Sets `iat` (seconds since the epoch).
+    pub fn issued_at(mut self, iat: i64) -> Self {
+        self.claims.set("iat", iat);
+        self
+    }
+
+    /// Sets `nbf` (seconds since the epoch).
+    pub fn not_before(mut self, nbf: i64) -> Self {
+        self.claims.set("nbf", nbf);
+        self
+    }
+
+    /// Sets `exp` (seconds since the epoch).
+    pub fn expires_at(mut self, exp: i64) -> Self {
+        self.claims.set("exp", exp);
+        self
+    }
+
+    /// Adds or replaces any claim, with any JSON value (`acr`, `amr`, `auth_time`, `nonce`,
+    /// a `scope` that is an array, an `exp` that is a string...).
+    pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.claims.set(name, value);
+        self
+    }
+
+    /// Removes a claim, default or not.
+    pub fn remove_claim(mut self, name: &str) -> Self {
+        self.claims.remove(name);
+        self
+    }
+
+    /// Adds or replaces a header field (`alg`, `typ`, `kid`, `crit`, `jku`, ...). Changing
+    /// `alg` or `kid` here changes the header only, not the key that signs.
+    pub fn header(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.header.push((name.to_owned(), Some(value.into())));
+        self
+    }
+
+    /// Removes a header field, default or not.
+    pub fn remove_header(mut self, name: &str) -> Self {
+        self.header.push((name.to_owned(), None));
+        self
+    }
+
+    /// Signs with a published key of this algorithm: the signing key if it fits, else the
+    /// newest published key of that algorithm, else a new key, generated and published now.
+    ///
+    /// # Panics
+    ///
+    /// At [`sign`](Self::sign), for a symmetric algorithm (HS256/384/512).
+    pub fn algorithm(mut self, alg: Algorithm) -> Self {
+        self.key = KeyChoice::Algorithm(alg);
+        self
+    }
+
+    /// Signs with the key that has this `kid`, published or retired.
+    ///
+    /// # Panics
+    ///
+    /// At [`sign`](Self::sign), if the server never had such a key.
+    pub fn kid(mut self, kid: &str) -> Self {
+        self.key = KeyChoice::Kid(kid.to_owned());
+        self
+    }
+
+    /// Signs with a key of the same algorithm that is never published, under the `kid` of the
+    /// published key it imitates: the signature cannot verify.
+    pub fn unpublished_key(mut self) -> Self {
+        self.impostor = Some(Impostor::SameKid);
+        self
+    }
+
+    /// Signs with a key that is never published, under a new random `kid` that no JWKS ever
+    /// had (`unpublished-...`): a resource server looking the key up finds nothing.
+    pub fn unpublished_kid(mut self) -> Self {
+        self.impostor = Some(Impostor::UnknownKid);
+        self
+    }
+
+    /// Records this token as issued from `refresh_token` (see
+    /// [`MockAuthServer::refresh_token`](crate::MockAuthServer::refresh_token)): revoking the
+    /// refresh token revokes this token too (RFC 7009 §2.1).
+    pub fn refresh_token(mut self, refresh_token: &str) -> Self {
+        self.refresh_token = Some(refresh_token.to_owned());
+        self
+    }
+
+    /// Makes the introspection answer for this token differ from its claims: sets `name` to
+    /// `value` in the answer, or removes it for `Value::Null`. Any field may be changed,
+    /// `active` included (e.g. `"true"` as a string). The JWT itself is unchanged.
+    pub fn introspection_claim(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.introspection_overrides
+            .insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// The claims the token will carry, as they stand.
+    #[must_use]
+    pub fn claims(&self) -> Value {
+        Value::Object(self.claims.0.clone())
+    }
+
+    fn choose_key(&self) -> SigningKey {
+        let alg = match &self.key {
+            KeyChoice::Signing => return self.shared.keys().signing().clone(),
+            KeyChoice::Kid(kid) => return self.shared.keys().expect(kid).clone(),
+            KeyChoice::Algorithm(alg) => *alg,
+        };
+        if let Some(key) = self.shared.keys().published_for(alg) {
+            return key.clone();
+        }
+        // Generated outside the lock: an RSA key takes a while.
+        let key = SigningKey::generate(alg);
+        self.shared.keys().publish(key.clone());
+        key
+    }
+
+    /// Signs the token and remembers it (unless it is a forgery, see the type docs).
+    #[must_use]
+    pub fn sign(self) -> String {
+        let mut key = self.choose_key();
+        key = match self.impostor {
+            None => key,
+            Some(Impostor::SameKid) => key.impostor(key.kid().to_owned()),
+            Some(Impostor::UnknownKid) => key.impostor(format!("unpublished-{}", random_token(6))),
+        };
+
+        let mut header = Map::new();
+        header.insert("alg".into(), alg_name(key.alg()).into());
+        header.insert("typ".into(), "at+jwt".into());
+        header.insert("kid".into(), key.kid().into());
+        for (name, value) in self.header {
+            match value {
+                Some(value) => header.insert(name, value),
+                None => header.remove(&name),
+            };
+        }
+
+        let claims = self.claims.into_map();
+        let header_json = serde_json::to_vec(&header).expect("JSON values serialize");
+        let claims_json = serde_json::to_vec(&claims).expect("JSON values serialize");
+        let token = compact(&header_json, &claims_json, &key, key.alg());
+
+        if self.impostor.is_none() {
+            let mut record = TokenRecord::new(TokenKind::Access, claims);
+            record.parent = self.refresh_token;
+            record.introspection_overrides = self.introspection_overrides;
+            self.shared.tokens().insert(token.clone(), record);
+        }
+        token
+    }
+}

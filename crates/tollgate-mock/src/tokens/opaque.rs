@@ -1,0 +1,198 @@
+//! `OpaqueTokenBuilder` and `RefreshTokenBuilder`: reference tokens the server alone can read.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::ClaimSet;
+use crate::state::Shared;
+use crate::store::{TokenKind, TokenRecord};
+use crate::util::{now, random_token};
+
+/// Random bytes in an opaque token: 256 bits, base64url (43 characters, no dots).
+const TOKEN_BYTES: usize = 32;
+
+/// Builds an opaque (reference) access token of a [`MockAuthServer`](crate::MockAuthServer).
+///
+/// The token is a random base64url string with no dots, so it never looks like a JWT; only
+/// introspection tells what it means. Its attributes default to those of
+/// [`TokenBuilder`](crate::TokenBuilder) (`iss`, `sub` `"alice"`, `aud`, `client_id`, `iat`,
+/// `exp`, `jti`, `scope` `"read"`) and are what introspection answers while the token lives.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let server = tollgate_mock::MockAuthServer::start().await;
+/// let token = server.opaque_token().subject("bob").scope("admin").issue();
+/// assert!(!token.contains('.'));
+/// # });
+/// ```
+#[must_use = "an OpaqueTokenBuilder does nothing until `issue` is called"]
+pub struct OpaqueTokenBuilder {
+    shared: Arc<Shared>,
+    claims: ClaimSet,
+    refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for OpaqueTokenBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpaqueTokenBuilder")
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpaqueTokenBuilder {
+    pub(crate) fn new(shared: Arc<Shared>) -> OpaqueTokenBuilder {
+        let claims = ClaimSet::access(&shared.config);
+        OpaqueTokenBuilder {
+            shared,
+            claims,
+            refresh_token: None,
+        }
+    }
+
+    /// Sets `sub`. Defaults to `"alice"`.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.claims.set("sub", subject.into());
+        self
+    }
+
+    /// Sets `client_id`. Defaults to the server's first client.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.claims.set("client_id", client_id.into());
+        self
+    }
+
+    /// Sets `scope`, space-separated. Defaults to `"read"`.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.claims.set("scope", scope.into());
+        self
+    }
+
+    /// Sets `aud` to one audience, as a string. Defaults to the server's audience.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.claims.set("aud", audience.into());
+        self
+    }
+
+    /// Sets `aud` to an array of audiences.
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.claims.audiences(audiences);
+        self
+    }
+
+    /// Sets `exp` to now plus `lifetime`.
+    pub fn expires_in(mut self, lifetime: Duration) -> Self {
+        self.claims.expires_in(lifetime);
+        self
+    }
+
+    /// Makes the token expired (`exp` 10 minutes ago): introspection answers `{"active":false}`.
+    pub fn expired(mut self) -> Self {
+        self.claims.expired(&self.shared.config);
+        self
+    }
+
+    /// Adds or replaces any field of the introspection answer; `Value::Null` removes one.
+    pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Self {
+        let value = value.into();
+        if value.is_null() {
+            self.claims.remove(name);
+        } else {
+            self.claims.set(name, value);
+        }
+        self
+    }
+
+    /// Records this token as issued from `refresh_token`: revoking that one revokes this one.
+    pub fn refresh_token(mut self, refresh_token: &str) -> Self {
+        self.refresh_token = Some(refresh_token.to_owned());
+        self
+    }
+
+    /// Issues the token: remembers it and returns it.
+    #[must_use]
+    pub fn issue(self) -> String {
+        let token = random_token(TOKEN_BYTES);
+        let mut record = TokenRecord::new(TokenKind::Access, self.claims.into_map());
+        record.parent = self.refresh_token;
+        self.shared.tokens().insert(token.clone(), record);
+        token
+    }
+}
+
+/// Builds a refresh token of a [`MockAuthServer`](crate::MockAuthServer).
+///
+/// Refresh tokens are opaque strings. Use one with the `refresh_token` grant of the token
+/// endpoint (only the client it belongs to may), or link access tokens to it with
+/// [`TokenBuilder::refresh_token`](crate::TokenBuilder::refresh_token); revoking it then revokes
+/// them (RFC 7009 §2.1). It does not expire unless asked to. The token endpoint also issues
+/// one for a `client_credentials` request whose `scope` contains `offline_access`.
+#[must_use = "a RefreshTokenBuilder does nothing until `issue` is called"]
+pub struct RefreshTokenBuilder {
+    shared: Arc<Shared>,
+    claims: ClaimSet,
+}
+
+impl std::fmt::Debug for RefreshTokenBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshTokenBuilder")
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RefreshTokenBuilder {
+    pub(crate) fn new(shared: Arc<Shared>) -> RefreshTokenBuilder {
+        let mut claims = ClaimSet::access(&shared.config);
+        // Refresh tokens are for the AS itself: no audience, no expiry by default.
+        claims.remove("aud");
+        claims.remove("exp");
+        RefreshTokenBuilder { shared, claims }
+    }
+
+    /// Sets the subject that access tokens refreshed with it get. Defaults to `"alice"`.
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.claims.set("sub", subject.into());
+        self
+    }
+
+    /// Sets the client it belongs to. Defaults to the server's first client.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.claims.set("client_id", client_id.into());
+        self
+    }
+
+    /// Sets the scope it grants; a refresh request may ask for less, never more. Defaults to
+    /// `"read"`.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.claims.set("scope", scope.into());
+        self
+    }
+
+    /// Makes it expire `lifetime` from now.
+    pub fn expires_in(mut self, lifetime: Duration) -> Self {
+        self.claims.expires_in(lifetime);
+        self
+    }
+
+    /// Makes it expired already: the `refresh_token` grant answers `invalid_grant`.
+    pub fn expired(mut self) -> Self {
+        self.claims.set("exp", now() - super::FAR);
+        self
+    }
+
+    /// Issues the refresh token: remembers it and returns it.
+    #[must_use]
+    pub fn issue(self) -> String {
+        let token = random_token(TOKEN_BYTES);
+        let record = TokenRecord::new(TokenKind::Refresh, self.claims.into_map());
+        self.shared.tokens().insert(token.clone(), record);
+        token
+    }
+}

@@ -1,0 +1,175 @@
+//! Each fault kind, per endpoint, and the counters that still see faulted requests.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::{get_json, http, post_basic};
+use serde_json::Value;
+use tollgate_mock::{Endpoint, Fault, MockAuthServer};
+
+#[tokio::test]
+async fn latency_delays_then_answers() {
+    let server = MockAuthServer::start().await;
+    server.set_fault(Endpoint::Jwks, Fault::Latency(Duration::from_millis(300)));
+    let started = Instant::now();
+    let jwks = get_json(&server.jwks_uri()).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(jwks, server.jwks());
+}
+
+#[tokio::test]
+async fn status_answers_with_a_json_error() {
+    let server = MockAuthServer::start().await;
+    server.set_fault(Endpoint::Introspection, Fault::Status(503));
+    let token = server.token().sign();
+    let response = post_basic(
+        &server,
+        &server.introspection_endpoint(),
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].is_string());
+    // Counted, per token too, although the endpoint never ran.
+    assert_eq!(server.introspection_count(), 1);
+    assert_eq!(server.introspection_count_for(&token), 1);
+
+    // Replacing and clearing.
+    server.set_fault(Endpoint::Introspection, Fault::Status(500));
+    let response = post_basic(
+        &server,
+        &server.introspection_endpoint(),
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(response.status(), 500);
+    server.clear_fault(Endpoint::Introspection);
+    let response = post_basic(
+        &server,
+        &server.introspection_endpoint(),
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn malformed_body_is_not_json() {
+    let server = MockAuthServer::start().await;
+    server.set_fault(Endpoint::Discovery, Fault::MalformedBody);
+    // Discovery covers both documents.
+    for url in [
+        server.oauth_metadata_url(),
+        server.openid_configuration_url(),
+    ] {
+        let response = http().get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let text = response.text().await.unwrap();
+        assert!(serde_json::from_str::<Value>(&text).is_err());
+    }
+    assert_eq!(server.discovery_fetches(), 2);
+    // Other endpoints are unaffected.
+    get_json(&server.jwks_uri()).await;
+}
+
+#[tokio::test]
+async fn body_is_sent_exactly() {
+    let server = MockAuthServer::start().await;
+    let huge = Bytes::from(vec![b' '; 3 * 1024 * 1024]);
+    server.set_fault(
+        Endpoint::Jwks,
+        Fault::Body {
+            content_type: "text/html".into(),
+            body: huge.clone(),
+        },
+    );
+    let response = http().get(server.jwks_uri()).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/html");
+    assert_eq!(response.bytes().await.unwrap(), huge);
+
+    let nested = Bytes::from(format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)));
+    server.set_fault(
+        Endpoint::Token,
+        Fault::Body {
+            content_type: "application/json".into(),
+            body: nested.clone(),
+        },
+    );
+    let response = post_basic(
+        &server,
+        &server.token_endpoint(),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(response.bytes().await.unwrap(), nested);
+}
+
+#[tokio::test]
+async fn slow_drip_delivers_the_normal_body() {
+    let server = MockAuthServer::start().await;
+    server.set_fault(
+        Endpoint::Jwks,
+        Fault::SlowDrip {
+            chunk: 64,
+            every: Duration::from_millis(2),
+        },
+    );
+    let response = http().get(server.jwks_uri()).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "max-age=300");
+    assert!(response.headers().get("content-length").is_none());
+    let mut response = response;
+    let (mut chunks, mut body) = (0, Vec::new());
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        assert!(chunk.len() <= 64);
+        chunks += 1;
+        body.extend_from_slice(&chunk);
+    }
+    assert!(chunks > 1);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap(),
+        server.jwks()
+    );
+}
+
+#[tokio::test]
+async fn redirect_points_elsewhere() {
+    let server = MockAuthServer::start().await;
+    let target = format!("{}/elsewhere", server.base_url());
+    server.set_fault(Endpoint::Revocation, Fault::Redirect(target.clone()));
+    let response = post_basic(&server, &server.revocation_endpoint(), &[("token", "x")]).await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["location"], target.as_str());
+    assert_eq!(server.revocation_requests(), 1);
+    assert_eq!(server.requests_to("/elsewhere"), 0);
+}
+
+#[tokio::test]
+async fn clear_faults_restores_every_endpoint() {
+    let server = MockAuthServer::start().await;
+    server.set_fault(Endpoint::Jwks, Fault::Status(500));
+    server.set_fault(Endpoint::Discovery, Fault::Status(502));
+    assert_eq!(
+        http().get(server.jwks_uri()).send().await.unwrap().status(),
+        500
+    );
+    assert_eq!(
+        http()
+            .get(server.openid_configuration_url())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        502
+    );
+    server.clear_faults();
+    get_json(&server.jwks_uri()).await;
+    get_json(&server.openid_configuration_url()).await;
+    assert_eq!(server.jwks_fetches(), 2);
+    assert_eq!(server.discovery_fetches(), 2);
+}
