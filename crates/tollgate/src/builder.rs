@@ -1,0 +1,487 @@
+//! Building a [`Tollgate`]: every setting, its default, and the checks made at build time.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+
+use crate::claims::ClaimRules;
+use crate::engine::{Inner, Tollgate};
+use crate::error::{ConfigError, ConfigErrorKind};
+use crate::introspection::{EndpointSource, Introspection, Introspector};
+use crate::keys::{KeySet, KeySetConfig, KeySource};
+use crate::principal::TokenInfo;
+use crate::rejection::{Rejection, RejectionBody};
+
+/// The asymmetric algorithms accepted by default (DESIGN §4).
+const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+const HMAC: [Algorithm; 3] = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
+
+/// Configures a [`Tollgate`]. Made by [`Tollgate::builder`].
+///
+/// Only the issuer and the audience are required; every other setting has a documented default.
+#[must_use]
+pub struct TollgateBuilder {
+    issuer: Option<String>,
+    jwks_uri: Option<String>,
+    hmac_secret: Option<Vec<u8>>,
+    audiences: Vec<String>,
+    algorithms: Option<Vec<Algorithm>>,
+    leeway: Duration,
+    allow_untyped: bool,
+    accept_scp: bool,
+    http_client: Option<reqwest::Client>,
+    realm: Option<String>,
+    max_token_bytes: usize,
+    verified_cache_capacity: u64,
+    jwks_refresh: Duration,
+    jwks_refresh_bounds: (Duration, Duration),
+    unknown_kid_cooldown: Duration,
+    max_stale: Duration,
+    fetch_timeout: Duration,
+    introspection: Option<Introspection>,
+    accept_opaque: bool,
+    sensitive_freshness: Duration,
+    body_hook: Option<crate::rejection::BodyHook>,
+}
+
+impl std::fmt::Debug for TollgateBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TollgateBuilder")
+            .field("issuer", &self.issuer)
+            .field("jwks_uri", &self.jwks_uri)
+            .field("audiences", &self.audiences)
+            .field("algorithms", &self.algorithms)
+            .field("introspection", &self.introspection)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tollgate {
+    /// Starts configuring a tollgate.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tollgate::{Introspection, Tollgate};
+    ///
+    /// let gate = Tollgate::builder()
+    ///     .issuer("https://auth.example.com")
+    ///     .audience("https://api.example.com")
+    ///     .introspection(Introspection::client_secret_basic("my-api", "s3cret"))
+    ///     .build()
+    ///     .expect("valid configuration");
+    /// # drop(gate);
+    /// ```
+    pub fn builder() -> TollgateBuilder {
+        TollgateBuilder {
+            issuer: None,
+            jwks_uri: None,
+            hmac_secret: None,
+            audiences: Vec::new(),
+            algorithms: None,
+            leeway: Duration::from_secs(60),
+            allow_untyped: false,
+            accept_scp: false,
+            http_client: None,
+            realm: None,
+            max_token_bytes: 8 * 1024,
+            verified_cache_capacity: 10_000,
+            jwks_refresh: Duration::from_secs(300),
+            jwks_refresh_bounds: (Duration::from_secs(30), Duration::from_secs(24 * 3600)),
+            unknown_kid_cooldown: Duration::from_secs(15),
+            max_stale: Duration::from_secs(24 * 3600),
+            fetch_timeout: Duration::from_secs(5),
+            introspection: None,
+            accept_opaque: true,
+            sensitive_freshness: Duration::ZERO,
+            body_hook: None,
+        }
+    }
+}
+
+impl TollgateBuilder {
+    /// The authorization server's issuer identifier. Required: every token's `iss` must equal
+    /// it exactly, and unless [`jwks_uri`](Self::jwks_uri) is set, the keys are found through
+    /// its metadata (RFC 8414 first, then OpenID discovery; the metadata's `issuer` must equal
+    /// this value exactly).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Fetch the keys from this JWKS URI instead of discovering it. Introspection then needs an
+    /// explicit [`Introspection::endpoint`].
+    pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
+        self.jwks_uri = Some(uri.into());
+        self
+    }
+
+    /// Verify HS256/384/512 tokens with this shared secret instead of fetching keys.
+    ///
+    /// **Weakens security** compared to asymmetric keys: anyone holding the secret can mint
+    /// tokens. Only HMAC algorithms are then accepted.
+    pub fn hmac_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.hmac_secret = Some(secret.into());
+        self
+    }
+
+    /// An audience this API answers to (`aud` must contain one of them). Required; may be
+    /// called more than once.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Several audiences at once.
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// The accepted signing algorithms. Defaults to RS256/384/512, PS256/384/512, ES256/384
+    /// and EdDSA; HMAC algorithms only with [`hmac_secret`](Self::hmac_secret). `none` can
+    /// never be accepted.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = Some(algorithms.into_iter().collect());
+        self
+    }
+
+    /// Clock-skew allowance for `exp`, `nbf` and `iat`. Defaults to 60 seconds.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Compatibility switch: accept tokens with `typ: JWT` or no `typ`, and relax the RFC 9068
+    /// required claims (`sub`, `client_id`, `iat`, `jti`; `azp` stands in for `client_id`).
+    ///
+    /// Most deployed servers need this (Keycloak, Entra ID, Okta, Cognito, Auth0 by default).
+    /// **Weakens security**: without `typ`, an ID token could pass for an access token; tollgate
+    /// still refuses tokens carrying `nonce` or `at_hash` and requires this API's audience.
+    /// Defaults to off (strict RFC 9068).
+    pub fn allow_untyped_tokens(mut self, allow: bool) -> Self {
+        self.allow_untyped = allow;
+        self
+    }
+
+    /// Compatibility switch: read scopes from a `scp` claim (array or string) when `scope` is
+    /// absent, and accept `scope` as an array. Defaults to off (RFC 9068 §2.2.3).
+    pub fn accept_scp_claim(mut self, accept: bool) -> Self {
+        self.accept_scp = accept;
+        self
+    }
+
+    /// The HTTP client for discovery, JWKS and introspection (custom roots, proxy, timeouts).
+    ///
+    /// Defaults to a rustls client that does not follow redirects, with a 5 s connect timeout.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// The `realm` of `WWW-Authenticate` challenges. Defaults to none (the parameter is
+    /// omitted).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// Tokens longer than this are refused before any decoding. Defaults to 8 KiB.
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = bytes;
+        self
+    }
+
+    /// Entries of the verified-token cache (each a few hundred bytes plus the token's claims).
+    /// Defaults to 10 000.
+    pub fn verified_cache_capacity(mut self, entries: u64) -> Self {
+        self.verified_cache_capacity = entries;
+        self
+    }
+
+    /// How often the JWKS is refreshed when its response has no `Cache-Control: max-age`.
+    /// Defaults to 5 minutes.
+    pub fn jwks_refresh_interval(mut self, interval: Duration) -> Self {
+        self.jwks_refresh = interval;
+        self
+    }
+
+    /// Bounds for a JWKS `Cache-Control: max-age`. Defaults to 30 seconds and 24 hours.
+    pub fn jwks_refresh_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.jwks_refresh_bounds = (min, max);
+        self
+    }
+
+    /// At most one JWKS refetch per this period is caused by tokens with unknown `kid`s.
+    /// Defaults to 15 seconds.
+    pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
+        self.unknown_kid_cooldown = cooldown;
+        self
+    }
+
+    /// How long the last good key set is used while refreshes fail; after that, 503.
+    /// Defaults to 24 hours.
+    pub fn max_stale_keys(mut self, max_stale: Duration) -> Self {
+        self.max_stale = max_stale;
+        self
+    }
+
+    /// Timeout of one discovery or JWKS fetch. Defaults to 5 seconds.
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.fetch_timeout = timeout;
+        self
+    }
+
+    /// Enables introspection (RFC 7662) for sensitive routes and opaque tokens.
+    pub fn introspection(mut self, introspection: Introspection) -> Self {
+        self.introspection = Some(introspection);
+        self
+    }
+
+    /// Whether tokens that are not JWTs are checked by introspection (when it is configured).
+    /// Defaults to true; when false they are refused with 401.
+    pub fn accept_opaque_tokens(mut self, accept: bool) -> Self {
+        self.accept_opaque = accept;
+        self
+    }
+
+    /// The freshness budget of [`Tollgate::sensitive`] route annotations. Defaults to zero:
+    /// every request asks the authorization server.
+    pub fn sensitive_freshness(mut self, freshness: Duration) -> Self {
+        self.sensitive_freshness = freshness;
+        self
+    }
+
+    /// Replaces the body of rejection responses. Status, `WWW-Authenticate` and `Retry-After`
+    /// stay tollgate's; the [`Rejection`] says why.
+    pub fn rejection_body<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&Rejection) -> RejectionBody + Send + Sync + 'static,
+    {
+        self.body_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Checks the configuration and builds the engine. Key loading starts in the background
+    /// at once when called inside a tokio runtime, otherwise on first use.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first problem found.
+    pub fn build(self) -> Result<Tollgate, ConfigError> {
+        let issuer = self
+            .issuer
+            .ok_or_else(|| ConfigError::new(ConfigErrorKind::Missing, "an issuer is required"))?;
+        if self.hmac_secret.is_none() {
+            check_url(&issuer, "issuer")?;
+        }
+        if let Some(uri) = &self.jwks_uri {
+            check_url(uri, "jwks_uri")?;
+        }
+        if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Audience,
+                "at least one non-empty audience is required",
+            ));
+        }
+        if let Some(realm) = &self.realm
+            && realm.bytes().any(|b| !(0x20..0x7f).contains(&b))
+        {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Missing,
+                "the realm must be printable ASCII",
+            ));
+        }
+        let algorithms = match (&self.algorithms, &self.hmac_secret) {
+            (Some(algs), _) => algs.clone(),
+            (None, Some(_)) => HMAC.to_vec(),
+            (None, None) => DEFAULT_ALGORITHMS.to_vec(),
+        };
+        if algorithms.is_empty() {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Algorithms,
+                "the algorithm allowlist is empty",
+            ));
+        }
+        let has_hmac = algorithms.iter().any(|a| HMAC.contains(a));
+        match (&self.hmac_secret, has_hmac) {
+            (None, true) => {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::Algorithms,
+                    "HMAC algorithms need an explicit hmac_secret",
+                ));
+            }
+            (Some(_), _) if algorithms.iter().any(|a| !HMAC.contains(a)) => {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::Algorithms,
+                    "with an hmac_secret only HS256/HS384/HS512 can be accepted",
+                ));
+            }
+            (Some(secret), _) if secret.len() < 32 => {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::Algorithms,
+                    "an HMAC secret must be at least 32 bytes (RFC 7518 §3.2)",
+                ));
+            }
+            _ => {}
+        }
+        let (min_refresh, max_refresh) = self.jwks_refresh_bounds;
+        if min_refresh.is_zero()
+            || min_refresh > max_refresh
+            || self.fetch_timeout.is_zero()
+            || self.max_token_bytes == 0
+        {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Bounds,
+                "refresh bounds must satisfy 0 < min <= max, and timeouts and sizes must be non-zero",
+            ));
+        }
+        let leeway = i64::try_from(self.leeway.as_secs())
+            .ok()
+            .filter(|l| *l <= 3600)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    ConfigErrorKind::Bounds,
+                    "the leeway must be at most one hour",
+                )
+            })?;
+
+        let client = match self.http_client {
+            Some(client) => client,
+            None => default_client()?,
+        };
+        let source = match (self.hmac_secret, self.jwks_uri) {
+            (Some(secret), _) => KeySource::Secret(secret),
+            (None, Some(uri)) => KeySource::JwksUri(uri),
+            (None, None) => KeySource::Discovery {
+                issuer: issuer.clone(),
+            },
+        };
+        let keys = KeySet::new(
+            KeySetConfig {
+                source,
+                algorithms: algorithms.clone(),
+                refresh_interval: self.jwks_refresh,
+                min_refresh,
+                max_refresh,
+                unknown_kid_cooldown: self.unknown_kid_cooldown,
+                max_stale: self.max_stale,
+                max_body_bytes: 256 * 1024,
+                fetch_timeout: self.fetch_timeout,
+            },
+            client.clone(),
+        );
+        let introspector = match self.introspection {
+            None => None,
+            Some(config) => {
+                config.validate()?;
+                let endpoint = match config.configured_endpoint() {
+                    Some(url) => EndpointSource::Fixed(url.to_owned()),
+                    None => EndpointSource::Discovered(keys.clone()),
+                };
+                Some(Introspector::new(
+                    config.leeway(self.leeway),
+                    client,
+                    endpoint,
+                ))
+            }
+        };
+        let verified = moka::sync::Cache::builder()
+            .max_capacity(self.verified_cache_capacity)
+            .expire_after(UntilExpiry {
+                leeway: self.leeway,
+            })
+            .build();
+        keys.ensure_started();
+        Ok(Tollgate {
+            inner: Arc::new(Inner {
+                rules: ClaimRules {
+                    issuer,
+                    audiences: self.audiences,
+                    leeway,
+                    allow_untyped: self.allow_untyped,
+                    accept_scp: self.accept_scp,
+                },
+                algorithms,
+                keys,
+                verified,
+                introspector,
+                accept_opaque: self.accept_opaque,
+                max_token_bytes: self.max_token_bytes,
+                realm: self.realm,
+                body_hook: self.body_hook,
+                sensitive_freshness: self.sensitive_freshness,
+                typ_warned: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+fn check_url(url: &str, what: &str) -> Result<(), ConfigError> {
+    let ok = match reqwest::Url::parse(url) {
+        Ok(u) => matches!(u.scheme(), "http" | "https") && u.host().is_some(),
+        Err(_) => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            ConfigErrorKind::InvalidUrl,
+            format!("the {what} must be an absolute http(s) URL"),
+        ))
+    }
+}
+
+fn default_client() -> Result<reqwest::Client, ConfigError> {
+    reqwest::Client::builder()
+        // Keys and answers come from the configured host only; a redirect elsewhere is not
+        // followed (DESIGN §3).
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|_| {
+            ConfigError::new(
+                ConfigErrorKind::HttpClient,
+                "the default HTTP client could not be built",
+            )
+        })
+}
+
+/// A verified token stays cached until it expires (plus leeway, so that an expired hit still
+/// reaches the time check and gets the right answer).
+struct UntilExpiry {
+    leeway: Duration,
+}
+
+impl moka::Expiry<crate::hash::TokenHash, Arc<TokenInfo>> for UntilExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &crate::hash::TokenHash,
+        value: &Arc<TokenInfo>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let exp = value
+            .expires_at
+            .and_then(|e| u64::try_from(e).ok())
+            .unwrap_or(0);
+        Some(Duration::from_secs(exp.saturating_sub(now)) + self.leeway)
+    }
+}

@@ -1,0 +1,498 @@
+//! The validation engine: the request's way through tollgate (DESIGN §2).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::claims::{self, ClaimRules};
+use crate::hash::TokenHash;
+use crate::introspection::{IntrospectionAnswer, IntrospectionError, Introspector, TokenKind};
+use crate::keys::{KeyLookupError, KeySet};
+use crate::log::{debug, warn};
+use crate::principal::{Principal, Scopes, TokenFormat, TokenInfo};
+use crate::rejection::{BodyHook, InvalidToken, Rejection, Unavailable};
+use crate::requirement::Requirement;
+use crate::token;
+
+/// The tollgate engine: configuration, signing keys, caches and the introspection client.
+///
+/// Built once with [`Tollgate::builder`], then cloned (cheaply) into layers, route annotations
+/// and anywhere else tokens are checked. See the [crate documentation](crate) for the whole
+/// picture.
+#[derive(Clone)]
+pub struct Tollgate {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) rules: ClaimRules,
+    pub(crate) algorithms: Vec<jsonwebtoken::Algorithm>,
+    pub(crate) keys: KeySet,
+    pub(crate) verified: moka::sync::Cache<TokenHash, Arc<TokenInfo>>,
+    pub(crate) introspector: Option<Introspector>,
+    pub(crate) accept_opaque: bool,
+    pub(crate) max_token_bytes: usize,
+    pub(crate) realm: Option<String>,
+    pub(crate) body_hook: Option<BodyHook>,
+    pub(crate) sensitive_freshness: Duration,
+    pub(crate) typ_warned: AtomicBool,
+}
+
+/// What is left to do after the synchronous part of validation.
+pub(crate) struct Pending {
+    hash: TokenHash,
+    next: Next,
+}
+
+enum Next {
+    /// The `kid` is unknown: refetch the key set once, then verify again.
+    RefetchKeys,
+    /// Verified locally; the route wants a live answer too.
+    Introspect(Arc<TokenInfo>),
+    /// Not a JWT: introspection is the only check.
+    Opaque,
+}
+
+/// The outcome of the synchronous part.
+pub(crate) enum Step {
+    Done(Result<Principal, Rejection>),
+    Pending(Pending),
+}
+
+enum Local {
+    Verified(Arc<TokenInfo>),
+    UnknownKey,
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+impl Tollgate {
+    /// Validates a token for a routine use: locally for a JWT, by introspection for an opaque
+    /// token. For use outside HTTP (message consumers, WebSocket handshakes, gRPC metadata).
+    ///
+    /// # Errors
+    /// The [`Rejection`] says why the token is not accepted, or why no decision can be made.
+    pub async fn validate(&self, token: &str) -> Result<Principal, Rejection> {
+        self.validate_with(token, &Requirement::routine()).await
+    }
+
+    /// Validates a token against a route's [`Requirement`] (scopes, live introspection, ...).
+    ///
+    /// # Errors
+    /// The [`Rejection`] says why the token is not accepted, or why no decision can be made.
+    pub async fn validate_with(
+        &self,
+        token: &str,
+        requirement: &Requirement,
+    ) -> Result<Principal, Rejection> {
+        match self.begin(token, requirement) {
+            Step::Done(result) => result,
+            Step::Pending(pending) => self.finish(token, pending, requirement).await,
+        }
+    }
+
+    /// A layer that authenticates every request with routine requirements (any valid token).
+    pub fn layer(&self) -> crate::TollgateLayer {
+        crate::TollgateLayer::new(
+            self.clone(),
+            crate::PolicyTable::uniform(Requirement::routine()),
+        )
+    }
+
+    /// A layer that authenticates every request with the requirement its
+    /// [`PolicyTable`](crate::PolicyTable) row gives.
+    pub fn layer_with_policy(&self, policy: crate::PolicyTable) -> crate::TollgateLayer {
+        crate::TollgateLayer::new(self.clone(), policy)
+    }
+
+    /// A route annotation: the wrapped route requires `requirement`. With axum, apply it with
+    /// `route_layer` so that unknown paths stay 404.
+    pub fn require(&self, requirement: Requirement) -> crate::RequireLayer {
+        crate::RequireLayer::new(self.clone(), requirement)
+    }
+
+    /// A route annotation for a sensitive route: live introspection with the freshness budget
+    /// set by [`TollgateBuilder::sensitive_freshness`](crate::TollgateBuilder::sensitive_freshness)
+    /// (zero unless changed). Add scopes with [`require`](Self::require) and
+    /// [`Requirement::sensitive`] instead when the route needs them.
+    pub fn sensitive(&self) -> crate::RequireLayer {
+        self.require(self.default_sensitive())
+    }
+
+    /// Waits until the signing keys are loaded, at most `timeout`; true when they are.
+    ///
+    /// Optional: without it the service starts at once and answers 503 with `Retry-After`
+    /// until the keys arrive.
+    pub async fn ready(&self, timeout: Duration) -> bool {
+        self.inner.keys.wait_ready(timeout).await
+    }
+
+    /// Everything that can be decided without waiting: the whole local validation, and the
+    /// requirement checks of a routine route.
+    pub(crate) fn begin(&self, token: &str, requirement: &Requirement) -> Step {
+        let inner = &*self.inner;
+        if token.len() > inner.max_token_bytes {
+            return Step::Done(Err(Rejection::InvalidToken(InvalidToken::TooLarge)));
+        }
+        let hash = TokenHash::of(token);
+        // Revocation memory (DESIGN §5): once introspection called the token inactive, every
+        // route refuses it until it expires.
+        if inner
+            .introspector
+            .as_ref()
+            .is_some_and(|i| i.known_inactive(&hash))
+        {
+            return Step::Done(Err(Rejection::InvalidToken(InvalidToken::Inactive)));
+        }
+        if !token::is_jwt_shaped(token) {
+            if inner.introspector.is_some() && inner.accept_opaque {
+                return Step::Pending(Pending {
+                    hash,
+                    next: Next::Opaque,
+                });
+            }
+            return Step::Done(Err(Rejection::InvalidToken(
+                InvalidToken::OpaqueUnsupported,
+            )));
+        }
+        let now = now();
+        match self.local(token, &hash, now) {
+            Ok(Local::Verified(info)) => self.after_local(info, hash, requirement, now),
+            Ok(Local::UnknownKey) => Step::Pending(Pending {
+                hash,
+                next: Next::RefetchKeys,
+            }),
+            Err(rejection) => Step::Done(Err(rejection)),
+        }
+    }
+
+    /// The part that waits: a key refetch, an introspection call.
+    pub(crate) async fn finish(
+        &self,
+        token: &str,
+        pending: Pending,
+        requirement: &Requirement,
+    ) -> Result<Principal, Rejection> {
+        let Pending { hash, next } = pending;
+        match next {
+            Next::RefetchKeys => {
+                // One shared refetch, at most once per cooldown (DESIGN §3).
+                self.inner.keys.refetch_unknown_kid().await;
+                let now = now();
+                match self.local(token, &hash, now)? {
+                    Local::Verified(info) => match self.after_local(info, hash, requirement, now) {
+                        Step::Done(result) => result,
+                        Step::Pending(Pending {
+                            next: Next::Introspect(info),
+                            ..
+                        }) => self.introspect_jwt(token, hash, info, requirement).await,
+                        Step::Pending(_) => Err(Rejection::InvalidToken(InvalidToken::UnknownKey)),
+                    },
+                    Local::UnknownKey => Err(Rejection::InvalidToken(InvalidToken::UnknownKey)),
+                }
+            }
+            Next::Introspect(info) => self.introspect_jwt(token, hash, info, requirement).await,
+            Next::Opaque => self.introspect_opaque(token, hash, requirement).await,
+        }
+    }
+
+    /// Local validation with the verified-token cache in front of it.
+    fn local(&self, token: &str, hash: &TokenHash, now: i64) -> Result<Local, Rejection> {
+        let inner = &*self.inner;
+        if let Some(info) = inner.verified.get(hash) {
+            // A cached verification holds only while the key that made it is still published.
+            if info
+                .key
+                .as_ref()
+                .is_some_and(|k| inner.keys.key_is_current(k))
+            {
+                claims::check_times(&info, now, inner.rules.leeway)
+                    .map_err(Rejection::InvalidToken)?;
+                return Ok(Local::Verified(info));
+            }
+            inner.verified.invalidate(hash);
+        }
+        let info = match self.verify(token, now)? {
+            Some(info) => Arc::new(info),
+            None => return Ok(Local::UnknownKey),
+        };
+        inner.verified.insert(*hash, Arc::clone(&info));
+        Ok(Local::Verified(info))
+    }
+
+    /// Signature and claims (DESIGN §4). `Ok(None)` when the `kid` is not in the key set.
+    fn verify(&self, token: &str, now: i64) -> Result<Option<TokenInfo>, Rejection> {
+        let inner = &*self.inner;
+        let invalid = Rejection::InvalidToken;
+        let jws = token::split_jws(token).map_err(invalid)?;
+        let header = &jws.header;
+        // RFC 7515 §4.1.11: tollgate implements no extension, so any `crit` is unknown.
+        // RFC 7797 `b64` only exists together with `crit`; refuse it in any form.
+        if header.crit.is_some() || header.b64.is_some() {
+            return Err(invalid(InvalidToken::Critical));
+        }
+        // RFC 8725 §3.1: only allowlisted algorithms; `none` can never be on the list.
+        let alg = token::parse_alg(&header.alg)
+            .filter(|alg| inner.algorithms.contains(alg))
+            .ok_or(invalid(InvalidToken::Algorithm))?;
+        if let Err(e) = claims::check_typ(header.typ.as_deref(), &inner.rules) {
+            if !inner.typ_warned.swap(true, Ordering::Relaxed) {
+                warn!(
+                    "refused an access token for its `typ` header (RFC 9068 requires at+jwt); if \
+                     the authorization server does not follow RFC 9068, enable \
+                     TollgateBuilder::allow_untyped_tokens"
+                );
+            }
+            return Err(invalid(e));
+        }
+        let Some(keys) = inner.keys.snapshot() else {
+            inner.keys.ensure_started();
+            return Err(Rejection::Unavailable {
+                reason: Unavailable::Keys,
+                retry_after: inner.keys.retry_after(),
+            });
+        };
+        let key = match keys.find(header.kid.as_deref(), alg) {
+            Ok(key) => Arc::clone(key),
+            Err(KeyLookupError::UnknownKey) => return Ok(None),
+            Err(KeyLookupError::AlgorithmMismatch) => {
+                return Err(invalid(InvalidToken::KeyMismatch));
+            }
+            Err(KeyLookupError::Ambiguous) => return Err(invalid(InvalidToken::UnknownKey)),
+        };
+        if !key.verify(jws.signing_input.as_bytes(), &jws.signature) {
+            return Err(invalid(InvalidToken::Signature));
+        }
+        let payload = token::decode_segment(jws.payload_b64).map_err(invalid)?;
+        let claims = token::parse_claims(&payload).map_err(invalid)?;
+        claims::check_claims(claims, &inner.rules, now, key)
+            .map(Some)
+            .map_err(invalid)
+    }
+
+    fn after_local(
+        &self,
+        info: Arc<TokenInfo>,
+        hash: TokenHash,
+        requirement: &Requirement,
+        now: i64,
+    ) -> Step {
+        if let Err(rejection) = check_requirement(&info, requirement, now) {
+            return Step::Done(Err(rejection));
+        }
+        if requirement.live.is_some() {
+            return Step::Pending(Pending {
+                hash,
+                next: Next::Introspect(info),
+            });
+        }
+        Step::Done(Ok(Principal::new(info, false)))
+    }
+
+    async fn introspect_jwt(
+        &self,
+        token: &str,
+        hash: TokenHash,
+        info: Arc<TokenInfo>,
+        requirement: &Requirement,
+    ) -> Result<Principal, Rejection> {
+        let freshness = requirement.live.unwrap_or(self.inner.sensitive_freshness);
+        let Some(introspector) = &self.inner.introspector else {
+            if requirement.fail_open {
+                return Ok(Principal::new(info, false));
+            }
+            warn!("a sensitive route needs introspection, but none is configured");
+            return Err(Rejection::Unavailable {
+                reason: Unavailable::NoIntrospection,
+                retry_after: Duration::from_secs(60),
+            });
+        };
+        match introspector
+            .check(token, hash, TokenKind::Jwt, freshness, info.expires_at)
+            .await
+        {
+            Ok(answer) => {
+                agree(&info, &answer).map_err(Rejection::InvalidToken)?;
+                Ok(Principal::new(info, true))
+            }
+            Err(IntrospectionError::Inactive) => {
+                Err(Rejection::InvalidToken(InvalidToken::Inactive))
+            }
+            Err(IntrospectionError::NoEndpoint | IntrospectionError::Unavailable(_))
+                if requirement.fail_open =>
+            {
+                debug!("introspection unavailable; route fails open");
+                Ok(Principal::new(info, false))
+            }
+            Err(IntrospectionError::NoEndpoint) => Err(Rejection::Unavailable {
+                reason: Unavailable::NoIntrospection,
+                retry_after: Duration::from_secs(60),
+            }),
+            Err(IntrospectionError::Unavailable(_)) => Err(Rejection::Unavailable {
+                reason: Unavailable::Introspection,
+                retry_after: introspector.retry_after(),
+            }),
+        }
+    }
+
+    async fn introspect_opaque(
+        &self,
+        token: &str,
+        hash: TokenHash,
+        requirement: &Requirement,
+    ) -> Result<Principal, Rejection> {
+        let Some(introspector) = &self.inner.introspector else {
+            return Err(Rejection::InvalidToken(InvalidToken::OpaqueUnsupported));
+        };
+        let max_age = requirement
+            .live
+            .unwrap_or_else(|| introspector.routine_ttl());
+        let answer = match introspector
+            .check(token, hash, TokenKind::Opaque, max_age, None)
+            .await
+        {
+            Ok(answer) => answer,
+            Err(IntrospectionError::Inactive) => {
+                return Err(Rejection::InvalidToken(InvalidToken::Inactive));
+            }
+            Err(IntrospectionError::NoEndpoint) => {
+                return Err(Rejection::InvalidToken(InvalidToken::OpaqueUnsupported));
+            }
+            // Fail-open cannot apply: without the AS nothing at all is known about the token.
+            Err(IntrospectionError::Unavailable(_)) => {
+                return Err(Rejection::Unavailable {
+                    reason: Unavailable::Introspection,
+                    retry_after: introspector.retry_after(),
+                });
+            }
+        };
+        let info = self.opaque_info(&answer).map_err(Rejection::InvalidToken)?;
+        check_requirement(&info, requirement, now())?;
+        Ok(Principal::new(Arc::new(info), true))
+    }
+
+    /// The principal of an opaque token, from the introspection answer (RFC 7662 §2.2). The
+    /// answer's `iss` and `aud`, when present, are held to the same rules as a JWT's.
+    fn opaque_info(&self, answer: &IntrospectionAnswer) -> Result<TokenInfo, InvalidToken> {
+        let rules = &self.inner.rules;
+        if answer.iss.as_ref().is_some_and(|iss| *iss != rules.issuer) {
+            return Err(InvalidToken::Issuer);
+        }
+        if !answer.aud.is_empty() && !answer.aud.iter().any(|a| rules.audiences.contains(a)) {
+            return Err(InvalidToken::Audience);
+        }
+        Ok(TokenInfo {
+            format: TokenFormat::Opaque,
+            issuer: answer.iss.clone(),
+            subject: answer.sub.clone(),
+            client_id: answer.client_id.clone(),
+            scopes: answer
+                .scope
+                .as_deref()
+                .map(Scopes::parse)
+                .unwrap_or_default(),
+            audiences: answer.aud.clone(),
+            issued_at: answer.iat,
+            expires_at: answer.exp,
+            not_before: answer.nbf,
+            auth_time: None,
+            acr: None,
+            amr: Vec::new(),
+            jti: answer.jti.clone(),
+            claims: serde_json::Value::Object(answer.raw.clone()),
+            key: None,
+        })
+    }
+
+    /// The realm of challenges, if configured.
+    pub(crate) fn realm(&self) -> Option<&str> {
+        self.inner.realm.as_deref()
+    }
+
+    /// The response for a rejection, with the configured realm and body hook.
+    pub(crate) fn rejection_response(&self, rejection: &Rejection) -> http::Response<bytes::Bytes> {
+        rejection.to_response(self.realm(), self.inner.body_hook.as_ref())
+    }
+
+    /// The requirement that route annotations made with [`Tollgate::sensitive`] use.
+    pub(crate) fn default_sensitive(&self) -> Requirement {
+        Requirement::sensitive(self.inner.sensitive_freshness)
+    }
+}
+
+/// Scopes, token age and authentication context (DESIGN §6).
+fn check_requirement(info: &TokenInfo, req: &Requirement, now: i64) -> Result<(), Rejection> {
+    let scopes = &info.scopes;
+    let missing_all = req.all_scopes.iter().any(|s| !scopes.contains(s));
+    let missing_any =
+        !req.any_scopes.is_empty() && !req.any_scopes.iter().any(|s| scopes.contains(s));
+    if missing_all || missing_any {
+        // RFC 6750 §3: `scope` lists the scopes needed; for any-of, each one would do.
+        let required = if missing_all {
+            &req.all_scopes
+        } else {
+            &req.any_scopes
+        };
+        return Err(Rejection::InsufficientScope {
+            required: required.join(" "),
+        });
+    }
+    if let Some(max_age) = req.max_token_age {
+        let age_limit = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+        match info.issued_at {
+            Some(iat) if now.saturating_sub(iat) <= age_limit => {}
+            _ => return Err(Rejection::InvalidToken(InvalidToken::TooOld)),
+        }
+    }
+    let acr_ok = req.acr_values.is_empty()
+        || info
+            .acr
+            .as_ref()
+            .is_some_and(|acr| req.acr_values.contains(acr));
+    let auth_ok = req.max_auth_age.is_none_or(|max| {
+        let limit = i64::try_from(max.as_secs()).unwrap_or(i64::MAX);
+        info.auth_time
+            .is_some_and(|t| now.saturating_sub(t) <= limit)
+    });
+    if !acr_ok || !auth_ok {
+        // RFC 9470 §3: say what would satisfy the route.
+        return Err(Rejection::InsufficientUserAuthentication {
+            acr_values: (!req.acr_values.is_empty()).then(|| req.acr_values.join(" ")),
+            max_age: req.max_auth_age.map(|d| d.as_secs()),
+        });
+    }
+    Ok(())
+}
+
+/// For a JWT, the introspection answer must describe the same token (DESIGN §5).
+fn agree(info: &TokenInfo, answer: &IntrospectionAnswer) -> Result<(), InvalidToken> {
+    let same = |ours: &Option<String>, theirs: &Option<String>| match (ours, theirs) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    };
+    if !same(&info.issuer, &answer.iss) {
+        return Err(InvalidToken::IntrospectionMismatch("iss"));
+    }
+    if !same(&info.subject, &answer.sub) {
+        return Err(InvalidToken::IntrospectionMismatch("sub"));
+    }
+    if !same(&info.client_id, &answer.client_id) {
+        return Err(InvalidToken::IntrospectionMismatch("client_id"));
+    }
+    if !answer.aud.is_empty() {
+        let mut ours: Vec<&String> = info.audiences.iter().collect();
+        let mut theirs: Vec<&String> = answer.aud.iter().collect();
+        ours.sort();
+        ours.dedup();
+        theirs.sort();
+        theirs.dedup();
+        if ours != theirs {
+            return Err(InvalidToken::IntrospectionMismatch("aud"));
+        }
+    }
+    Ok(())
+}

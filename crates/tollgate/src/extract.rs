@@ -1,0 +1,186 @@
+//! axum extractors: the [`Principal`] and typed claims ([`Claims`]) of a request.
+//!
+//! Both read what a [`TollgateLayer`](crate::TollgateLayer) or a route annotation put into the
+//! request extensions; without one of them in front of the handler, extraction fails with a
+//! 500 that says which layer is missing.
+//!
+//! # Example
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use http::{Request, StatusCode};
+//! use serde::Deserialize;
+//! use tollgate::{Claims, Principal, Tollgate};
+//! use tollgate_mock::MockAuthServer;
+//! use tower::ServiceExt;
+//!
+//! #[derive(Deserialize)]
+//! struct TenantClaims {
+//!     tenant: String,
+//! }
+//!
+//! async fn whoami(principal: Principal, Claims(claims): Claims<TenantClaims>) -> String {
+//!     format!("{} of {}", principal.subject().unwrap_or("?"), claims.tenant)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let auth_server = MockAuthServer::start().await;
+//! let gate = Tollgate::builder()
+//!     .issuer(auth_server.issuer())
+//!     .audience(auth_server.audience())
+//!     .build()
+//!     .unwrap();
+//! let app = Router::new().route("/whoami", get(whoami)).layer(gate.layer());
+//!
+//! let token = auth_server.token().subject("alice").claim("tenant", "acme").sign();
+//! let request = Request::get("/whoami")
+//!     .header("authorization", format!("Bearer {token}"))
+//!     .body(axum::body::Body::empty())
+//!     .unwrap();
+//! let response = app.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), StatusCode::OK);
+//! # }
+//! ```
+
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum_core::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::{HeaderValue, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::principal::Principal;
+use crate::rejection::{InvalidToken, Rejection};
+
+/// Rejection of the [`Principal`] and [`Claims`] extractors.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ExtractRejection {
+    /// No principal in the request extensions: no tollgate layer ran for this route.
+    MissingLayer,
+    /// The token's claims do not fit the type the handler asked for.
+    ClaimsShape(serde_json::Error),
+}
+
+impl std::fmt::Display for ExtractRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::MissingLayer => f.write_str(
+                "tollgate::Principal was not found in the request extensions. Did you forget to add \
+                 the tollgate layer (`Tollgate::layer`) or a route annotation (`Tollgate::require`)?",
+            ),
+            Self::ClaimsShape(e) => write!(f, "the token's claims do not have the expected form: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ExtractRejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::MissingLayer => None,
+            Self::ClaimsShape(e) => Some(e),
+        }
+    }
+}
+
+impl IntoResponse for ExtractRejection {
+    fn into_response(self) -> Response {
+        match self {
+            // A server mistake: the route is unprotected. Say so to the developer (the text
+            // names no secret), and never let the handler run.
+            Self::MissingLayer => {
+                (StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+            }
+            // The token is valid but not the kind this handler serves: an invalid token for
+            // this resource (RFC 6750 §3.1). The serde detail stays out of the response.
+            Self::ClaimsShape(_) => {
+                let rejection = Rejection::InvalidToken(InvalidToken::ClaimsShape);
+                let mut response =
+                    (StatusCode::UNAUTHORIZED, rejection.description()).into_response();
+                if let Some(challenge) = rejection.challenge(None) {
+                    response
+                        .headers_mut()
+                        .insert(http::header::WWW_AUTHENTICATE, challenge);
+                }
+                response.headers_mut().insert(
+                    http::header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                );
+                response.extensions_mut().insert(rejection);
+                response
+            }
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ExtractRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(ExtractRejection::MissingLayer)
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Principal>().cloned())
+    }
+}
+
+/// The token's claims deserialized into `T` (custom claims included).
+///
+/// `Option<Claims<T>>` is `None` when no tollgate layer ran (a public route); claims that do
+/// not fit `T` are still a rejection (401 `invalid_token`).
+#[derive(Debug, Clone)]
+pub struct Claims<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Claims<T> {
+    type Rejection = ExtractRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .ok_or(ExtractRejection::MissingLayer)?;
+        principal
+            .claims_as()
+            .map(Claims)
+            .map_err(ExtractRejection::ClaimsShape)
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequestParts<S> for Claims<T> {
+    type Rejection = ExtractRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match parts.extensions.get::<Principal>() {
+            None => Ok(None),
+            Some(principal) => principal
+                .claims_as()
+                .map(|c| Some(Claims(c)))
+                .map_err(ExtractRejection::ClaimsShape),
+        }
+    }
+}
+
+/// Rejections are responses too, so `Result<Principal, Rejection>`-style code in handlers and
+/// custom middleware can return them directly. The body is the default JSON one, with no
+/// realm (use the layer for the configured realm and body hook).
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        self.to_response(None, None)
+            .map(axum_core::body::Body::from)
+    }
+}

@@ -1,0 +1,279 @@
+//! The HTTP exchange with the introspection endpoint: client authentication, the form, the
+//! bounded read of the answer.
+//!
+//! Nothing here caches or times out: the caller wraps [`exchange`] in the call timeout and the
+//! concurrency bound, then hands the body to [`parse`](super::parse::parse).
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use http::HeaderValue;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+
+use super::ClientAuth;
+
+/// Client authentication, prepared once: the `Authorization` header or the extra form fields.
+#[derive(Clone)]
+pub(super) struct Credentials {
+    authorization: Option<HeaderValue>,
+    /// `&client_id=...&client_secret=...` for `client_secret_post`, else empty.
+    form_suffix: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Both fields hold secrets.
+        f.debug_struct("Credentials").finish_non_exhaustive()
+    }
+}
+
+impl Credentials {
+    /// `None` when a bearer credential cannot be an HTTP header value (rejected by `validate`).
+    pub(super) fn new(auth: &ClientAuth) -> Option<Self> {
+        match auth {
+            ClientAuth::Basic {
+                client_id,
+                client_secret,
+            } => {
+                // RFC 6749 §2.3.1: "The client identifier is encoded using the
+                // application/x-www-form-urlencoded encoding algorithm per Appendix B, and the
+                // encoded value is used as the username; the client password is encoded using the
+                // same algorithm and used as the password." Many clients skip this step and break
+                // on secrets containing `:` or `%`.
+                let mut pair = String::new();
+                form_encode(&mut pair, client_id);
+                pair.push(':');
+                form_encode(&mut pair, client_secret);
+                let mut value =
+                    HeaderValue::try_from(format!("Basic {}", BASE64.encode(pair))).ok()?;
+                value.set_sensitive(true);
+                Some(Self {
+                    authorization: Some(value),
+                    form_suffix: String::new(),
+                })
+            }
+            ClientAuth::Post {
+                client_id,
+                client_secret,
+            } => {
+                let mut form_suffix = String::from("&client_id=");
+                form_encode(&mut form_suffix, client_id);
+                form_suffix.push_str("&client_secret=");
+                form_encode(&mut form_suffix, client_secret);
+                Some(Self {
+                    authorization: None,
+                    form_suffix,
+                })
+            }
+            ClientAuth::Bearer { credential } => Some(Self {
+                authorization: Some(bearer_header(credential)?),
+                form_suffix: String::new(),
+            }),
+        }
+    }
+}
+
+/// `Authorization: Bearer <credential>`, marked sensitive; `None` if not a valid header value.
+pub(super) fn bearer_header(credential: &str) -> Option<HeaderValue> {
+    let mut value = HeaderValue::try_from(format!("Bearer {credential}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// Appends `input` encoded as application/x-www-form-urlencoded (WHATWG URL §5.2, the
+/// algorithm RFC 6749 Appendix B refers to): alphanumerics and `*-._` stay, space becomes `+`,
+/// every other byte of the UTF-8 encoding becomes `%XX`.
+fn form_encode(out: &mut String, input: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &byte in input.as_bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+            }
+        }
+    }
+}
+
+/// The request body: `token=...&token_type_hint=access_token` (RFC 7662 §2.1) plus the
+/// `client_secret_post` fields.
+fn request_body(token: &str, credentials: &Credentials) -> String {
+    let mut body = String::with_capacity(token.len() + 40 + credentials.form_suffix.len());
+    body.push_str("token=");
+    form_encode(&mut body, token);
+    // Access tokens in both shapes: the hint is about what the token is for (RFC 7009 §2.1).
+    body.push_str("&token_type_hint=access_token");
+    body.push_str(&credentials.form_suffix);
+    body
+}
+
+/// POSTs the token and returns the body of a `200` answer, read up to `max_body_bytes`.
+///
+/// Errors are short static reasons; the details go to the log, never the token or a secret.
+pub(super) async fn exchange(
+    http: &reqwest::Client,
+    endpoint: &str,
+    credentials: &Credentials,
+    token: &str,
+    max_body_bytes: usize,
+) -> Result<Vec<u8>, &'static str> {
+    let mut request = http
+        .post(endpoint)
+        .header(ACCEPT, HeaderValue::from_static("application/json"))
+        .header(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        )
+        .body(request_body(token, credentials));
+    if let Some(authorization) = &credentials.authorization {
+        request = request.header(AUTHORIZATION, authorization.clone());
+    }
+
+    let mut response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => {
+            let reason = if error.is_connect() {
+                "introspection endpoint unreachable"
+            } else if error.is_timeout() {
+                "introspection timed out"
+            } else {
+                "introspection request failed"
+            };
+            // `without_url`: the URL is configuration, but keep logs free of anything that came
+            // from metadata we did not write.
+            crate::log::warn!("{reason}: {}", error.without_url());
+            return Err(reason);
+        }
+    };
+
+    let status = response.status();
+    match status.as_u16() {
+        200 => {}
+        // RFC 7662 §2.1: the protected resource must be authorized to introspect. A 401/403
+        // means *our* credentials are wrong or lack permission: every call will fail the same
+        // way until the configuration is fixed, so say so loudly.
+        401 | 403 => {
+            crate::log::warn!(
+                "ERROR: the introspection endpoint rejected tollgate's client authentication \
+                 (HTTP {}); check the configured client id, secret or credential and the \
+                 method (client_secret_basic, client_secret_post, bearer). Every \
+                 introspection fails until this is fixed",
+                status.as_u16()
+            );
+            return Err("introspection endpoint rejected our client credentials");
+        }
+        _ => {
+            crate::log::warn!(
+                "introspection endpoint answered HTTP {} (expected 200)",
+                status.as_u16()
+            );
+            return Err("introspection endpoint answered non-200");
+        }
+    }
+
+    // Refuse early when the announced size is already too large; the loop below enforces the
+    // bound anyway, as `Content-Length` may be absent (chunked) or wrong.
+    if response
+        .content_length()
+        .is_some_and(|len| len > max_body_bytes as u64)
+    {
+        crate::log::warn!("introspection answer larger than max_body_bytes ({max_body_bytes})");
+        return Err("introspection answer too large");
+    }
+    let capacity = response
+        .content_length()
+        .and_then(|len| usize::try_from(len).ok())
+        .unwrap_or(1024)
+        .min(max_body_bytes);
+    let mut body = Vec::with_capacity(capacity);
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len().saturating_add(chunk.len()) > max_body_bytes {
+                    crate::log::warn!(
+                        "introspection answer larger than max_body_bytes ({max_body_bytes})"
+                    );
+                    return Err("introspection answer too large");
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(error) => {
+                crate::log::warn!(
+                    "reading the introspection answer failed: {}",
+                    error.without_url()
+                );
+                return Err("reading the introspection answer failed");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(input: &str) -> String {
+        let mut out = String::new();
+        form_encode(&mut out, input);
+        out
+    }
+
+    #[test]
+    fn form_encoding_follows_the_urlencoded_algorithm() {
+        assert_eq!(encoded("aZ09*-._"), "aZ09*-._");
+        assert_eq!(encoded("a b"), "a+b");
+        assert_eq!(encoded("s3cr:t/+é&=%~"), "s3cr%3At%2F%2B%C3%A9%26%3D%25%7E");
+        assert_eq!(encoded(""), "");
+    }
+
+    #[test]
+    fn credentials_are_prepared_per_method() {
+        let basic = Credentials::new(&ClientAuth::Basic {
+            client_id: "my client".into(),
+            client_secret: "p:ss%".into(),
+        });
+        let Some(basic) = basic else { panic!("basic") };
+        let expected = format!("Basic {}", BASE64.encode("my+client:p%3Ass%25"));
+        assert_eq!(
+            basic.authorization,
+            Some(HeaderValue::from_str(&expected).unwrap())
+        );
+        assert!(
+            basic
+                .authorization
+                .as_ref()
+                .is_some_and(HeaderValue::is_sensitive)
+        );
+        assert_eq!(
+            request_body("a b+c", &basic),
+            "token=a+b%2Bc&token_type_hint=access_token"
+        );
+
+        let Some(post) = Credentials::new(&ClientAuth::Post {
+            client_id: "c".into(),
+            client_secret: "s&t".into(),
+        }) else {
+            panic!("post")
+        };
+        assert!(post.authorization.is_none());
+        assert_eq!(
+            request_body("t", &post),
+            "token=t&token_type_hint=access_token&client_id=c&client_secret=s%26t"
+        );
+
+        assert!(
+            Credentials::new(&ClientAuth::Bearer {
+                credential: "bad\nvalue".into()
+            })
+            .is_none()
+        );
+        assert!(!format!("{post:?}").contains("s%26t"));
+    }
+}

@@ -1,0 +1,449 @@
+//! [`Introspector`]: the configured client, its cache and its single-flight calls.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
+use tokio::sync::{Semaphore, oneshot};
+
+use super::cache::{AnswerCache, Entry, Flight, Outcome};
+use super::client::{self, Credentials};
+use super::parse::{self, Verdict};
+use super::{EndpointSource, Introspection, IntrospectionAnswer, IntrospectionError, TokenKind};
+use crate::hash::TokenHash;
+use crate::keys::AuthServerMetadata;
+
+/// Suggested `Retry-After` when the AS cannot be reached: long enough not to invite a retry
+/// storm, short enough that clients recover quickly once the AS is back.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// The introspection client with its cache. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Introspector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    endpoint: EndpointSource,
+    /// `None` only for a bearer credential that is not a header value (refused by `validate`).
+    credentials: Option<Credentials>,
+    timeout: Duration,
+    max_body_bytes: usize,
+    leeway: Duration,
+    routine_ttl: Duration,
+    /// The longest an active answer is kept: max(routine_ttl, max_cache_ttl).
+    max_active_ttl: Duration,
+    inactive_ttl: Duration,
+    permits: Semaphore,
+    cache: AnswerCache,
+    stats: Stats,
+}
+
+#[derive(Default)]
+struct Stats {
+    calls: AtomicU64,
+    cache_hits: AtomicU64,
+    coalesced: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl Introspector {
+    /// A configured endpoint ([`Introspection::endpoint`]) wins over `endpoint`.
+    pub(crate) fn new(
+        config: Introspection,
+        client: reqwest::Client,
+        endpoint: EndpointSource,
+    ) -> Self {
+        let endpoint = match &config.endpoint {
+            Some(url) => EndpointSource::Fixed(url.clone()),
+            None => endpoint,
+        };
+        Self {
+            inner: Arc::new(Inner {
+                http: client,
+                endpoint,
+                credentials: Credentials::new(&config.auth),
+                timeout: config.timeout,
+                max_body_bytes: config.max_body_bytes,
+                leeway: config.leeway,
+                routine_ttl: config.routine_ttl,
+                max_active_ttl: config.routine_ttl.max(config.max_cache_ttl),
+                inactive_ttl: config.inactive_ttl,
+                // `validate` keeps this within bounds; clamp anyway, as `Semaphore::new` panics
+                // above MAX_PERMITS.
+                permits: Semaphore::new(config.max_concurrent.min(Semaphore::MAX_PERMITS)),
+                cache: AnswerCache::new(config.cache_capacity),
+                stats: Stats::default(),
+            }),
+        }
+    }
+
+    /// Revocation memory: true while an inactive answer for this token is remembered.
+    ///
+    /// Synchronous and cheap (one cache lookup): the engine asks on every request.
+    pub(crate) fn known_inactive(&self, hash: &TokenHash) -> bool {
+        matches!(self.inner.cache.get(hash), Some(Entry::Inactive { .. }))
+    }
+
+    /// An active answer no older than `max_age`, from the cache or a fresh call.
+    ///
+    /// - `max_age` zero never reuses a stored answer, but concurrent asks for the same token
+    ///   still share one call (single flight), as do all asks that need a fresh answer.
+    /// - `exp` is the token's own expiry when the caller knows it (a JWT's `exp` claim): an
+    ///   inactive answer is remembered until then, and an active one is never kept past it.
+    /// - A token remembered inactive is answered [`IntrospectionError::Inactive`] without a call.
+    pub(crate) async fn check(
+        &self,
+        token: &str,
+        hash: TokenHash,
+        kind: TokenKind,
+        max_age: Duration,
+        exp: Option<i64>,
+    ) -> Result<Arc<IntrospectionAnswer>, IntrospectionError> {
+        let inner = &self.inner;
+        match inner.cache.get(&hash) {
+            Some(Entry::Inactive { .. }) => {
+                inner.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                crate::log::trace!("introspection: {hash:?} remembered inactive");
+                return Err(IntrospectionError::Inactive);
+            }
+            // `elapsed() <= 0` could hold on a coarse clock: zero must mean "ask", always.
+            Some(Entry::Active {
+                answer, fetched_at, ..
+            }) if !max_age.is_zero() && fetched_at.elapsed() <= max_age => {
+                inner.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                crate::log::trace!("introspection: {hash:?} active answer from the cache");
+                return Ok(answer);
+            }
+            _ => {}
+        }
+
+        let endpoint = inner.endpoint()?;
+        let (flight, started) = inner.cache.join_or_start(hash, || {
+            Inner::start(
+                Arc::clone(inner),
+                endpoint,
+                token.to_owned(),
+                hash,
+                kind,
+                exp,
+            )
+        });
+        match started {
+            Some((id, work)) => Inner::spawn(inner, hash, id, work),
+            None => {
+                inner.stats.coalesced.fetch_add(1, Ordering::Relaxed);
+                crate::log::trace!("introspection: {hash:?} joins the call in flight");
+            }
+        }
+        flight.await
+    }
+
+    /// Suggested `Retry-After` when the AS cannot be reached: 5 seconds.
+    pub(crate) fn retry_after(&self) -> Duration {
+        RETRY_AFTER
+    }
+
+    /// The cache TTL for active answers on routine routes (opaque tokens).
+    pub(crate) fn routine_ttl(&self) -> Duration {
+        self.inner.routine_ttl
+    }
+
+    /// Introspection requests sent to the AS (diagnostics).
+    #[allow(
+        dead_code,
+        reason = "diagnostics counter, for the engine's status/metrics"
+    )]
+    pub(crate) fn calls(&self) -> u64 {
+        self.inner.stats.calls.load(Ordering::Relaxed)
+    }
+
+    /// Checks answered from the cache, active or inactive (diagnostics).
+    #[allow(
+        dead_code,
+        reason = "diagnostics counter, for the engine's status/metrics"
+    )]
+    pub(crate) fn cache_hits(&self) -> u64 {
+        self.inner.stats.cache_hits.load(Ordering::Relaxed)
+    }
+
+    /// Checks that joined a call already in flight (diagnostics).
+    #[allow(
+        dead_code,
+        reason = "diagnostics counter, for the engine's status/metrics"
+    )]
+    pub(crate) fn coalesced(&self) -> u64 {
+        self.inner.stats.coalesced.load(Ordering::Relaxed)
+    }
+
+    /// Calls that ended without a usable answer: timeout, refused, non-200, bad body
+    /// (diagnostics).
+    #[allow(
+        dead_code,
+        reason = "diagnostics counter, for the engine's status/metrics"
+    )]
+    pub(crate) fn failures(&self) -> u64 {
+        self.inner.stats.failures.load(Ordering::Relaxed)
+    }
+
+    #[cfg(test)]
+    pub(super) fn in_flight(&self) -> usize {
+        self.inner.cache.in_flight()
+    }
+}
+
+impl Inner {
+    /// The endpoint to call, resolved per call: discovery may complete (or change) at any time.
+    fn endpoint(&self) -> Result<String, IntrospectionError> {
+        match &self.endpoint {
+            EndpointSource::Fixed(url) => Ok(url.clone()),
+            EndpointSource::Discovered(keys) => {
+                resolve_discovered(keys.metadata().as_deref()).map(str::to_owned)
+            }
+        }
+    }
+
+    /// Builds the flight for a new call and the work that answers it. Runs under the in-flight
+    /// lock, so it only builds: the work is spawned by [`spawn`](Self::spawn) once the lock is
+    /// free.
+    fn start(
+        inner: Arc<Self>,
+        endpoint: String,
+        token: String,
+        hash: TokenHash,
+        kind: TokenKind,
+        exp: Option<i64>,
+    ) -> (Flight, BoxFuture<'static, ()>) {
+        let (sender, receiver) = oneshot::channel::<Outcome>();
+        let work = async move {
+            crate::log::debug!("introspection: asking the AS about {hash:?} ({kind:?})");
+            let outcome = inner.fetch(&endpoint, &token, hash, exp).await;
+            // Nobody may be waiting any more (all requests cancelled): the answer is cached
+            // all the same, so the send result does not matter.
+            let _ = sender.send(outcome);
+        }
+        .boxed();
+        let flight = receiver
+            .map(|received| {
+                // The sender is dropped unsent only if the task died (panic, runtime shutdown).
+                received.unwrap_or(Err(IntrospectionError::Unavailable(
+                    "introspection task ended without an answer",
+                )))
+            })
+            .boxed()
+            .shared();
+        (flight, work)
+    }
+
+    /// Runs the work built by `start` as its own task, so that the call finishes (and its
+    /// answer is cached) even when every request waiting for it is cancelled, and removes the
+    /// flight when done, however the task ends.
+    fn spawn(inner: &Arc<Self>, hash: TokenHash, id: u64, work: BoxFuture<'static, ()>) {
+        let guard = FlightGuard {
+            inner: Arc::clone(inner),
+            hash,
+            id,
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                // The guard moves into the task: dropped when the task finishes, panics or is
+                // dropped unpolled, it removes the flight in each case.
+                drop(runtime.spawn(async move {
+                    let _guard = guard;
+                    work.await;
+                }));
+            }
+            Err(_) => {
+                // Without a runtime there is no HTTP client either; waiters see the dropped
+                // sender as Unavailable.
+                crate::log::warn!("introspection needs a tokio runtime");
+                drop(work);
+                drop(guard);
+            }
+        }
+    }
+
+    /// One call: wait for a slot, POST, read, parse, remember what may be remembered.
+    async fn fetch(
+        &self,
+        endpoint: &str,
+        token: &str,
+        hash: TokenHash,
+        exp: Option<i64>,
+    ) -> Outcome {
+        let Some(credentials) = &self.credentials else {
+            self.stats.failures.fetch_add(1, Ordering::Relaxed);
+            return Err(IntrospectionError::Unavailable(
+                "introspection client credential is not a valid header value",
+            ));
+        };
+        let fetched_at = Instant::now();
+        // The timeout covers the wait for a slot too: a caller never waits longer than it.
+        let exchange = async {
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .map_err(|_| "introspection is shut down")?;
+            self.stats.calls.fetch_add(1, Ordering::Relaxed);
+            client::exchange(
+                &self.http,
+                endpoint,
+                credentials,
+                token,
+                self.max_body_bytes,
+            )
+            .await
+        };
+        let body = match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(reason)) => return self.failed(reason),
+            Err(_) => {
+                crate::log::warn!(
+                    "introspection timed out after {:?} (includes waiting for one of the \
+                     max_concurrent slots)",
+                    self.timeout
+                );
+                return self.failed("introspection timed out");
+            }
+        };
+
+        let now = unix_now();
+        let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
+        match parse::parse(&body, now, leeway) {
+            Err(reason) => {
+                crate::log::warn!("unusable introspection answer: {reason}");
+                self.failed(reason)
+            }
+            Ok(Verdict::Active(answer)) => {
+                // Never kept past the token's expiry, whichever side knows it.
+                let until_exp = match (answer.exp, exp) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                let ttl = until_exp.map_or(self.max_active_ttl, |exp| {
+                    self.max_active_ttl.min(until(exp))
+                });
+                self.cache
+                    .insert_active(hash, Arc::clone(&answer), fetched_at, ttl);
+                Ok(answer)
+            }
+            Ok(Verdict::Inactive { exp: answer_exp }) => {
+                // Revocation is final (DESIGN §5): remember until the token expires anyway. The
+                // caller's `exp` (from the verified JWT) is the authority; an inactive answer
+                // rarely carries one (RFC 7662 §2.2).
+                let known = exp.or(answer_exp);
+                let ttl = known
+                    .map(|exp| until(exp.saturating_add(leeway)))
+                    .filter(|ttl| !ttl.is_zero())
+                    // Unknown, or already expired: an expired token is dead for good, so
+                    // remembering it longer is never wrong.
+                    .unwrap_or(self.inactive_ttl);
+                crate::log::debug!("introspection: {hash:?} is not active; remembered {ttl:?}");
+                self.cache.insert_inactive(hash, ttl);
+                Err(IntrospectionError::Inactive)
+            }
+            Ok(Verdict::Expired) => {
+                crate::log::debug!("introspection: {hash:?} active but expired");
+                self.cache.insert_inactive(hash, self.inactive_ttl);
+                Err(IntrospectionError::Inactive)
+            }
+            Ok(Verdict::NotYetValid { nbf }) => {
+                // Not a revocation: remember only until it becomes valid.
+                let ttl = until(nbf.saturating_sub(leeway)).min(self.inactive_ttl);
+                crate::log::debug!("introspection: {hash:?} active but not valid before {nbf}");
+                self.cache.insert_inactive(hash, ttl);
+                Err(IntrospectionError::Inactive)
+            }
+        }
+    }
+
+    fn failed(&self, reason: &'static str) -> Outcome {
+        self.stats.failures.fetch_add(1, Ordering::Relaxed);
+        Err(IntrospectionError::Unavailable(reason))
+    }
+}
+
+/// Removes a flight from the table when its task ends, however it ends.
+struct FlightGuard {
+    inner: Arc<Inner>,
+    hash: TokenHash,
+    id: u64,
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        self.inner.cache.finish(&self.hash, self.id);
+    }
+}
+
+/// The introspection endpoint from discovered metadata: `Unavailable` until discovery has
+/// succeeded, `NoEndpoint` when the AS does not advertise one (RFC 8414 §2).
+fn resolve_discovered(metadata: Option<&AuthServerMetadata>) -> Result<&str, IntrospectionError> {
+    match metadata {
+        None => Err(IntrospectionError::Unavailable(
+            "authorization server metadata not discovered yet",
+        )),
+        Some(metadata) => metadata
+            .introspection_endpoint
+            .as_deref()
+            .filter(|url| !url.is_empty())
+            .ok_or(IntrospectionError::NoEndpoint),
+    }
+}
+
+/// Seconds since the Unix epoch; a clock before 1970 reads as 0 rather than panicking.
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Time from now until the Unix timestamp `at`; zero when `at` has passed.
+fn until(at: i64) -> Duration {
+    let Ok(secs) = u64::try_from(at) else {
+        return Duration::ZERO;
+    };
+    let Some(at) = UNIX_EPOCH.checked_add(Duration::from_secs(secs)) else {
+        return Duration::MAX;
+    };
+    at.duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovered_endpoint_resolution() {
+        assert!(matches!(
+            resolve_discovered(None),
+            Err(IntrospectionError::Unavailable(_))
+        ));
+        let without = AuthServerMetadata::default();
+        assert_eq!(
+            resolve_discovered(Some(&without)),
+            Err(IntrospectionError::NoEndpoint)
+        );
+        let with = AuthServerMetadata {
+            introspection_endpoint: Some("https://as.example/introspect".into()),
+            ..AuthServerMetadata::default()
+        };
+        assert_eq!(
+            resolve_discovered(Some(&with)),
+            Ok("https://as.example/introspect")
+        );
+    }
+
+    #[test]
+    fn until_handles_the_past_and_absurd_futures() {
+        assert_eq!(until(0), Duration::ZERO);
+        assert_eq!(until(-5), Duration::ZERO);
+        assert!(until(unix_now() + 100) > Duration::from_secs(98));
+        assert!(until(i64::MAX) > Duration::from_secs(1 << 40));
+    }
+}

@@ -1,0 +1,684 @@
+//! Introspection against a tiny in-test authorization server on 127.0.0.1.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use super::*;
+use crate::hash::TokenHash;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// What the server saw of one request.
+#[derive(Debug, Clone)]
+struct Seen {
+    authorization: Option<String>,
+    accept: Option<String>,
+    content_type: Option<String>,
+    body: String,
+}
+
+#[derive(Default)]
+struct Server {
+    calls: AtomicUsize,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    seen: Mutex<Vec<Seen>>,
+}
+
+impl Server {
+    fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn last(&self) -> Seen {
+        self.seen.lock().unwrap().last().cloned().unwrap()
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .try_into()
+        .unwrap()
+}
+
+fn json(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn active_body() -> String {
+    let now = now();
+    format!(
+        r#"{{"active":true,"sub":"alice","scope":"read write","client_id":"app","aud":["api"],
+            "iss":"https://as.test","exp":{},"iat":{now},"jti":"j1","token_type":"Bearer",
+            "username":"alice@example.com","custom":{{"tier":"gold"}}}}"#,
+        now + 3600
+    )
+}
+
+async fn answer(
+    State(server): State<Arc<Server>>,
+    Path(mode): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    server.calls.fetch_add(1, Ordering::SeqCst);
+    let current = server.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    server.max_in_flight.fetch_max(current, Ordering::SeqCst);
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    server.seen.lock().unwrap().push(Seen {
+        authorization: header(header::AUTHORIZATION),
+        accept: header(header::ACCEPT),
+        content_type: header(header::CONTENT_TYPE),
+        body,
+    });
+
+    let now = now();
+    let response = match mode.as_str() {
+        "active" => json(active_body()),
+        "inactive" => json(r#"{"active":false}"#.into()),
+        "string-active" => json(r#"{"active":"true","sub":"alice"}"#.into()),
+        "number-active" => json(r#"{"active":1}"#.into()),
+        "null-active" => json(r#"{"active":null}"#.into()),
+        "missing-active" => json(r#"{"sub":"alice","scope":"read"}"#.into()),
+        "array" => json(r#"[{"active":true}]"#.into()),
+        "garbage" => json("<html>this is not json</html>".into()),
+        "status-500" => (StatusCode::INTERNAL_SERVER_ERROR, active_body()).into_response(),
+        "status-401" => (StatusCode::UNAUTHORIZED, "{}").into_response(),
+        "status-403" => (StatusCode::FORBIDDEN, "{}").into_response(),
+        "status-204" => StatusCode::NO_CONTENT.into_response(),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            json(active_body())
+        }
+        "delayed" => {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            json(active_body())
+        }
+        "huge" => json(format!(
+            r#"{{"active":true,"padding":"{}"}}"#,
+            "x".repeat(100 * 1024)
+        )),
+        "chunked" => {
+            // No Content-Length: the bound must hold while streaming.
+            let chunks = [
+                r#"{"active":true,"padding":""#.to_owned(),
+                "y".repeat(40 * 1024),
+                "y".repeat(40 * 1024),
+                r#""}"#.to_owned(),
+            ];
+            let stream = futures_util::stream::iter(chunks.map(Ok::<_, Infallible>));
+            Body::from_stream(stream).into_response()
+        }
+        "short-exp" => json(format!(r#"{{"active":true,"exp":{}}}"#, now + 3)),
+        "expired" => json(format!(r#"{{"active":true,"exp":{}}}"#, now - 3600)),
+        "premature" => json(format!(r#"{{"active":true,"nbf":{}}}"#, now + 3600)),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    };
+    server.in_flight.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+/// Starts the server on 127.0.0.1:0; answers `POST /{mode}`.
+async fn start() -> (String, Arc<Server>) {
+    let server = Arc::new(Server::default());
+    let app = Router::new()
+        .route("/{mode}", post(answer))
+        .with_state(Arc::clone(&server));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}"), server)
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn basic() -> Introspection {
+    Introspection::client_secret_basic("resource-server", "secret")
+}
+
+fn introspector(config: Introspection, url: String) -> Introspector {
+    config.validate().unwrap();
+    Introspector::new(config, http_client(), EndpointSource::Fixed(url))
+}
+
+async fn check(
+    introspector: &Introspector,
+    token: &str,
+    max_age: Duration,
+) -> Result<Arc<IntrospectionAnswer>, IntrospectionError> {
+    introspector
+        .check(
+            token,
+            TokenHash::of(token),
+            TokenKind::Opaque,
+            max_age,
+            None,
+        )
+        .await
+}
+
+/// Decodes application/x-www-form-urlencoded (test side of the encoder).
+fn form_decode(input: &str) -> String {
+    let bytes = input.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                out.push(u8::from_str_radix(&input[i + 1..i + 3], 16).unwrap());
+                i += 2;
+            }
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn form_fields(body: &str) -> HashMap<String, String> {
+    body.split('&')
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap();
+            (form_decode(name), form_decode(value))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn client_secret_basic_encodes_id_and_secret_before_base64() {
+    let (base, server) = start().await;
+    let id = "my client:1";
+    let secret = "s3cr:t/+ é&=%";
+    let introspector = introspector(
+        Introspection::client_secret_basic(id, secret),
+        format!("{base}/active"),
+    );
+    let token = "tok/en+1 ü";
+    check(&introspector, token, MINUTE).await.unwrap();
+
+    let seen = server.last();
+    let authorization = seen.authorization.unwrap();
+    let encoded = authorization.strip_prefix("Basic ").unwrap();
+    let decoded = String::from_utf8(BASE64.decode(encoded).unwrap()).unwrap();
+    // RFC 6749 §2.3.1: each part form-urlencoded, so the `:` in the id does not split it.
+    assert_eq!(decoded, "my+client%3A1:s3cr%3At%2F%2B+%C3%A9%26%3D%25");
+    let (user, password) = decoded.split_once(':').unwrap();
+    assert_eq!(form_decode(user), id);
+    assert_eq!(form_decode(password), secret);
+
+    assert_eq!(seen.accept.as_deref(), Some("application/json"));
+    assert_eq!(
+        seen.content_type.as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
+    let fields = form_fields(&seen.body);
+    assert_eq!(fields.len(), 2, "{fields:?}");
+    assert_eq!(fields["token"], token);
+    assert_eq!(fields["token_type_hint"], "access_token");
+}
+
+#[tokio::test]
+async fn client_secret_post_sends_credentials_in_the_form() {
+    let (base, server) = start().await;
+    let introspector = introspector(
+        Introspection::client_secret_post("rs&1", "p=ss word"),
+        format!("{base}/active"),
+    );
+    check(&introspector, "opaque-1", MINUTE).await.unwrap();
+
+    let seen = server.last();
+    assert_eq!(seen.authorization, None);
+    assert_eq!(
+        seen.content_type.as_deref(),
+        Some("application/x-www-form-urlencoded")
+    );
+    let fields = form_fields(&seen.body);
+    assert_eq!(fields.len(), 4, "{fields:?}");
+    assert_eq!(fields["token"], "opaque-1");
+    assert_eq!(fields["token_type_hint"], "access_token");
+    assert_eq!(fields["client_id"], "rs&1");
+    assert_eq!(fields["client_secret"], "p=ss word");
+}
+
+#[tokio::test]
+async fn bearer_credential_goes_in_the_authorization_header() {
+    let (base, server) = start().await;
+    let introspector = introspector(
+        Introspection::bearer("introspection-token-xyz"),
+        format!("{base}/active"),
+    );
+    check(&introspector, "opaque-1", MINUTE).await.unwrap();
+
+    let seen = server.last();
+    assert_eq!(
+        seen.authorization.as_deref(),
+        Some("Bearer introspection-token-xyz")
+    );
+    let fields = form_fields(&seen.body);
+    assert_eq!(fields.len(), 2, "{fields:?}");
+    assert!(!fields.contains_key("client_secret"));
+}
+
+#[tokio::test]
+async fn active_answer_is_parsed_and_reused_within_max_age() {
+    let (base, server) = start().await;
+    let introspector = introspector(basic(), format!("{base}/active"));
+
+    let answer = check(&introspector, "t1", MINUTE).await.unwrap();
+    assert_eq!(answer.sub.as_deref(), Some("alice"));
+    assert_eq!(answer.scope.as_deref(), Some("read write"));
+    assert_eq!(answer.client_id.as_deref(), Some("app"));
+    assert_eq!(answer.aud, ["api"]);
+    assert_eq!(answer.iss.as_deref(), Some("https://as.test"));
+    assert_eq!(answer.jti.as_deref(), Some("j1"));
+    assert_eq!(answer.token_type.as_deref(), Some("Bearer"));
+    assert_eq!(answer.username.as_deref(), Some("alice@example.com"));
+    assert!(answer.exp.is_some_and(|exp| exp > now()));
+    assert_eq!(answer.raw["custom"]["tier"], "gold");
+    assert_eq!(answer.raw["active"], true);
+
+    let again = check(&introspector, "t1", MINUTE).await.unwrap();
+    assert!(Arc::ptr_eq(&answer, &again));
+    assert_eq!(server.calls(), 1);
+    assert_eq!(introspector.calls(), 1);
+    assert_eq!(introspector.cache_hits(), 1);
+    assert!(!introspector.known_inactive(&TokenHash::of("t1")));
+
+    // Another token is asked about separately.
+    check(&introspector, "t2", MINUTE).await.unwrap();
+    assert_eq!(server.calls(), 2);
+}
+
+#[tokio::test]
+async fn max_age_zero_asks_every_time() {
+    let (base, server) = start().await;
+    let introspector = introspector(basic(), format!("{base}/active"));
+    check(&introspector, "t", Duration::ZERO).await.unwrap();
+    check(&introspector, "t", Duration::ZERO).await.unwrap();
+    assert_eq!(server.calls(), 2);
+    // The fresh answer was stored: a lenient caller reuses it.
+    check(&introspector, "t", MINUTE).await.unwrap();
+    assert_eq!(server.calls(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_checks_share_one_call() {
+    let (base, server) = start().await;
+    let introspector = introspector(basic(), format!("{base}/delayed"));
+
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let introspector = introspector.clone();
+            tokio::spawn(async move { check(&introspector, "shared", Duration::ZERO).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().sub.as_deref(), Some("alice"));
+    }
+    assert_eq!(server.calls(), 1);
+    assert_eq!(introspector.calls(), 1);
+    assert_eq!(introspector.coalesced(), 99);
+    assert_eq!(introspector.in_flight(), 0);
+
+    // The flight is over: the next strict check asks again.
+    check(&introspector, "shared", Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(server.calls(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_checks_in_one_task_share_one_call() {
+    let (base, server) = start().await;
+    let introspector = introspector(basic(), format!("{base}/delayed"));
+    let checks = (0..20).map(|_| check(&introspector, "shared", Duration::ZERO));
+    let results = futures_util::future::join_all(checks).await;
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(server.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_cancelled_caller_does_not_cancel_the_call() {
+    let (base, server) = start().await;
+    let introspector = introspector(basic(), format!("{base}/delayed"));
+    // Give up long before the server answers (200 ms).
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(20), check(&introspector, "t", MINUTE)).await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The call finished in its own task and its answer was cached.
+    assert_eq!(introspector.in_flight(), 0);
+    check(&introspector, "t", MINUTE).await.unwrap();
+    assert_eq!(server.calls(), 1);
+}
+
+#[tokio::test]
+async fn inactive_is_remembered_and_known() {
+    let (base, server) = start().await;
+    let introspector = introspector(basic(), format!("{base}/inactive"));
+    let hash = TokenHash::of("revoked");
+    assert!(!introspector.known_inactive(&hash));
+
+    assert_eq!(
+        check(&introspector, "revoked", Duration::ZERO).await.err(),
+        Some(IntrospectionError::Inactive)
+    );
+    assert!(introspector.known_inactive(&hash));
+    // Revocation is final: even a caller that wants a fresh answer gets no new call.
+    assert_eq!(
+        check(&introspector, "revoked", Duration::ZERO).await.err(),
+        Some(IntrospectionError::Inactive)
+    );
+    assert_eq!(server.calls(), 1);
+    assert!(!introspector.known_inactive(&TokenHash::of("other")));
+}
+
+#[tokio::test]
+async fn inactive_is_remembered_until_the_tokens_exp() {
+    let (base, _server) = start().await;
+    let introspector = introspector(basic().leeway(Duration::ZERO), format!("{base}/inactive"));
+    let hash = TokenHash::of("jwt");
+    let exp = now() + 3;
+    let result = introspector
+        .check("jwt", hash, TokenKind::Jwt, Duration::ZERO, Some(exp))
+        .await;
+    assert_eq!(result.err(), Some(IntrospectionError::Inactive));
+    assert!(introspector.known_inactive(&hash));
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    // Past exp the token is rejected locally anyway; the memory is released.
+    assert!(!introspector.known_inactive(&hash));
+}
+
+#[tokio::test]
+async fn active_but_expired_or_premature_is_inactive() {
+    let (base, _server) = start().await;
+    let expired = introspector(basic(), format!("{base}/expired"));
+    assert_eq!(
+        check(&expired, "t", MINUTE).await.err(),
+        Some(IntrospectionError::Inactive)
+    );
+    assert!(expired.known_inactive(&TokenHash::of("t")));
+
+    let premature = introspector(basic(), format!("{base}/premature"));
+    assert_eq!(
+        check(&premature, "t", MINUTE).await.err(),
+        Some(IntrospectionError::Inactive)
+    );
+}
+
+#[tokio::test]
+async fn bad_answers_are_unavailable_and_never_cached() {
+    let (base, server) = start().await;
+    for mode in [
+        "string-active",
+        "number-active",
+        "null-active",
+        "missing-active",
+        "array",
+        "garbage",
+        "status-500",
+        "status-401",
+        "status-403",
+        "status-204",
+        "huge",
+        "chunked",
+    ] {
+        let introspector = introspector(basic(), format!("{base}/{mode}"));
+        let before = server.calls();
+        for _ in 0..2 {
+            let result = check(&introspector, "t", MINUTE).await;
+            assert!(
+                matches!(result, Err(IntrospectionError::Unavailable(_))),
+                "{mode}: {result:?}"
+            );
+        }
+        // Asked twice: nothing was remembered.
+        assert_eq!(server.calls() - before, 2, "{mode}");
+        assert_eq!(introspector.failures(), 2, "{mode}");
+        assert!(!introspector.known_inactive(&TokenHash::of("t")), "{mode}");
+    }
+}
+
+#[tokio::test]
+async fn body_bound_applies_to_streamed_answers() {
+    let (base, _server) = start().await;
+    // The streamed answer is about 80 KiB: over the default 64 KiB, under 100 KiB.
+    let roomy = introspector(
+        basic().max_body_bytes(100 * 1024),
+        format!("{base}/chunked"),
+    );
+    check(&roomy, "t", MINUTE).await.unwrap();
+    let tight = introspector(basic(), format!("{base}/chunked"));
+    assert!(matches!(
+        check(&tight, "t", MINUTE).await.err(),
+        Some(IntrospectionError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn timeout_is_unavailable_and_not_cached() {
+    let (base, server) = start().await;
+    let introspector = introspector(
+        basic().timeout(Duration::from_millis(200)),
+        format!("{base}/slow"),
+    );
+    let started = Instant::now();
+    let result = check(&introspector, "t", MINUTE).await;
+    assert_eq!(
+        result.err(),
+        Some(IntrospectionError::Unavailable("introspection timed out"))
+    );
+    assert!(started.elapsed() < Duration::from_millis(1800));
+    let result = check(&introspector, "t", MINUTE).await;
+    assert!(matches!(result, Err(IntrospectionError::Unavailable(_))));
+    assert_eq!(server.calls(), 2);
+    assert_eq!(introspector.failures(), 2);
+}
+
+#[tokio::test]
+async fn unreachable_endpoint_is_unavailable() {
+    // A port that was free a moment ago: connections are refused.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let introspector = introspector(basic(), format!("http://{address}/active"));
+    for _ in 0..2 {
+        assert!(matches!(
+            check(&introspector, "t", MINUTE).await.err(),
+            Some(IntrospectionError::Unavailable(_))
+        ));
+    }
+    assert_eq!(introspector.calls(), 2);
+}
+
+/// Asks twice (the second from the cache), waits `wait`, asks again: true if that asked the AS.
+async fn asks_again_after(
+    introspector: &Introspector,
+    server: &Server,
+    exp: Option<i64>,
+    wait: Duration,
+) -> bool {
+    let hour = Duration::from_secs(3600);
+    let hash = TokenHash::of("t");
+    let ask = || introspector.check("t", hash, TokenKind::Jwt, hour, exp);
+    let before = server.calls();
+    ask().await.unwrap();
+    ask().await.unwrap();
+    assert_eq!(server.calls() - before, 1);
+    tokio::time::sleep(wait).await;
+    ask().await.unwrap();
+    server.calls() - before == 2
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_entry_is_not_reused_past_exp_or_max_cache_ttl() {
+    let wait = Duration::from_millis(3200);
+    // The answer's exp is 3 s ahead (whole seconds): the entry lives between 2 and 3 s.
+    let (base, answer_exp) = start().await;
+    let by_answer = introspector(basic(), format!("{base}/short-exp"));
+    // The answer's exp is an hour ahead, but the JWT's own exp (from the engine) is 3 s ahead.
+    let (base, jwt_exp) = start().await;
+    let by_jwt = introspector(basic(), format!("{base}/active"));
+    // No exp within reach: the configured upper bound applies.
+    let (base, bounded) = start().await;
+    let by_bound = introspector(
+        basic()
+            .routine_ttl(Duration::ZERO)
+            .max_cache_ttl(Duration::from_secs(2)),
+        format!("{base}/active"),
+    );
+    let (a, b, c) = tokio::join!(
+        asks_again_after(&by_answer, &answer_exp, None, wait),
+        asks_again_after(&by_jwt, &jwt_exp, Some(now() + 3), wait),
+        asks_again_after(&by_bound, &bounded, None, wait),
+    );
+    assert!(a && b && c, "{a} {b} {c}");
+}
+
+#[tokio::test]
+async fn accessors_report_the_configuration() {
+    let (base, _server) = start().await;
+    let introspector = introspector(
+        basic().routine_ttl(Duration::from_secs(7)),
+        format!("{base}/active"),
+    );
+    assert_eq!(introspector.routine_ttl(), Duration::from_secs(7));
+    assert_eq!(introspector.retry_after(), Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_concurrent_bounds_calls_in_flight() {
+    let (base, server) = start().await;
+    let introspector = introspector(
+        basic().max_concurrent(2).timeout(Duration::from_secs(20)),
+        format!("{base}/delayed"),
+    );
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let introspector = introspector.clone();
+            tokio::spawn(async move { check(&introspector, &format!("t{i}"), MINUTE).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(server.calls(), 8);
+    assert!(server.max_in_flight.load(Ordering::SeqCst) <= 2);
+}
+
+#[tokio::test]
+async fn configured_endpoint_wins_over_the_source() {
+    let (base, server) = start().await;
+    let config = basic().endpoint(format!("{base}/active"));
+    config.validate().unwrap();
+    assert_eq!(
+        config.configured_endpoint(),
+        Some(format!("{base}/active").as_str())
+    );
+    let introspector = Introspector::new(
+        config,
+        http_client(),
+        EndpointSource::Fixed("http://127.0.0.1:9/nowhere".into()),
+    );
+    check(&introspector, "t", MINUTE).await.unwrap();
+    assert_eq!(server.calls(), 1);
+}
+
+#[test]
+fn validation_refuses_unusable_configurations() {
+    use crate::ConfigErrorKind as Kind;
+    let kind = |config: Introspection| config.validate().unwrap_err().kind();
+
+    assert!(basic().validate().is_ok());
+    assert!(
+        basic()
+            .endpoint("https://as.example/oauth2/introspect")
+            .validate()
+            .is_ok()
+    );
+    assert!(Introspection::bearer("abc.def").validate().is_ok());
+
+    assert_eq!(
+        kind(Introspection::client_secret_basic("", "s")),
+        Kind::Missing
+    );
+    assert_eq!(
+        kind(Introspection::client_secret_post("id", "")),
+        Kind::Missing
+    );
+    assert_eq!(kind(Introspection::bearer("")), Kind::Missing);
+    assert_eq!(kind(Introspection::bearer("line\nbreak")), Kind::Missing);
+    assert_eq!(kind(basic().endpoint("/introspect")), Kind::InvalidUrl);
+    assert_eq!(
+        kind(basic().endpoint("ftp://as.example/i")),
+        Kind::InvalidUrl
+    );
+    assert_eq!(
+        kind(basic().endpoint("https://u:p@as.example/i")),
+        Kind::InvalidUrl
+    );
+    assert_eq!(kind(basic().endpoint("not a url")), Kind::InvalidUrl);
+    assert_eq!(kind(basic().timeout(Duration::ZERO)), Kind::Bounds);
+    assert_eq!(kind(basic().max_concurrent(0)), Kind::Bounds);
+    assert_eq!(kind(basic().max_concurrent(usize::MAX)), Kind::Bounds);
+    assert_eq!(kind(basic().cache_capacity(0)), Kind::Bounds);
+    assert_eq!(kind(basic().max_body_bytes(0)), Kind::Bounds);
+
+    // The messages never echo a credential.
+    let error = Introspection::bearer("sec\nret").validate().unwrap_err();
+    assert!(!error.to_string().contains("sec"));
+}
+
+#[test]
+fn debug_never_prints_secrets() {
+    for config in [
+        Introspection::client_secret_basic("rs", "hunter2-secret"),
+        Introspection::client_secret_post("rs", "hunter2-secret"),
+        Introspection::bearer("hunter2-secret"),
+    ] {
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("timeout"), "{debug}");
+    }
+}
+
+#[test]
+fn defaults_are_as_documented() {
+    let config = basic();
+    assert_eq!(config.timeout, Duration::from_secs(2));
+    assert_eq!(config.max_concurrent, 64);
+    assert_eq!(config.cache_capacity, 10_000);
+    assert_eq!(config.routine_ttl, Duration::from_secs(30));
+    assert_eq!(config.max_cache_ttl, Duration::from_secs(300));
+    assert_eq!(config.inactive_ttl, Duration::from_secs(3600));
+    assert_eq!(config.max_body_bytes, 64 * 1024);
+    assert_eq!(config.leeway, Duration::from_secs(60));
+    assert_eq!(config.configured_endpoint(), None);
+}

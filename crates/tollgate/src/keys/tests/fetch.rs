@@ -1,0 +1,276 @@
+//! `Cache-Control`, bounded GETs, redirects, and the discovery URLs and documents.
+
+use std::time::Duration;
+
+use http::HeaderValue;
+use reqwest::Url;
+use serde_json::json;
+
+use super::client;
+use super::server::{Route, TestServer};
+use crate::keys::discovery::{MetadataError, metadata_urls, parse_metadata};
+use crate::keys::fetch::{FetchError, Freshness, get_bounded, parse_cache_control};
+
+fn freshness(values: &[&str]) -> Freshness {
+    let values: Vec<HeaderValue> = values
+        .iter()
+        .map(|v| HeaderValue::from_str(v).unwrap())
+        .collect();
+    parse_cache_control(&values)
+}
+
+const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+#[test]
+fn cache_control_max_age() {
+    assert_eq!(freshness(&["max-age=300"]), Freshness::MaxAge(secs(300)));
+    assert_eq!(
+        freshness(&["public, max-age=60, must-revalidate"]),
+        Freshness::MaxAge(secs(60))
+    );
+    assert_eq!(freshness(&["MAX-AGE=10"]), Freshness::MaxAge(secs(10)));
+    assert_eq!(freshness(&["max-age = 7"]), Freshness::MaxAge(secs(7)));
+    assert_eq!(freshness(&["max-age=\"20\""]), Freshness::MaxAge(secs(20)));
+    assert_eq!(
+        freshness(&["public", "max-age=5"]),
+        Freshness::MaxAge(secs(5))
+    );
+    // The first of several counts (RFC 9111 §4.2.1).
+    assert_eq!(
+        freshness(&["max-age=1, max-age=2"]),
+        Freshness::MaxAge(secs(1))
+    );
+    // Too large saturates instead of overflowing.
+    assert_eq!(
+        freshness(&["max-age=99999999999999999999999"]),
+        Freshness::MaxAge(secs(1 << 31))
+    );
+}
+
+#[test]
+fn cache_control_without_usable_max_age() {
+    for value in [
+        "",
+        "public",
+        "max-age",
+        "max-age=",
+        "max-age=abc",
+        "max-age=-5",
+        "max-age=1.5",
+        "s-maxage=100",
+    ] {
+        assert_eq!(freshness(&[value]), Freshness::Unspecified, "{value:?}");
+    }
+    assert_eq!(freshness(&[]), Freshness::Unspecified);
+    assert_eq!(freshness(&["no-cache"]), Freshness::NoCache);
+    assert_eq!(freshness(&["No-Store"]), Freshness::NoCache);
+    assert_eq!(freshness(&["max-age=600, no-cache"]), Freshness::NoCache);
+    assert_eq!(freshness(&["max-age=600", "no-store"]), Freshness::NoCache);
+}
+
+#[test]
+fn refresh_delay_is_clamped() {
+    let (default, min, max) = (secs(300), secs(60), secs(86_400));
+    let next = |f: Freshness| f.next_refresh(default, min, max);
+    assert_eq!(next(Freshness::MaxAge(secs(600))), secs(600));
+    assert_eq!(next(Freshness::MaxAge(secs(5))), min);
+    assert_eq!(next(Freshness::MaxAge(secs(0))), min);
+    assert_eq!(next(Freshness::MaxAge(secs(10 * 86_400))), max);
+    assert_eq!(next(Freshness::NoCache), min);
+    assert_eq!(next(Freshness::Unspecified), default);
+    // Inverted bounds (refused by the builder) do not panic.
+    assert_eq!(
+        Freshness::MaxAge(secs(5)).next_refresh(default, max, min),
+        min
+    );
+}
+
+#[test]
+fn metadata_urls_follow_rfc8414_then_openid() {
+    let urls = |issuer: &str| metadata_urls(issuer).map(|[a, b]| (a.to_string(), b.to_string()));
+    assert_eq!(
+        urls("https://as.example/realms/x").unwrap(),
+        (
+            "https://as.example/.well-known/oauth-authorization-server/realms/x".to_owned(),
+            "https://as.example/realms/x/.well-known/openid-configuration".to_owned()
+        )
+    );
+    // RFC 8414 §3.1: a terminating "/" is removed first; OpenID does not double it.
+    assert_eq!(
+        urls("https://as.example/realms/x/").unwrap(),
+        urls("https://as.example/realms/x").unwrap()
+    );
+    assert_eq!(
+        urls("https://as.example").unwrap(),
+        (
+            "https://as.example/.well-known/oauth-authorization-server".to_owned(),
+            "https://as.example/.well-known/openid-configuration".to_owned()
+        )
+    );
+    assert_eq!(
+        urls("http://127.0.0.1:8080/").unwrap().0,
+        "http://127.0.0.1:8080/.well-known/oauth-authorization-server"
+    );
+    for bad in [
+        "https://as.example/?tenant=1",
+        "https://as.example/#x",
+        "not a url",
+        "ftp://as.example",
+    ] {
+        assert!(metadata_urls(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn metadata_documents_are_checked() {
+    let issuer = "https://as.example/realms/x";
+    let doc = |value: serde_json::Value| serde_json::to_vec(&value).unwrap();
+    let (metadata, jwks) = parse_metadata(
+        &doc(json!({
+            "issuer": issuer,
+            "jwks_uri": "https://as.example/realms/x/certs",
+            "introspection_endpoint": "https://as.example/realms/x/introspect",
+            "response_types_supported": ["code"],
+        })),
+        issuer,
+    )
+    .unwrap();
+    assert_eq!(jwks.as_str(), "https://as.example/realms/x/certs");
+    assert_eq!(metadata.issuer, issuer);
+    assert_eq!(
+        metadata.introspection_endpoint.as_deref(),
+        Some("https://as.example/realms/x/introspect")
+    );
+    assert_eq!(metadata.revocation_endpoint, None);
+
+    // RFC 8414 §3.3: exactly the configured issuer, not even a trailing slash more.
+    for other in [
+        format!("{issuer}/"),
+        "https://evil.example/realms/x".to_owned(),
+    ] {
+        let err = parse_metadata(
+            &doc(json!({"issuer": other, "jwks_uri": "https://as.example/certs"})),
+            issuer,
+        )
+        .unwrap_err();
+        assert!(matches!(err, MetadataError::IssuerMismatch { .. }));
+    }
+    for bad in [
+        json!({"issuer": issuer}),
+        json!({"issuer": issuer, "jwks_uri": "not a url"}),
+        // An https issuer must not hand out its keys over http.
+        json!({"issuer": issuer, "jwks_uri": "http://as.example/certs"}),
+        json!({"jwks_uri": "https://as.example/certs"}),
+        json!([issuer]),
+    ] {
+        assert!(
+            matches!(
+                parse_metadata(&doc(bad.clone()), issuer),
+                Err(MetadataError::Invalid(_))
+            ),
+            "{bad}"
+        );
+    }
+    assert!(parse_metadata(b"<html>", issuer).is_err());
+}
+
+async fn get(server: &TestServer, path: &str, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+    let url = Url::parse(&server.url(path)).unwrap();
+    get_bounded(&client(), &url, Duration::from_secs(5), max_bytes)
+        .await
+        .map(|fetched| fetched.body)
+}
+
+#[tokio::test]
+async fn bounded_read_refuses_a_huge_body() {
+    let server = TestServer::start().await;
+    let big = vec![b' '; 200_000];
+    server.set("/sized", Route::raw(big.clone()));
+    server.set("/streamed", Route::raw(big).chunked());
+    server.set("/small", Route::raw(vec![b' '; 1000]).chunked());
+    for path in ["/sized", "/streamed"] {
+        assert!(
+            matches!(
+                get(&server, path, 64 * 1024).await,
+                Err(FetchError::TooLarge { limit: 65536 })
+            ),
+            "{path}"
+        );
+    }
+    assert_eq!(get(&server, "/small", 1000).await.unwrap().len(), 1000);
+    assert!(matches!(
+        get(&server, "/small", 999).await,
+        Err(FetchError::TooLarge { .. })
+    ));
+}
+
+#[tokio::test]
+async fn non_2xx_and_timeouts_are_errors() {
+    let server = TestServer::start().await;
+    server.set("/gone", Route::status(404));
+    server.set("/broken", Route::status(503));
+    server.set("/slow", Route::raw("{}").delay(Duration::from_secs(5)));
+    assert!(matches!(
+        get(&server, "/gone", 1000).await,
+        Err(FetchError::Status(404))
+    ));
+    assert!(matches!(
+        get(&server, "/broken", 1000).await,
+        Err(FetchError::Status(503))
+    ));
+    let url = Url::parse(&server.url("/slow")).unwrap();
+    let slow = get_bounded(&client(), &url, Duration::from_millis(200), 1000).await;
+    assert!(matches!(slow, Err(FetchError::Timeout)), "{:?}", slow.err());
+}
+
+#[tokio::test]
+async fn redirects_to_another_origin_are_refused() {
+    let server = TestServer::start().await;
+    let elsewhere = TestServer::start().await;
+    elsewhere.set("/jwks", Route::raw("{}"));
+    server.set("/same", Route::status(302).header("location", "/jwks"));
+    server.set("/jwks", Route::raw("{\"same\":true}"));
+    server.set(
+        "/away",
+        Route::status(302).header("location", &elsewhere.url("/jwks")),
+    );
+
+    // The default client of tollgate follows no redirect at all.
+    assert!(matches!(
+        get(&server, "/away", 1000).await,
+        Err(FetchError::Status(302))
+    ));
+
+    // A user-supplied client that follows them: same origin is fine, another is refused.
+    let following = reqwest::Client::new();
+    let fetch = |path: &str| {
+        let url = Url::parse(&server.url(path)).unwrap();
+        let following = following.clone();
+        async move { get_bounded(&following, &url, Duration::from_secs(5), 1000).await }
+    };
+    assert_eq!(fetch("/same").await.unwrap().body, b"{\"same\":true}");
+    let away = fetch("/away").await;
+    assert!(
+        matches!(away, Err(FetchError::OtherOrigin(_))),
+        "{:?}",
+        away.err()
+    );
+    assert!(away.err().unwrap().to_string().contains("another origin"));
+}
+
+#[tokio::test]
+async fn connection_refused_is_described() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = Url::parse(&format!("http://127.0.0.1:{port}/jwks")).unwrap();
+    let err = get_bounded(&client(), &url, Duration::from_secs(5), 1000)
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, FetchError::Request(_)), "{err}");
+}

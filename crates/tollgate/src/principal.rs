@@ -1,0 +1,220 @@
+//! The validated caller: who the token speaks for and what it grants.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::keys::VerifyKey;
+
+/// How the token was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenFormat {
+    /// A JWT access token verified locally against the issuer's keys (RFC 9068).
+    Jwt,
+    /// An opaque (reference) token, known only through introspection (RFC 7662).
+    Opaque,
+}
+
+/// The scopes a token grants (RFC 6749 §3.3), in the order the token lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scopes(Vec<String>);
+
+impl Scopes {
+    /// Parses a space-delimited `scope` value; repeated spaces are tolerated, duplicates kept once.
+    pub fn parse(value: &str) -> Self {
+        let mut out: Vec<String> = Vec::new();
+        for s in value.split(' ').filter(|s| !s.is_empty()) {
+            if !out.iter().any(|o| o == s) {
+                out.push(s.to_owned());
+            }
+        }
+        Self(out)
+    }
+
+    pub(crate) fn from_vec(mut scopes: Vec<String>) -> Self {
+        scopes.retain(|s| !s.is_empty());
+        let mut out: Vec<String> = Vec::with_capacity(scopes.len());
+        for s in scopes {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        Self(out)
+    }
+
+    /// Whether the token grants `scope` (exact, case-sensitive match as RFC 6749 §3.3 says).
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.iter().any(|s| s == scope)
+    }
+
+    /// The scopes as strings.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    /// Number of scopes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when the token grants no scope.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Display for Scopes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(" "))
+    }
+}
+
+/// What a validated token says, shared by every request that presents the same token.
+pub(crate) struct TokenInfo {
+    pub(crate) format: TokenFormat,
+    pub(crate) issuer: Option<String>,
+    pub(crate) subject: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) scopes: Scopes,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) issued_at: Option<i64>,
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) not_before: Option<i64>,
+    pub(crate) auth_time: Option<i64>,
+    pub(crate) acr: Option<String>,
+    pub(crate) amr: Vec<String>,
+    pub(crate) jti: Option<String>,
+    /// Always a JSON object.
+    pub(crate) claims: Value,
+    /// The key that verified a JWT; a cached verification is valid only while it is current.
+    pub(crate) key: Option<Arc<VerifyKey>>,
+}
+
+/// The caller of a request, as established by tollgate.
+///
+/// Put into the request extensions by the layer; axum handlers take it as an extractor. Cheap
+/// to clone. Its `Debug` output shows the subject and client, never the token.
+#[derive(Clone)]
+pub struct Principal {
+    info: Arc<TokenInfo>,
+    introspected: bool,
+}
+
+impl Principal {
+    pub(crate) fn new(info: Arc<TokenInfo>, introspected: bool) -> Self {
+        Self { info, introspected }
+    }
+
+    /// The `sub` claim: the resource owner, or the client itself for `client_credentials`.
+    pub fn subject(&self) -> Option<&str> {
+        self.info.subject.as_deref()
+    }
+
+    /// The `client_id` claim: the OAuth client the token was issued to.
+    pub fn client_id(&self) -> Option<&str> {
+        self.info.client_id.as_deref()
+    }
+
+    /// The `iss` claim.
+    pub fn issuer(&self) -> Option<&str> {
+        self.info.issuer.as_deref()
+    }
+
+    /// The granted scopes.
+    pub fn scopes(&self) -> &Scopes {
+        &self.info.scopes
+    }
+
+    /// Whether the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.info.scopes.contains(scope)
+    }
+
+    /// The audiences (`aud`), always as a list.
+    pub fn audiences(&self) -> &[String] {
+        &self.info.audiences
+    }
+
+    /// `iat`, seconds since the Unix epoch.
+    pub fn issued_at(&self) -> Option<i64> {
+        self.info.issued_at
+    }
+
+    /// `exp`, seconds since the Unix epoch.
+    pub fn expires_at(&self) -> Option<i64> {
+        self.info.expires_at
+    }
+
+    /// `nbf`, seconds since the Unix epoch.
+    pub fn not_before(&self) -> Option<i64> {
+        self.info.not_before
+    }
+
+    /// `auth_time`: when the user authenticated (RFC 9068 §2.2.1).
+    pub fn auth_time(&self) -> Option<i64> {
+        self.info.auth_time
+    }
+
+    /// `acr`: the authentication context class.
+    pub fn acr(&self) -> Option<&str> {
+        self.info.acr.as_deref()
+    }
+
+    /// `amr`: the authentication methods used.
+    pub fn amr(&self) -> &[String] {
+        &self.info.amr
+    }
+
+    /// `jti`: the token's unique identifier.
+    pub fn jti(&self) -> Option<&str> {
+        self.info.jti.as_deref()
+    }
+
+    /// Whether the token was a JWT or an opaque token.
+    pub fn format(&self) -> TokenFormat {
+        self.info.format
+    }
+
+    /// Whether the authorization server was asked about this token for this request (or a
+    /// cached answer within the route's freshness budget was used).
+    pub fn introspected(&self) -> bool {
+        self.introspected
+    }
+
+    /// Every claim of the token (for an opaque token: every member of the introspection answer).
+    pub fn claims(&self) -> &Map<String, Value> {
+        static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+        match &self.info.claims {
+            Value::Object(map) => map,
+            _ => EMPTY.get_or_init(Map::new),
+        }
+    }
+
+    /// One claim by name.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims().get(name)
+    }
+
+    /// The claims deserialized into a type of yours (custom claims included).
+    ///
+    /// # Errors
+    /// When the claims do not fit `T`.
+    pub fn claims_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.info.claims)
+    }
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Principal")
+            .field("format", &self.info.format)
+            .field("subject", &self.info.subject)
+            .field("client_id", &self.info.client_id)
+            .field("scopes", &self.info.scopes)
+            .field("expires_at", &self.info.expires_at)
+            .field("introspected", &self.introspected)
+            .finish_non_exhaustive()
+    }
+}

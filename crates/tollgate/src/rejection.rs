@@ -1,0 +1,403 @@
+//! Why a request was refused, and the RFC 6750 response that says so (DESIGN §7).
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, Response, StatusCode};
+
+/// Why a token was found invalid (401 `invalid_token`).
+///
+/// The descriptions are fixed strings: they never echo the token or anything taken from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidToken {
+    /// Not a well-formed JWT (segments, base64url, JSON).
+    Malformed,
+    /// Longer than the configured maximum; refused before any decoding.
+    TooLarge,
+    /// `alg` is not in the allowlist (this includes `none` in every spelling).
+    Algorithm,
+    /// No published key matches the `kid` (after one refetch).
+    UnknownKey,
+    /// The key named by `kid` is bound to another algorithm or key type.
+    KeyMismatch,
+    /// The signature does not verify.
+    Signature,
+    /// `typ` is not `at+jwt` (RFC 9068 §2.1).
+    Type,
+    /// A `crit` header names an extension tollgate does not understand (RFC 7515 §4.1.11).
+    Critical,
+    /// `exp` has passed.
+    Expired,
+    /// `nbf` is in the future.
+    NotYetValid,
+    /// `iat` is in the future.
+    IssuedInFuture,
+    /// `iss` is not the configured issuer.
+    Issuer,
+    /// `aud` does not contain this API's audience.
+    Audience,
+    /// A claim that must be present is missing.
+    MissingClaim(&'static str),
+    /// A claim has the wrong type or an impossible value.
+    InvalidClaim(&'static str),
+    /// The token looks like an ID token, not an access token.
+    NotAccessToken,
+    /// The authorization server says the token is not active (revoked, expired, unknown).
+    Inactive,
+    /// The introspection answer disagrees with the JWT about this claim.
+    IntrospectionMismatch(&'static str),
+    /// An opaque token, and no introspection endpoint to ask about it.
+    OpaqueUnsupported,
+    /// Issued longer ago than the route allows.
+    TooOld,
+    /// The claims do not fit the type a handler asked for.
+    ClaimsShape,
+}
+
+impl InvalidToken {
+    /// A short, fixed explanation for `error_description`.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Self::Malformed => "the token is not a well-formed JWT",
+            Self::TooLarge => "the token is too large",
+            Self::Algorithm => "the token's signing algorithm is not accepted",
+            Self::UnknownKey => "the token was signed with an unknown key",
+            Self::KeyMismatch => "the token's algorithm does not match its key",
+            Self::Signature => "the token's signature is invalid",
+            Self::Type => "the token is not an access token (typ must be at+jwt)",
+            Self::Critical => "the token uses an unsupported critical header",
+            Self::Expired => "the token has expired",
+            Self::NotYetValid => "the token is not valid yet",
+            Self::IssuedInFuture => "the token was issued in the future",
+            Self::Issuer => "the token was issued by an untrusted issuer",
+            Self::Audience => "the token is not meant for this resource",
+            Self::MissingClaim(_) => "the token lacks a required claim",
+            Self::InvalidClaim(_) => "the token has an invalid claim",
+            Self::NotAccessToken => "the token is not an access token",
+            Self::Inactive => "the token is not active",
+            Self::IntrospectionMismatch(_) => {
+                "the token does not match the authorization server's record"
+            }
+            Self::OpaqueUnsupported => "opaque tokens are not accepted here",
+            Self::TooOld => "the token is too old for this resource",
+            Self::ClaimsShape => "the token's claims do not have the expected form",
+        }
+    }
+}
+
+/// Why the answer is 503: tollgate cannot decide right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unavailable {
+    /// The signing keys have not been loaded (yet), or are too stale to trust.
+    Keys,
+    /// The route needs introspection and the authorization server could not be asked, or gave
+    /// no usable answer.
+    Introspection,
+    /// The route needs introspection and none is configured.
+    NoIntrospection,
+}
+
+/// Why tollgate refused a request.
+///
+/// Each rejection maps to one response (status, `WWW-Authenticate`). A copy travels in the
+/// response extensions, so outer layers and the body hook can tell why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// No bearer token: no `Authorization` header, or another scheme such as `Basic`.
+    /// 401 with a bare challenge and no error code (RFC 6750 §3.1).
+    MissingToken,
+    /// A malformed request: two `Authorization` headers, a token in two places, `Bearer` with
+    /// no token, characters outside the `b64token` syntax. 400 `invalid_request`.
+    InvalidRequest(&'static str),
+    /// 401 `invalid_token`.
+    InvalidToken(InvalidToken),
+    /// The token lacks a scope the route requires. 403 `insufficient_scope` with `scope`.
+    InsufficientScope {
+        /// The scopes the route asks for, space-delimited.
+        required: String,
+    },
+    /// The user's authentication is too weak or too old for the route (RFC 9470). 401
+    /// `insufficient_user_authentication`.
+    InsufficientUserAuthentication {
+        /// Acceptable `acr` values, space-delimited, if the route names any.
+        acr_values: Option<String>,
+        /// The maximum authentication age in seconds, if the route sets one.
+        max_age: Option<u64>,
+    },
+    /// tollgate cannot decide now. 503 with `Retry-After`; no challenge.
+    Unavailable {
+        /// What is missing.
+        reason: Unavailable,
+        /// When to try again.
+        retry_after: Duration,
+    },
+}
+
+impl Rejection {
+    /// The HTTP status of the response.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingToken
+            | Self::InvalidToken(_)
+            | Self::InsufficientUserAuthentication { .. } => StatusCode::UNAUTHORIZED,
+            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The RFC 6750 `error` code, if the response carries one.
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self {
+            Self::MissingToken => None,
+            Self::InvalidRequest(_) => Some("invalid_request"),
+            Self::InvalidToken(_) => Some("invalid_token"),
+            Self::InsufficientScope { .. } => Some("insufficient_scope"),
+            Self::InsufficientUserAuthentication { .. } => Some("insufficient_user_authentication"),
+            Self::Unavailable { .. } => Some("temporarily_unavailable"),
+        }
+    }
+
+    /// A fixed, human-readable explanation (never containing the token).
+    pub fn description(&self) -> &'static str {
+        match self {
+            Self::MissingToken => "a bearer token is required",
+            Self::InvalidRequest(why) => why,
+            Self::InvalidToken(why) => why.description(),
+            Self::InsufficientScope { .. } => "the token lacks a scope this resource requires",
+            Self::InsufficientUserAuthentication { .. } => {
+                "a stronger or more recent user authentication is required"
+            }
+            Self::Unavailable {
+                reason: Unavailable::Keys,
+                ..
+            } => "the authorization server's signing keys are not available yet",
+            Self::Unavailable {
+                reason: Unavailable::Introspection,
+                ..
+            } => "the authorization server cannot be reached to confirm the token",
+            Self::Unavailable {
+                reason: Unavailable::NoIntrospection,
+                ..
+            } => "this resource requires token introspection, which is not configured",
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge, or `None` for 503 (DESIGN §7).
+    pub fn challenge(&self, realm: Option<&str>) -> Option<HeaderValue> {
+        let mut params: Vec<(&str, String)> = Vec::with_capacity(4);
+        if let Some(realm) = realm {
+            params.push(("realm", realm.to_owned()));
+        }
+        match self {
+            Self::Unavailable { .. } => return None,
+            Self::MissingToken => {}
+            Self::InsufficientScope { required } => {
+                params.push(("error", "insufficient_scope".to_owned()));
+                params.push(("error_description", self.description().to_owned()));
+                params.push(("scope", required.clone()));
+            }
+            Self::InsufficientUserAuthentication {
+                acr_values,
+                max_age,
+            } => {
+                params.push(("error", "insufficient_user_authentication".to_owned()));
+                params.push(("error_description", self.description().to_owned()));
+                if let Some(acr) = acr_values {
+                    params.push(("acr_values", acr.clone()));
+                }
+                if let Some(max_age) = max_age {
+                    params.push(("max_age", max_age.to_string()));
+                }
+            }
+            Self::InvalidRequest(_) | Self::InvalidToken(_) => {
+                params.push(("error", self.error_code().unwrap_or_default().to_owned()));
+                params.push(("error_description", self.description().to_owned()));
+            }
+        }
+        let mut value = String::from("Bearer");
+        for (i, (name, v)) in params.iter().enumerate() {
+            value.push_str(if i == 0 { " " } else { ", " });
+            value.push_str(name);
+            value.push('=');
+            push_quoted(&mut value, v);
+        }
+        // Everything pushed is printable ASCII after quoting; a realm with control characters
+        // was refused at build time. Fall back to the bare scheme rather than panic.
+        Some(HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer")))
+    }
+
+    /// The default JSON body: `{"error": ..., "error_description": ...}` (empty for a missing
+    /// token, as RFC 6750 §3.1 asks that no error information be given then).
+    fn default_body(&self) -> RejectionBody {
+        let Some(code) = self.error_code() else {
+            return RejectionBody::empty();
+        };
+        let body = serde_json::json!({ "error": code, "error_description": self.description() });
+        RejectionBody::json(Bytes::from(body.to_string()))
+    }
+
+    /// Builds the response: status, challenge, `Retry-After`, body, and `self` in the
+    /// extensions.
+    pub(crate) fn to_response(
+        &self,
+        realm: Option<&str>,
+        hook: Option<&BodyHook>,
+    ) -> Response<Bytes> {
+        let body = match hook {
+            Some(hook) => hook(self),
+            None => self.default_body(),
+        };
+        let mut response = Response::new(body.bytes);
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        if let Some(challenge) = self.challenge(realm) {
+            headers.insert(WWW_AUTHENTICATE, challenge);
+        }
+        if let Self::Unavailable { retry_after, .. } = self {
+            headers.insert(RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+        }
+        if let Some(content_type) = body.content_type {
+            headers.insert(CONTENT_TYPE, content_type);
+        }
+        // RFC 6750 §3.1 recommends no-store, and shared caches must not keep an auth failure.
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
+        response.extensions_mut().insert(self.clone());
+        response
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.error_code() {
+            Some(code) => write!(f, "{code}: {}", self.description()),
+            None => f.write_str(self.description()),
+        }
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// The body of a rejection response, as returned by a body hook
+/// ([`TollgateBuilder::rejection_body`](crate::TollgateBuilder::rejection_body)).
+#[derive(Debug, Clone, Default)]
+pub struct RejectionBody {
+    content_type: Option<HeaderValue>,
+    bytes: Bytes,
+}
+
+impl RejectionBody {
+    /// No body.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// A body with a content type.
+    pub fn new(content_type: HeaderValue, bytes: impl Into<Bytes>) -> Self {
+        Self {
+            content_type: Some(content_type),
+            bytes: bytes.into(),
+        }
+    }
+
+    /// An `application/json` body.
+    pub fn json(bytes: impl Into<Bytes>) -> Self {
+        Self::new(HeaderValue::from_static("application/json"), bytes)
+    }
+}
+
+/// Replaces the body of rejection responses; status and challenge stay tollgate's.
+pub(crate) type BodyHook = std::sync::Arc<dyn Fn(&Rejection) -> RejectionBody + Send + Sync>;
+
+/// Appends `value` as an RFC 9110 §5.6.4 quoted-string.
+fn push_quoted(out: &mut String, value: &str) {
+    out.push('"');
+    for c in value.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenge(r: &Rejection, realm: Option<&str>) -> String {
+        r.challenge(realm)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn missing_token_has_no_error_code() {
+        assert_eq!(
+            challenge(&Rejection::MissingToken, Some("api")),
+            r#"Bearer realm="api""#
+        );
+        assert_eq!(challenge(&Rejection::MissingToken, None), "Bearer");
+    }
+
+    #[test]
+    fn invalid_token_challenge() {
+        let r = Rejection::InvalidToken(InvalidToken::Expired);
+        assert_eq!(
+            challenge(&r, Some("api")),
+            r#"Bearer realm="api", error="invalid_token", error_description="the token has expired""#
+        );
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn scope_challenge_and_escaping() {
+        let r = Rejection::InsufficientScope {
+            required: "admin write".into(),
+        };
+        let c = challenge(&r, Some(r#"we"ird\realm"#));
+        assert!(
+            c.starts_with(r#"Bearer realm="we\"ird\\realm", error="insufficient_scope""#),
+            "{c}"
+        );
+        assert!(c.ends_with(r#"scope="admin write""#), "{c}");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn unavailable_has_retry_after_and_no_challenge() {
+        let r = Rejection::Unavailable {
+            reason: Unavailable::Keys,
+            retry_after: Duration::from_secs(7),
+        };
+        let resp = r.to_response(Some("api"), None);
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(resp.headers().get(WWW_AUTHENTICATE).is_none());
+        assert_eq!(resp.headers()[RETRY_AFTER], "7");
+        assert_eq!(resp.extensions().get::<Rejection>(), Some(&r));
+    }
+
+    #[test]
+    fn hook_replaces_body_only() {
+        let hook: BodyHook = std::sync::Arc::new(|r: &Rejection| {
+            RejectionBody::new(HeaderValue::from_static("text/plain"), r.to_string())
+        });
+        let r = Rejection::InvalidRequest("two Authorization headers");
+        let resp = r.to_response(None, Some(&hook));
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(resp.headers()[CONTENT_TYPE], "text/plain");
+        assert_eq!(
+            resp.body().as_ref(),
+            b"invalid_request: two Authorization headers"
+        );
+        assert!(challenge(&r, None).contains(r#"error="invalid_request""#));
+    }
+}

@@ -1,0 +1,196 @@
+//! What a route needs beyond a valid token (DESIGN §6).
+
+use std::time::Duration;
+
+use crate::error::{ConfigError, ConfigErrorKind};
+
+/// What a route requires beyond a valid access token.
+///
+/// The same type serves axum route annotations ([`Tollgate::require`](crate::Tollgate::require))
+/// and the rows of a [`PolicyTable`](crate::PolicyTable).
+///
+/// ```
+/// use std::time::Duration;
+/// use tollgate::Requirement;
+///
+/// // Any valid token.
+/// let routine = Requirement::routine();
+/// // Scope `payments`, and the authorization server must confirm the token is still active;
+/// // an answer up to 10 seconds old is good enough.
+/// let payments = Requirement::sensitive(Duration::from_secs(10)).all_scopes(["payments"]);
+/// assert!(payments.is_sensitive() && !routine.is_sensitive());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[must_use]
+pub struct Requirement {
+    pub(crate) public: bool,
+    pub(crate) all_scopes: Vec<String>,
+    pub(crate) any_scopes: Vec<String>,
+    pub(crate) live: Option<Duration>,
+    pub(crate) fail_open: bool,
+    pub(crate) max_token_age: Option<Duration>,
+    pub(crate) acr_values: Vec<String>,
+    pub(crate) max_auth_age: Option<Duration>,
+}
+
+impl Requirement {
+    /// Any valid token, checked locally. The default.
+    pub fn routine() -> Self {
+        Self::default()
+    }
+
+    /// No token needed at all (health checks, public documents). Only meaningful in a
+    /// [`PolicyTable`](crate::PolicyTable): the request passes through untouched and carries no
+    /// [`Principal`](crate::Principal).
+    pub fn public() -> Self {
+        Self {
+            public: true,
+            ..Self::default()
+        }
+    }
+
+    /// A sensitive route: besides the local checks, the authorization server must confirm
+    /// through introspection (RFC 7662) that the token is still active.
+    ///
+    /// `freshness` is how old a cached answer may be. `Duration::ZERO` asks on every request
+    /// (concurrent requests with the same token still share one call). A revocation is seen
+    /// here at most `freshness` late.
+    pub fn sensitive(freshness: Duration) -> Self {
+        Self {
+            live: Some(freshness),
+            ..Self::default()
+        }
+    }
+
+    /// Requires every one of `scopes` (added to any already required).
+    pub fn all_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.all_scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Requires at least one of `scopes`.
+    pub fn any_scope<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.any_scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Refuses tokens issued (`iat`) longer ago than `max_age`, even if not yet expired.
+    pub fn max_token_age(mut self, max_age: Duration) -> Self {
+        self.max_token_age = Some(max_age);
+        self
+    }
+
+    /// Requires the token's `acr` to be one of `values` (RFC 9470); otherwise the answer is
+    /// 401 `insufficient_user_authentication` with `acr_values`, so the client can step up.
+    pub fn acr_values<I, S>(mut self, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.acr_values.extend(values.into_iter().map(Into::into));
+        self
+    }
+
+    /// Requires the user to have authenticated (`auth_time`) at most `max_age` ago (RFC 9470);
+    /// otherwise 401 `insufficient_user_authentication` with `max_age`.
+    pub fn max_auth_age(mut self, max_age: Duration) -> Self {
+        self.max_auth_age = Some(max_age);
+        self
+    }
+
+    /// On a sensitive route, let requests through on local validation alone when the
+    /// authorization server cannot be reached, instead of answering 503.
+    ///
+    /// **Weakens security**: while the authorization server is unreachable, a revoked token is
+    /// accepted here. A token that introspection already called inactive is still refused.
+    pub fn fail_open_when_unreachable(mut self) -> Self {
+        self.fail_open = true;
+        self
+    }
+
+    /// Whether the route needs live introspection.
+    pub fn is_sensitive(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// The freshness budget of a sensitive route.
+    pub fn freshness(&self) -> Option<Duration> {
+        self.live
+    }
+
+    /// Whether no token is needed.
+    pub fn is_public(&self) -> bool {
+        self.public
+    }
+
+    /// Checks the scope and `acr` names: each must be a non-empty RFC 6749 §3.3 `scope-token`
+    /// (`%x21 / %x23-5B / %x5D-7E`), which also makes it safe inside a quoted
+    /// `WWW-Authenticate` parameter.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let names = self
+            .all_scopes
+            .iter()
+            .chain(&self.any_scopes)
+            .chain(&self.acr_values);
+        for name in names {
+            let ok = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
+            if !ok {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::Policy,
+                    format!(
+                        "{name:?} is not a valid scope or acr value (RFC 6749 §3.3 scope-token)"
+                    ),
+                ));
+            }
+        }
+        if self.public
+            && (self.live.is_some() || !self.all_scopes.is_empty() || !self.any_scopes.is_empty())
+        {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Policy,
+                "a public requirement cannot also require scopes or introspection",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_names_are_checked() {
+        assert!(
+            Requirement::routine()
+                .all_scopes(["read", "write:all"])
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            Requirement::routine()
+                .all_scopes(["a b"])
+                .validate()
+                .is_err()
+        );
+        assert!(
+            Requirement::routine()
+                .any_scope(["quo\"te"])
+                .validate()
+                .is_err()
+        );
+        assert!(Requirement::routine().any_scope([""]).validate().is_err());
+        assert!(Requirement::public().all_scopes(["x"]).validate().is_err());
+    }
+}

@@ -1,0 +1,370 @@
+//! Hybrid validation (DESIGN §5, §6): live introspection on sensitive routes, opaque tokens
+//! and revocation memory, over real loopback HTTP against tollgate-mock.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use common::{builder, get as get_with, hybrid_builder, ready, send, serve};
+use tollgate::{Principal, Requirement, Tollgate};
+use tollgate_mock::{Endpoint, Fault, MockAuthServer};
+
+async fn introspected(principal: Principal) -> String {
+    format!(
+        "{} introspected={}",
+        principal.subject().unwrap_or("-"),
+        principal.introspected()
+    )
+}
+
+fn app(gate: &Tollgate) -> Router {
+    Router::new()
+        .route("/photos", get(introspected))
+        .route(
+            "/admin/users",
+            post(introspected).route_layer(gate.sensitive()),
+        )
+        .route(
+            "/payments",
+            post(introspected).route_layer(
+                gate.require(Requirement::sensitive(Duration::ZERO).all_scopes(["payments"])),
+            ),
+        )
+        .route(
+            "/report",
+            get(introspected)
+                .route_layer(gate.require(Requirement::sensitive(Duration::from_secs(2)))),
+        )
+        .layer(gate.layer())
+}
+
+struct Setup {
+    mock: MockAuthServer,
+    gate: Tollgate,
+    url: String,
+}
+
+impl Setup {
+    async fn new() -> Self {
+        let mock = MockAuthServer::start().await;
+        let gate = ready(hybrid_builder(&mock)).await;
+        let url = serve(app(&gate)).await;
+        Self { mock, gate, url }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> common::Answer {
+        get_with(&format!("{}{path}", self.url), token).await
+    }
+
+    async fn post(&self, path: &str, token: &str) -> common::Answer {
+        send(
+            common::client()
+                .post(format!("{}{path}", self.url))
+                .bearer_auth(token),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn revocation_is_seen_by_sensitive_routes_and_then_remembered_everywhere() {
+    let s = Setup::new().await;
+    let token = s
+        .mock
+        .token()
+        .subject("alice")
+        .scope("read payments")
+        .sign();
+
+    let answer = s.get("/photos", &token).await;
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, "alice introspected=false")
+    );
+    let answer = s.post("/admin/users", &token).await;
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, "alice introspected=true")
+    );
+    assert_eq!(s.mock.introspection_count_for(&token), 1);
+
+    s.mock.revoke(&token);
+    // Local validation is a snapshot: the routine route cannot see the revocation yet.
+    assert_eq!(s.get("/photos", &token).await.status, 200);
+    assert_eq!(
+        s.mock.introspection_count_for(&token),
+        1,
+        "routine routes never ask"
+    );
+
+    // The sensitive route asks, and is told.
+    let answer = s.post("/admin/users", &token).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.error().as_deref(), Some("invalid_token"));
+    assert_eq!(
+        answer.param("error_description").as_deref(),
+        Some("the token is not active")
+    );
+
+    // From now on every route refuses it, without asking again.
+    let calls = s.mock.introspection_count();
+    assert_eq!(s.get("/photos", &token).await.status, 401);
+    assert_eq!(s.post("/payments", &token).await.status, 401);
+    assert!(s.gate.validate(&token).await.is_err());
+    assert_eq!(s.mock.introspection_count(), calls);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused_everywhere_without_introspection() {
+    let s = Setup::new().await;
+    let token = s.mock.token().expired().scope("payments").sign();
+    assert_eq!(s.get("/photos", &token).await.status, 401);
+    assert_eq!(s.post("/admin/users", &token).await.status, 401);
+    assert_eq!(s.post("/payments", &token).await.status, 401);
+    let other_audience = s.mock.token().audience("https://elsewhere.test").sign();
+    assert_eq!(s.post("/admin/users", &other_audience).await.status, 401);
+    assert_eq!(s.mock.introspection_count(), 0);
+}
+
+#[tokio::test]
+async fn scopes_are_checked_before_asking() {
+    let s = Setup::new().await;
+    let token = s.mock.token().scope("read").sign();
+    let answer = s.post("/payments", &token).await;
+    assert_eq!(
+        (answer.status, answer.param("scope").as_deref()),
+        (403, Some("payments"))
+    );
+    assert_eq!(s.mock.introspection_count(), 0);
+}
+
+#[tokio::test]
+async fn opaque_tokens_work_everywhere_and_are_refused_everywhere_once_revoked() {
+    let s = Setup::new().await;
+    let token = s
+        .mock
+        .opaque_token()
+        .subject("olga")
+        .scope("read payments")
+        .issue();
+    assert!(!token.contains('.'));
+    assert_eq!(
+        s.get("/photos", &token).await.body,
+        "olga introspected=true"
+    );
+    assert_eq!(s.post("/payments", &token).await.status, 200);
+    assert_eq!(s.post("/admin/users", &token).await.status, 200);
+
+    let principal = s.gate.validate(&token).await.unwrap();
+    assert_eq!(principal.subject(), Some("olga"));
+    assert_eq!(principal.format(), tollgate::TokenFormat::Opaque);
+    assert!(principal.has_scope("payments"));
+    assert!(principal.expires_at().is_some());
+
+    s.mock.revoke(&token);
+    assert_eq!(s.post("/admin/users", &token).await.status, 401);
+    assert_eq!(s.get("/photos", &token).await.status, 401);
+    assert_eq!(s.post("/payments", &token).await.status, 401);
+}
+
+#[tokio::test]
+async fn opaque_scopes_come_from_the_introspection_answer() {
+    let s = Setup::new().await;
+    let token = s.mock.opaque_token().scope("read").issue();
+    let answer = s.post("/payments", &token).await;
+    assert_eq!(
+        (answer.status, answer.param("scope").as_deref()),
+        (403, Some("payments"))
+    );
+}
+
+#[tokio::test]
+async fn opaque_tokens_without_introspection_are_401() {
+    let mock = MockAuthServer::start().await;
+    let gate = ready(builder(&mock)).await;
+    let url = serve(app(&gate)).await;
+    let token = mock.opaque_token().issue();
+    let answer = get_with(&format!("{url}/photos"), &token).await;
+    assert_eq!(
+        (answer.status, answer.error().as_deref()),
+        (401, Some("invalid_token"))
+    );
+}
+
+#[tokio::test]
+async fn when_the_as_is_down_routine_routes_serve_and_sensitive_ones_fail_closed() {
+    let s = Setup::new().await;
+    let token = s.mock.token().scope("payments").sign();
+    let opaque = s.mock.opaque_token().issue();
+    s.mock.go_down().await;
+
+    assert_eq!(s.get("/photos", &token).await.status, 200);
+    for answer in [
+        s.post("/admin/users", &token).await,
+        s.post("/payments", &token).await,
+        s.get("/photos", &opaque).await,
+    ] {
+        assert_eq!(answer.status, 503, "{answer:?}");
+        assert!(answer.retry_after.is_some());
+        assert!(answer.challenge.is_none());
+    }
+
+    s.mock.come_back().await;
+    let back = common::eventually(Duration::from_secs(10), || async {
+        s.post("/admin/users", &token).await.status == 200
+    })
+    .await;
+    assert!(back, "sensitive route did not recover");
+    assert_eq!(s.get("/photos", &opaque).await.status, 200);
+}
+
+#[tokio::test]
+async fn an_as_slower_than_the_timeout_is_503() {
+    let s = Setup::new().await;
+    let token = s.mock.token().sign();
+    s.mock.set_fault(
+        Endpoint::Introspection,
+        Fault::Latency(Duration::from_secs(3)),
+    );
+    let answer = s.post("/admin/users", &token).await;
+    assert_eq!(answer.status, 503);
+    s.mock.clear_faults();
+    assert_eq!(s.post("/admin/users", &token).await.status, 200);
+}
+
+#[tokio::test]
+async fn bad_answers_are_not_a_pass_and_not_cached() {
+    let s = Setup::new().await;
+    let token = s.mock.token().sign();
+    let faults = [
+        Fault::Status(500),
+        Fault::MalformedBody,
+        Fault::Body {
+            content_type: "application/json".into(),
+            body: Bytes::from_static(br#"{"active":"true"}"#),
+        },
+        Fault::Body {
+            content_type: "application/json".into(),
+            body: Bytes::from_static(br#"{"active":1}"#),
+        },
+        Fault::Body {
+            content_type: "application/json".into(),
+            body: Bytes::from_static(br#"{"scope":"read"}"#),
+        },
+    ];
+    for fault in faults {
+        s.mock.set_fault(Endpoint::Introspection, fault);
+        let answer = s.post("/admin/users", &token).await;
+        assert_eq!(answer.status, 503, "{answer:?}");
+        // Not cached: once the AS answers properly, the token passes with a fresh call.
+        s.mock.clear_faults();
+        let before = s.mock.introspection_count_for(&token);
+        assert_eq!(s.post("/admin/users", &token).await.status, 200);
+        assert_eq!(s.mock.introspection_count_for(&token), before + 1);
+    }
+}
+
+#[tokio::test]
+async fn an_answer_that_disagrees_with_the_jwt_is_refused() {
+    let s = Setup::new().await;
+    let token = s.mock.token().subject("alice").sign();
+    let body =
+        serde_json::json!({"active": true, "sub": "mallory", "iss": s.mock.issuer()}).to_string();
+    s.mock.set_fault(
+        Endpoint::Introspection,
+        Fault::Body {
+            content_type: "application/json".into(),
+            body: Bytes::from(body),
+        },
+    );
+    let answer = s.post("/admin/users", &token).await;
+    assert_eq!(
+        (answer.status, answer.error().as_deref()),
+        (401, Some("invalid_token"))
+    );
+}
+
+#[tokio::test]
+async fn concurrent_requests_with_one_token_share_one_call() {
+    let s = Setup::new().await;
+    let token = s.mock.token().sign();
+    // Slow answers make the 100 requests overlap.
+    s.mock.set_fault(
+        Endpoint::Introspection,
+        Fault::Latency(Duration::from_millis(300)),
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let (url, token) = (s.url.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            send(
+                common::client()
+                    .post(format!("{url}/admin/users"))
+                    .bearer_auth(token),
+            )
+            .await
+            .status
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    assert_eq!(s.mock.introspection_count_for(&token), 1);
+}
+
+#[tokio::test]
+async fn a_freshness_budget_reuses_answers_until_it_runs_out() {
+    let s = Setup::new().await;
+    let token = s.mock.token().sign();
+    assert_eq!(s.get("/report", &token).await.status, 200);
+    assert_eq!(s.get("/report", &token).await.status, 200);
+    assert_eq!(s.mock.introspection_count_for(&token), 1);
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert_eq!(s.get("/report", &token).await.status, 200);
+    assert_eq!(s.mock.introspection_count_for(&token), 2);
+
+    // Zero budget: sequential requests ask every time.
+    assert_eq!(s.post("/admin/users", &token).await.status, 200);
+    assert_eq!(s.post("/admin/users", &token).await.status, 200);
+    assert_eq!(s.mock.introspection_count_for(&token), 4);
+}
+
+#[tokio::test]
+async fn validate_with_works_outside_http() {
+    let s = Setup::new().await;
+    let token = s.mock.token().scope("payments").sign();
+    let sensitive = Requirement::sensitive(Duration::ZERO).all_scopes(["payments"]);
+    let principal = s.gate.validate_with(&token, &sensitive).await.unwrap();
+    assert!(principal.introspected());
+    let rejection = s
+        .gate
+        .validate_with(&token, &Requirement::routine().all_scopes(["admin"]))
+        .await
+        .unwrap_err();
+    assert_eq!(rejection.status(), 403);
+    s.mock.revoke(&token);
+    let rejection = s.gate.validate_with(&token, &sensitive).await.unwrap_err();
+    assert_eq!(
+        rejection,
+        tollgate::Rejection::InvalidToken(tollgate::InvalidToken::Inactive)
+    );
+}
+
+#[tokio::test]
+async fn a_sensitive_route_may_fail_open_when_asked_to() {
+    let mock = MockAuthServer::start().await;
+    let gate = ready(hybrid_builder(&mock)).await;
+    let relaxed = Requirement::sensitive(Duration::ZERO).fail_open_when_unreachable();
+    let token = mock.token().sign();
+    mock.go_down().await;
+    let principal = gate.validate_with(&token, &relaxed).await.unwrap();
+    assert!(!principal.introspected());
+    assert!(
+        gate.validate_with(&token, &Requirement::sensitive(Duration::ZERO))
+            .await
+            .is_err()
+    );
+}
