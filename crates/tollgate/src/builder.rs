@@ -485,3 +485,96 @@ impl moka::Expiry<crate::hash::TokenHash, Arc<TokenInfo>> for UntilExpiry {
         Some(Duration::from_secs(exp.saturating_sub(now)) + self.leeway)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(builder: TollgateBuilder) -> ConfigErrorKind {
+        match builder.build() {
+            Ok(_) => panic!("configuration should be refused"),
+            Err(e) => {
+                assert!(!e.to_string().is_empty());
+                e.kind()
+            }
+        }
+    }
+
+    fn base() -> TollgateBuilder {
+        Tollgate::builder()
+            .issuer("https://as.test")
+            .audience("api")
+    }
+
+    #[test]
+    fn bad_configuration_fails_at_build_time() {
+        assert_eq!(
+            kind(Tollgate::builder().audience("api")),
+            ConfigErrorKind::Missing
+        );
+        assert_eq!(
+            kind(Tollgate::builder().issuer("as.test").audience("api")),
+            ConfigErrorKind::InvalidUrl
+        );
+        assert_eq!(
+            kind(Tollgate::builder().issuer("ftp://as.test").audience("api")),
+            ConfigErrorKind::InvalidUrl
+        );
+        assert_eq!(
+            kind(base().jwks_uri("not a url")),
+            ConfigErrorKind::InvalidUrl
+        );
+        assert_eq!(
+            kind(Tollgate::builder().issuer("https://as.test")),
+            ConfigErrorKind::Audience
+        );
+        assert_eq!(kind(base().audience("")), ConfigErrorKind::Audience);
+        assert_eq!(kind(base().algorithms([])), ConfigErrorKind::Algorithms);
+        assert_eq!(
+            kind(base().algorithms([Algorithm::HS256])),
+            ConfigErrorKind::Algorithms
+        );
+        assert_eq!(
+            kind(base().hmac_secret(vec![7u8; 16])),
+            ConfigErrorKind::Algorithms
+        );
+        assert_eq!(
+            kind(
+                base()
+                    .hmac_secret(vec![7u8; 32])
+                    .algorithms([Algorithm::RS256])
+            ),
+            ConfigErrorKind::Algorithms
+        );
+        assert_eq!(
+            kind(base().leeway(Duration::from_secs(7200))),
+            ConfigErrorKind::Bounds
+        );
+        assert_eq!(
+            kind(base().jwks_refresh_bounds(Duration::from_secs(60), Duration::from_secs(30))),
+            ConfigErrorKind::Bounds
+        );
+        assert_eq!(kind(base().max_token_bytes(0)), ConfigErrorKind::Bounds);
+        assert_eq!(kind(base().realm("bad\nrealm")), ConfigErrorKind::Missing);
+        assert_eq!(
+            kind(base().introspection(Introspection::client_secret_basic("", "secret"))),
+            ConfigErrorKind::Missing
+        );
+    }
+
+    #[test]
+    fn good_configurations_build_without_a_runtime() {
+        assert!(base().build().is_ok());
+        assert!(base().jwks_uri("https://as.test/jwks").build().is_ok());
+        assert!(base().hmac_secret(vec![7u8; 32]).build().is_ok());
+        assert!(
+            base()
+                .introspection(
+                    Introspection::client_secret_post("api", "secret")
+                        .endpoint("https://as.test/introspect")
+                )
+                .build()
+                .is_ok()
+        );
+    }
+}

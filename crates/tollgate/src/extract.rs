@@ -31,6 +31,7 @@
 //!     .audience(auth_server.audience())
 //!     .build()
 //!     .unwrap();
+//! assert!(gate.ready(std::time::Duration::from_secs(10)).await);
 //! let app = Router::new().route("/whoami", get(whoami)).layer(gate.layer());
 //!
 //! let token = auth_server.token().subject("alice").claim("tenant", "acme").sign();

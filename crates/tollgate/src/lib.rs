@@ -37,6 +37,8 @@
 //!     .introspection(Introspection::client_secret_basic(auth_server.client_id(), auth_server.client_secret()))
 //!     .build()
 //!     .unwrap();
+//! // Optional: wait for the signing keys (until then, requests get 503 + Retry-After).
+//! assert!(gate.ready(std::time::Duration::from_secs(10)).await);
 //!
 //! async fn hello(principal: Principal) -> String {
 //!     format!("hello {}", principal.subject().unwrap_or("stranger"))

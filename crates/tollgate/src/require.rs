@@ -24,6 +24,7 @@
 //!     .introspection(Introspection::client_secret_basic(auth_server.client_id(), auth_server.client_secret()))
 //!     .build()
 //!     .unwrap();
+//! assert!(gate.ready(std::time::Duration::from_secs(10)).await);
 //!
 //! async fn photos(principal: Principal) -> String {
 //!     format!("photos of {}", principal.subject().unwrap_or("nobody"))

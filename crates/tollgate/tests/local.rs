@@ -489,3 +489,97 @@ async fn a_plain_tower_service_works_without_axum() {
     let answer = send(common::client().get(format!("http://{addr}/anything"))).await;
     assert_eq!(answer.status, 401);
 }
+
+#[tokio::test]
+async fn rejections_travel_in_the_response_and_the_body_hook_replaces_only_the_body() {
+    use tollgate::{Rejection, RejectionBody};
+    use tower::ServiceExt;
+
+    let mock = MockAuthServer::start().await;
+    let gate = ready(builder(&mock).rejection_body(|rejection: &Rejection| {
+        RejectionBody::new(
+            http::HeaderValue::from_static("text/plain"),
+            format!("denied: {}", rejection.description()),
+        )
+    }))
+    .await;
+    let app = Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(gate.layer());
+    let token = mock.token().expired().sign();
+    let request = http::Request::get("/")
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.extensions().get::<Rejection>(),
+        Some(&Rejection::InvalidToken(tollgate::InvalidToken::Expired))
+    );
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains(r#"error="invalid_token""#),
+        "{challenge}"
+    );
+    assert_eq!(response.headers()["content-type"], "text/plain");
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(&body[..], b"denied: the token has expired");
+}
+
+#[tokio::test]
+async fn extractors_say_which_layer_is_missing_and_option_forms_are_none() {
+    let app = Router::new()
+        .route(
+            "/required",
+            get(|p: Principal| async move { format!("{:?}", p.subject()) }),
+        )
+        .route(
+            "/optional",
+            get(
+                |p: Option<Principal>, c: Option<Claims<Value>>| async move {
+                    format!("{} {}", p.is_none(), c.is_none())
+                },
+            ),
+        );
+    let url = serve(app).await;
+    let answer = send(common::client().get(format!("{url}/required"))).await;
+    assert_eq!(answer.status, 500);
+    assert!(
+        answer
+            .body
+            .contains("Did you forget to add the tollgate layer"),
+        "{}",
+        answer.body
+    );
+    let answer = send(common::client().get(format!("{url}/optional"))).await;
+    assert_eq!((answer.status, answer.body.as_str()), (200, "true true"));
+}
+
+#[tokio::test]
+async fn route_annotations_keep_unknown_paths_404() {
+    let s = setup().await;
+    let app = Router::new().route(
+        "/photos",
+        get(|| async { "photos" }).route_layer(s.gate.require(Requirement::routine())),
+    );
+    let url = serve(app).await;
+    assert_eq!(
+        send(common::client().get(format!("{url}/nowhere")))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        send(common::client().get(format!("{url}/photos")))
+            .await
+            .status,
+        401
+    );
+}

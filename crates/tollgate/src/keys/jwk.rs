@@ -257,7 +257,7 @@ pub(super) fn parse_jwks(
             .and_then(|raw| check_jwk(raw, allowed))
             .and_then(|candidate| {
                 if let Some(kid) = &candidate.kid
-                    && !seen_kids.insert(kid.clone())
+                    && seen_kids.contains(kid)
                 {
                     return Err(Skip::Invalid(
                         format!("duplicate kid {kid:?}; the first key with it is kept").into(),
@@ -266,7 +266,14 @@ pub(super) fn parse_jwks(
                 candidate.into_key(previous)
             });
         match result {
-            Ok(key) => keys.push(key),
+            Ok(key) => {
+                // Only a usable key claims its kid: a broken first entry does not block the
+                // good one that follows with the same kid.
+                if let Some(kid) = &key.kid {
+                    seen_kids.insert(kid.clone());
+                }
+                keys.push(key);
+            }
             Err(Skip::Ignored(why)) => {
                 skipped += 1;
                 debug!("JWKS entry {index} ignored: {why}");

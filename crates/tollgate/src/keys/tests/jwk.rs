@@ -245,6 +245,16 @@ fn duplicate_kids_keep_the_first_key() {
 }
 
 #[test]
+fn a_broken_key_does_not_claim_its_kid() {
+    let mut broken = p256("same", None);
+    broken["x"] = json!("!!");
+    assert_eq!(
+        kept(&[broken, p384("same", None)]),
+        [("same".to_owned(), Algorithm::ES384)]
+    );
+}
+
+#[test]
 fn long_kids_are_refused() {
     let long = "k".repeat(MAX_KID_LEN + 1);
     let ok = "k".repeat(MAX_KID_LEN);
