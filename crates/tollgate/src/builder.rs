@@ -309,7 +309,11 @@ impl TollgateBuilder {
         }
         let algorithms = match (&self.algorithms, &self.hmac_secret) {
             (Some(algs), _) => algs.clone(),
-            (None, Some(_)) => HMAC.to_vec(),
+            // The HMAC algorithms this secret is long enough for.
+            (None, Some(secret)) => HMAC
+                .into_iter()
+                .filter(|alg| secret.len() >= hmac_min_len(*alg))
+                .collect(),
             (None, None) => DEFAULT_ALGORITHMS.to_vec(),
         };
         if algorithms.is_empty() {
@@ -332,10 +336,11 @@ impl TollgateBuilder {
                     "with an hmac_secret only HS256/HS384/HS512 can be accepted",
                 ));
             }
-            (Some(secret), _) if secret.len() < 32 => {
+            (Some(secret), _) if algorithms.iter().any(|a| secret.len() < hmac_min_len(*a)) => {
                 return Err(ConfigError::new(
                     ConfigErrorKind::Algorithms,
-                    "an HMAC secret must be at least 32 bytes (RFC 7518 §3.2)",
+                    "an HMAC secret must be at least as long as the hash output: 32 bytes for \
+                     HS256, 48 for HS384, 64 for HS512 (RFC 7518 §3.2)",
                 ));
             }
             _ => {}
@@ -429,6 +434,15 @@ impl TollgateBuilder {
                 typ_warned: AtomicBool::new(false),
             }),
         })
+    }
+}
+
+/// RFC 7518 §3.2: a key of the same size as the hash output or larger.
+fn hmac_min_len(alg: Algorithm) -> usize {
+    match alg {
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => 32,
     }
 }
 
@@ -567,6 +581,21 @@ mod tests {
         assert!(base().build().is_ok());
         assert!(base().jwks_uri("https://as.test/jwks").build().is_ok());
         assert!(base().hmac_secret(vec![7u8; 32]).build().is_ok());
+        assert_eq!(
+            kind(
+                base()
+                    .hmac_secret(vec![7u8; 32])
+                    .algorithms([Algorithm::HS512])
+            ),
+            ConfigErrorKind::Algorithms
+        );
+        assert!(
+            base()
+                .hmac_secret(vec![7u8; 64])
+                .algorithms([Algorithm::HS512])
+                .build()
+                .is_ok()
+        );
         assert!(
             base()
                 .introspection(

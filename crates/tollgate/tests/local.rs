@@ -583,3 +583,39 @@ async fn route_annotations_keep_unknown_paths_404() {
         401
     );
 }
+
+#[tokio::test]
+async fn an_explicit_hmac_secret_verifies_hs256_tokens_and_nothing_else() {
+    let secret = b"a-shared-secret-of-at-least-32-bytes!".to_vec();
+    let gate = Tollgate::builder()
+        .issuer("https://as.internal")
+        .audience("api")
+        .hmac_secret(secret.clone())
+        .build()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = json!({"iss": "https://as.internal", "aud": "api", "sub": "svc", "client_id": "svc",
+        "iat": now, "exp": now + 60, "jti": "1", "scope": "read"});
+    let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+    header.typ = Some("at+jwt".into());
+    let sign = |key: &[u8]| {
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(key).unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        gate.validate(&sign(&secret)).await.unwrap().subject(),
+        Some("svc")
+    );
+    assert!(
+        gate.validate(&sign(b"another-secret-that-is-also-long-enough"))
+            .await
+            .is_err()
+    );
+}

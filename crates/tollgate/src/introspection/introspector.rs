@@ -153,38 +153,22 @@ impl Introspector {
     }
 
     /// Introspection requests sent to the AS (diagnostics).
-    #[allow(
-        dead_code,
-        reason = "diagnostics counter, for the engine's status/metrics"
-    )]
     pub(crate) fn calls(&self) -> u64 {
         self.inner.stats.calls.load(Ordering::Relaxed)
     }
 
     /// Checks answered from the cache, active or inactive (diagnostics).
-    #[allow(
-        dead_code,
-        reason = "diagnostics counter, for the engine's status/metrics"
-    )]
     pub(crate) fn cache_hits(&self) -> u64 {
         self.inner.stats.cache_hits.load(Ordering::Relaxed)
     }
 
     /// Checks that joined a call already in flight (diagnostics).
-    #[allow(
-        dead_code,
-        reason = "diagnostics counter, for the engine's status/metrics"
-    )]
     pub(crate) fn coalesced(&self) -> u64 {
         self.inner.stats.coalesced.load(Ordering::Relaxed)
     }
 
     /// Calls that ended without a usable answer: timeout, refused, non-200, bad body
     /// (diagnostics).
-    #[allow(
-        dead_code,
-        reason = "diagnostics counter, for the engine's status/metrics"
-    )]
     pub(crate) fn failures(&self) -> u64 {
         self.inner.stats.failures.load(Ordering::Relaxed)
     }

@@ -389,16 +389,6 @@ pub(crate) struct IntrospectionAnswer {
     pub(crate) iat: Option<i64>,
     pub(crate) nbf: Option<i64>,
     pub(crate) jti: Option<String>,
-    #[allow(
-        dead_code,
-        reason = "parsed for completeness (RFC 7662 §2.2); also in `raw`"
-    )]
-    pub(crate) token_type: Option<String>,
-    #[allow(
-        dead_code,
-        reason = "parsed for completeness (RFC 7662 §2.2); also in `raw`"
-    )]
-    pub(crate) username: Option<String>,
     /// Every member of the answer, for `Principal::claims`.
     pub(crate) raw: serde_json::Map<String, serde_json::Value>,
 }

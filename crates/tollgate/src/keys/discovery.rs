@@ -38,8 +38,6 @@ struct RawMetadata {
     issuer: String,
     jwks_uri: Option<String>,
     introspection_endpoint: Option<String>,
-    revocation_endpoint: Option<String>,
-    token_endpoint: Option<String>,
 }
 
 /// Why a metadata document was discarded.
@@ -97,11 +95,8 @@ pub(super) fn parse_metadata(
         _ => return Err(invalid("its jwks_uri must be an https URL".to_owned())),
     }
     let metadata = AuthServerMetadata {
-        issuer: raw.issuer,
         jwks_uri: raw.jwks_uri,
         introspection_endpoint: raw.introspection_endpoint,
-        revocation_endpoint: raw.revocation_endpoint,
-        token_endpoint: raw.token_endpoint,
     };
     Ok((metadata, jwks_url))
 }

@@ -85,22 +85,12 @@ pub(crate) struct KeySetConfig {
 }
 
 /// Metadata of the authorization server (RFC 8414 §2), as discovered.
-#[allow(
-    dead_code,
-    reason = "not every member is used by every configuration yet"
-)]
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AuthServerMetadata {
-    /// The issuer identifier; always equal to the configured issuer (RFC 8414 §3.3).
-    pub(crate) issuer: String,
     /// Where the JWKS is (RFC 8414 §2 `jwks_uri`); always present once discovered.
     pub(crate) jwks_uri: Option<String>,
     /// RFC 7662 introspection endpoint (RFC 8414 §2), as published, not yet validated.
     pub(crate) introspection_endpoint: Option<String>,
-    /// RFC 7009 endpoint, as published, not yet validated.
-    pub(crate) revocation_endpoint: Option<String>,
-    /// RFC 6749 token endpoint, as published, not yet validated.
-    pub(crate) token_endpoint: Option<String>,
 }
 
 /// Why a key lookup found nothing usable.
@@ -115,10 +105,6 @@ pub(crate) enum KeyLookupError {
 }
 
 /// What a key set is doing, for diagnostics (health endpoints, metrics, logs).
-#[allow(
-    dead_code,
-    reason = "diagnostics API, not wired to a public accessor yet"
-)]
 #[derive(Debug, Clone)]
 pub(crate) struct KeySetStatus {
     /// A key set is loaded and not older than `max_stale`: requests can be validated.
@@ -239,10 +225,6 @@ impl KeySet {
     }
 
     /// What the key set is doing, for diagnostics.
-    #[allow(
-        dead_code,
-        reason = "diagnostics API, not wired to a public accessor yet"
-    )]
     pub(crate) fn status(&self) -> KeySetStatus {
         let loader = self.shared.status();
         let current = self.shared.current.load();

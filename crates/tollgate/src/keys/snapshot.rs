@@ -195,7 +195,6 @@ impl KeySnapshot {
     }
 
     /// The number of usable keys.
-    #[allow(dead_code, reason = "diagnostics API; used by `KeySet::status`")]
     pub(crate) fn len(&self) -> usize {
         self.keys.len()
     }
