@@ -1,0 +1,18 @@
+//! Runnable programs that show tollgate, and the code they share with the end-to-end tests.
+//!
+//! - [`demo`]: the story behind `cargo run -p tollgate-examples --bin demo`.
+//! - [`protected_api`]: the configurable API behind `cargo run -p tollgate-examples --bin
+//!   protected-api`.
+//! - [`challenge`]: reading `WWW-Authenticate: Bearer` parameters, as a client does.
+//!
+//! The examples under `examples/` show one thing each: a plain hyper service with a
+//! [`tollgate::PolicyTable`], and typed custom claims in an axum handler.
+
+pub mod challenge;
+pub mod demo;
+pub mod protected_api;
+
+/// The README's Rust code blocks, compiled by `cargo test` as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,332 @@
+//! `protected-api`: a small API protected by tollgate, configured by flags and environment.
+//!
+//! The binary (`cargo run -p tollgate-examples --bin protected-api -- --help`) parses a
+//! [`Config`], calls [`start`] and prints the [banner](Server::write_banner). Tests call the
+//! same functions with `--listen 127.0.0.1:0`.
+//!
+//! Without an issuer, [`start`] runs an embedded tollgate-mock and configures tollgate for it,
+//! so the API works with zero configuration; the banner then holds a fresh token and a `curl`
+//! line to try it.
+//!
+//! # Example
+//!
+//! ```
+//! use tollgate_examples::protected_api::{self, Config};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let config = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+//! let server = protected_api::start(config).await.unwrap();
+//! let mock = server.embedded_mock().unwrap();
+//! assert!(server.ready(std::time::Duration::from_secs(10)).await);
+//! let token = mock.token().scope("read").sign();
+//! # drop(token);
+//! server.shutdown().await.unwrap();
+//! # }
+//! ```
+
+mod config;
+mod routes;
+
+use std::fmt;
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tollgate::{ConfigError, Introspection, Tollgate};
+use tollgate_mock::MockAuthServer;
+
+pub use config::{Command, Config, DEFAULT_LISTEN, USAGE, UsageError};
+pub use routes::{Decision, Me, app};
+
+/// The realm of the API's `WWW-Authenticate` challenges.
+pub const REALM: &str = "protected-api";
+
+/// The scopes of the token the banner hands out: enough for every route.
+pub const ALL_SCOPES: &str = "read admin payments";
+
+/// Lifetime of the embedded mock's tokens: long enough to try things by hand.
+const EMBEDDED_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Why the server could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// tollgate refused the configuration.
+    Config(ConfigError),
+    /// The listen address could not be bound.
+    Bind(SocketAddr, io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Config(e) => write!(f, "invalid configuration: {e}"),
+            Self::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Config(e) => Some(e),
+            Self::Bind(_, e) => Some(e),
+        }
+    }
+}
+
+/// A running `protected-api`, serving until [`shutdown`](Self::shutdown) or until dropped.
+pub struct Server {
+    addr: SocketAddr,
+    gate: Tollgate,
+    config: Config,
+    issuer: String,
+    audiences: Vec<String>,
+    introspection_client: Option<String>,
+    mock: Option<MockAuthServer>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `Tollgate` has no Debug of its own; the config's Debug hides the secret.
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("issuer", &self.issuer)
+            .field("config", &self.config)
+            .field("embedded_mock", &self.mock.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts the API as `config` says: an embedded tollgate-mock when no issuer is configured,
+/// the engine, and the HTTP server on `config.listen`. Returns once the server listens; the
+/// signing keys load in the background (see [`Server::ready`]).
+///
+/// # Errors
+/// A [`StartError`] when tollgate refuses the configuration or the address cannot be bound.
+pub async fn start(config: Config) -> Result<Server, StartError> {
+    let mut audiences = config.audiences.clone();
+    let mut client = config
+        .introspection_client_id
+        .clone()
+        .zip(config.introspection_client_secret.clone());
+    let (issuer, mock) = match &config.issuer {
+        Some(issuer) => (issuer.clone(), None),
+        None => {
+            let mut builder = MockAuthServer::builder().token_lifetime(EMBEDDED_TOKEN_LIFETIME);
+            if let Some(audience) = audiences.first() {
+                builder = builder.audience(audience.clone());
+            }
+            if let Some((id, secret)) = &client {
+                builder = builder.client(id.clone(), secret.clone());
+            }
+            let mock = builder.start().await;
+            if audiences.is_empty() {
+                audiences.push(mock.audience());
+            }
+            client = Some((mock.client_id(), mock.client_secret()));
+            (mock.issuer(), Some(mock))
+        }
+    };
+
+    let mut builder = Tollgate::builder()
+        .issuer(issuer.clone())
+        .audiences(audiences.iter().cloned())
+        .realm(REALM)
+        .allow_untyped_tokens(config.allow_untyped_tokens)
+        .accept_scp_claim(config.accept_scp_claim)
+        .sensitive_freshness(config.freshness);
+    if let Some(uri) = &config.jwks_uri {
+        builder = builder.jwks_uri(uri.clone());
+    }
+    if let Some((id, secret)) = &client {
+        let mut introspection = Introspection::client_secret_basic(id.clone(), secret.clone());
+        if let Some(endpoint) = &config.introspection_endpoint {
+            introspection = introspection.endpoint(endpoint.clone());
+        }
+        builder = builder.introspection(introspection);
+    }
+    let gate = builder.build().map_err(StartError::Config)?;
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Bind(config.listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(config.listen, e))?;
+    let router = app(&gate, config.freshness);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            // A send or a dropped `Server` both end the wait.
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+
+    Ok(Server {
+        addr,
+        gate,
+        issuer,
+        audiences,
+        introspection_client: client.map(|(id, _)| id),
+        mock,
+        config,
+        stop: Some(stop),
+        task,
+    })
+}
+
+impl Server {
+    /// The address the server listens on (the real port when `--listen` asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`, with a loopback address in place of an unspecified one, for clients.
+    pub fn url(&self) -> String {
+        let ip = match self.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+    }
+
+    /// The issuer the API trusts (the embedded mock's, when there is one).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The engine the API uses.
+    pub fn gate(&self) -> &Tollgate {
+        &self.gate
+    }
+
+    /// The embedded tollgate-mock, when no issuer was configured.
+    pub fn embedded_mock(&self) -> Option<&MockAuthServer> {
+        self.mock.as_ref()
+    }
+
+    /// Waits until the signing keys are loaded, at most `timeout`; true when they are. Until
+    /// then, requests with a token are answered 503 with `Retry-After`.
+    pub async fn ready(&self, timeout: Duration) -> bool {
+        self.gate.ready(timeout).await
+    }
+
+    /// Prints where the API listens, what it trusts and its routes; with the embedded mock
+    /// also a fresh token for alice (scopes `read admin payments`) and `curl` lines to use,
+    /// get and revoke tokens. A configured introspection secret is never printed.
+    ///
+    /// # Errors
+    /// When `out` cannot be written.
+    pub fn write_banner(&self, out: &mut impl Write) -> io::Result<()> {
+        let url = self.url();
+        writeln!(out, "protected-api listening on {url}")?;
+        match &self.mock {
+            Some(_) => writeln!(
+                out,
+                "issuer:        {} (embedded tollgate-mock)",
+                self.issuer
+            )?,
+            None => writeln!(out, "issuer:        {}", self.issuer)?,
+        }
+        writeln!(out, "audience:      {}", self.audiences.join(", "))?;
+        match &self.introspection_client {
+            Some(id) => writeln!(out, "introspection: as client {id}")?,
+            None => writeln!(
+                out,
+                "introspection: not configured; sensitive routes answer 503 \
+                 (set --introspection-client-id and --introspection-client-secret)"
+            )?,
+        }
+        writeln!(
+            out,
+            "freshness:     {} s on sensitive routes{}",
+            self.config.freshness.as_secs(),
+            if self.config.freshness.is_zero() {
+                " (every request asks)"
+            } else {
+                ""
+            }
+        )?;
+        if self.config.allow_untyped_tokens || self.config.accept_scp_claim {
+            writeln!(
+                out,
+                "compatibility: untyped tokens {}, scp claim {}",
+                on_off(self.config.allow_untyped_tokens),
+                on_off(self.config.accept_scp_claim)
+            )?;
+        }
+        writeln!(out)?;
+        writeln!(out, "routes:")?;
+        writeln!(out, "  GET    /health             no token needed")?;
+        writeln!(out, "  GET    /me                 any valid token")?;
+        writeln!(out, "  GET    /photos             scope read")?;
+        writeln!(out, "  POST   /admin/users        scope admin, sensitive")?;
+        writeln!(out, "  DELETE /admin/users/{{id}}   scope admin, sensitive")?;
+        writeln!(
+            out,
+            "  POST   /payments           scope payments, sensitive"
+        )?;
+        if let Some(mock) = &self.mock {
+            let token = mock.token().subject("alice").scope(ALL_SCOPES).sign();
+            let credentials = format!("{}:{}", mock.client_id(), mock.client_secret());
+            writeln!(out)?;
+            writeln!(
+                out,
+                "Try it (a token for alice, scopes \"{ALL_SCOPES}\", valid {} min):",
+                EMBEDDED_TOKEN_LIFETIME.as_secs() / 60
+            )?;
+            writeln!(out, "  curl -i -H 'Authorization: Bearer {token}' {url}/me")?;
+            writeln!(
+                out,
+                "Another token from the embedded mock (client credentials grant):"
+            )?;
+            writeln!(
+                out,
+                "  curl -s -u {credentials} -d grant_type=client_credentials -d 'scope={ALL_SCOPES}' {}",
+                mock.token_endpoint()
+            )?;
+            writeln!(
+                out,
+                "Revoke a token, then watch POST /payments refuse it (RFC 7009):"
+            )?;
+            writeln!(
+                out,
+                "  curl -i -u {credentials} -d token=TOKEN {}",
+                mock.revocation_endpoint()
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Stops accepting connections, lets open requests finish, and stops the embedded mock.
+    ///
+    /// # Errors
+    /// The I/O error that ended the server early, if any.
+    pub async fn shutdown(mut self) -> io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = match (&mut self.task).await {
+            Ok(result) => result,
+            Err(e) => Err(io::Error::other(e)),
+        };
+        if let Some(mock) = self.mock.take() {
+            mock.shutdown().await;
+        }
+        result
+    }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}

@@ -1,0 +1,265 @@
+//! The `protected-api` binary as a user runs it: flags, environment variables, the banner,
+//! and requests over 127.0.0.1. (Here rather than in `tests/`: Cargo hands a binary's path
+//! only to the tests of its own package.)
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tollgate_mock::MockAuthServer;
+
+const BIN: &str = env!("CARGO_BIN_EXE_protected-api");
+
+/// The variables the binary reads: cleared so the caller's environment cannot interfere.
+const VARIABLES: [&str; 10] = [
+    "TOLLGATE_LISTEN",
+    "TOLLGATE_ISSUER",
+    "TOLLGATE_AUDIENCE",
+    "TOLLGATE_INTROSPECTION_CLIENT_ID",
+    "TOLLGATE_INTROSPECTION_CLIENT_SECRET",
+    "TOLLGATE_INTROSPECTION_ENDPOINT",
+    "TOLLGATE_JWKS_URI",
+    "TOLLGATE_FRESHNESS",
+    "TOLLGATE_ALLOW_UNTYPED_TOKENS",
+    "TOLLGATE_ACCEPT_SCP_CLAIM",
+];
+
+fn command(args: &[&str], env: &[(&str, String)]) -> Command {
+    let mut command = Command::new(BIN);
+    command.args(args);
+    for name in VARIABLES {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+}
+
+/// A running `protected-api`, killed (by its own handle) when dropped.
+struct Running {
+    child: std::process::Child,
+    /// Its stdout up to "serving until Ctrl-C".
+    banner: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    /// Starts the binary and reads its banner (in a blocking task: the runtime keeps serving
+    /// the in-process mock meanwhile).
+    async fn start(args: &[&str], env: &[(&str, String)]) -> Running {
+        let mut child = command(args, env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("protected-api starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if lines.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut running = Running {
+            child,
+            banner: String::new(),
+        };
+        let banner = tokio::task::spawn_blocking(move || {
+            let mut banner = String::new();
+            while let Ok(line) = received.recv_timeout(Duration::from_secs(60)) {
+                banner.push_str(&line);
+                banner.push('\n');
+                if line.contains("serving until Ctrl-C") {
+                    break;
+                }
+            }
+            banner
+        })
+        .await
+        .expect("reader");
+        assert!(
+            banner.contains("serving until Ctrl-C"),
+            "no complete banner:\n{banner}"
+        );
+        running.banner = banner;
+        running
+    }
+
+    /// The URL of the "listening on" line.
+    fn url(&self) -> String {
+        self.banner
+            .lines()
+            .find_map(|l| l.strip_prefix("protected-api listening on "))
+            .expect("a listening line")
+            .trim()
+            .to_owned()
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+#[test]
+fn help_and_bad_flags() {
+    let help = command(&["--help"], &[]).output().expect("runs");
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--listen",
+        "--issuer",
+        "--audience",
+        "--introspection-client-secret",
+        "--freshness",
+        "--allow-untyped-tokens",
+        "--accept-scp-claim",
+    ] {
+        assert!(
+            text.contains(flag),
+            "--help does not mention {flag}:\n{text}"
+        );
+    }
+
+    let bad = command(&["--bogus"], &[]).output().expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown option --bogus"));
+
+    let bad = command(&[], &[("TOLLGATE_FRESHNESS", "soon".into())])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("TOLLGATE_FRESHNESS"));
+}
+
+#[tokio::test]
+async fn with_zero_configuration_the_printed_curl_line_works() {
+    let api = Running::start(&["--listen", "127.0.0.1:0"], &[]).await;
+    assert!(
+        api.banner.contains("(embedded tollgate-mock)"),
+        "{}",
+        api.banner
+    );
+    let line = api
+        .banner
+        .lines()
+        .find(|l| l.contains("curl -i -H 'Authorization: Bearer "))
+        .expect("a curl line");
+    let token = line
+        .split("Bearer ")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .expect("token");
+    let url = line.rsplit(' ').next().expect("url");
+    assert_eq!(url, format!("{}/me", api.url()));
+
+    let response = client()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 200);
+    let me: serde_json::Value =
+        serde_json::from_str(&response.text().await.expect("body")).expect("JSON");
+    assert_eq!(me["subject"], "alice");
+    let response = client()
+        .post(format!("{}/payments", api.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 201);
+    let response = client()
+        .get(format!("{}/health", api.url()))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn environment_variables_point_it_at_a_separate_authorization_server() {
+    let mock = MockAuthServer::builder()
+        .audience("https://shop-api.example")
+        .client("shop-api", "shop-secret")
+        .start()
+        .await;
+    let env = [
+        ("TOLLGATE_LISTEN", "127.0.0.1:0".to_owned()),
+        ("TOLLGATE_ISSUER", mock.issuer()),
+        ("TOLLGATE_AUDIENCE", mock.audience()),
+        ("TOLLGATE_INTROSPECTION_CLIENT_ID", mock.client_id()),
+        ("TOLLGATE_INTROSPECTION_CLIENT_SECRET", mock.client_secret()),
+    ];
+    let api = Running::start(&[], &env).await;
+    assert!(
+        api.banner
+            .contains(&format!("issuer:        {}", mock.issuer())),
+        "{}",
+        api.banner
+    );
+    assert!(
+        !api.banner.contains("shop-secret"),
+        "the banner shows the secret:\n{}",
+        api.banner
+    );
+
+    let token = mock.token().subject("erin").scope("read payments").sign();
+    let payments = format!("{}/payments", api.url());
+    let response = client()
+        .post(&payments)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 201);
+    assert_eq!(mock.introspection_count_for(&token), 1);
+
+    mock.revoke(&token);
+    let response = client()
+        .post(&payments)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test]
+async fn flags_win_over_environment_variables() {
+    let mock = MockAuthServer::start().await;
+    // The variable names an audience the tokens do not carry; the flag the right one.
+    let env = [
+        ("TOLLGATE_ISSUER", mock.issuer()),
+        ("TOLLGATE_AUDIENCE", "https://wrong.example".to_owned()),
+    ];
+    let audience = mock.audience();
+    let api = Running::start(&["--listen=127.0.0.1:0", "--audience", &audience], &env).await;
+    assert!(
+        api.banner.contains("introspection: not configured"),
+        "{}",
+        api.banner
+    );
+    let token = mock.token().scope("read").sign();
+    let response = client()
+        .get(format!("{}/photos", api.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 200);
+}

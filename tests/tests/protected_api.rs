@@ -1,0 +1,600 @@
+//! `protected-api` driven over HTTP as a user would: with its embedded mock (no issuer), and
+//! pointed at a separately started tollgate-mock (explicit issuer).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Api, config, eventually, revoke, start};
+use serde_json::json;
+use tollgate_examples::protected_api::{self, Config, Me, StartError};
+use tollgate_mock::MockAuthServer;
+
+const ALL: &str = "read admin payments";
+
+// ---- zero configuration: the embedded mock ----------------------------------------------
+
+#[tokio::test]
+async fn health_needs_no_token_and_unknown_paths_stay_404() {
+    let api = start(config()).await;
+    let answer = api.get("/health", None).await;
+    assert_eq!(
+        (answer.status, answer.json()),
+        (200, json!({"status": "ok"}))
+    );
+    assert_eq!(api.get("/nowhere", None).await.status, 404);
+    // Only the routes of the issue exist, with their methods.
+    let token = api.mock().token().scope(ALL).sign();
+    assert_eq!(api.get("/payments", Some(&token)).await.status, 405);
+}
+
+#[tokio::test]
+async fn me_answers_the_principal_as_json() {
+    let api = start(config()).await;
+    let mock = api.mock();
+    let token = mock.token().subject("alice").scope("read payments").sign();
+    let answer = api.get("/me", Some(&token)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let me: Me = serde_json::from_str(&answer.body).expect("the /me JSON");
+    assert_eq!(me.subject.as_deref(), Some("alice"));
+    assert_eq!(me.client_id, Some(mock.client_id()));
+    assert_eq!(me.scopes, ["read", "payments"]);
+    assert_eq!(me.audiences, [mock.audience()]);
+    let exp = mock.token().claims()["exp"].as_i64().expect("exp");
+    assert!(
+        me.expires_at.is_some_and(|e| (e - exp).abs() < 60),
+        "{me:?}"
+    );
+    assert_eq!(me.token_format, "jwt");
+    assert!(!me.introspected, "a routine route validates a JWT locally");
+    assert_eq!(mock.introspection_count(), 0);
+}
+
+#[tokio::test]
+async fn the_banner_curl_line_works_as_printed() {
+    let api = start(config()).await;
+    let mut banner = Vec::new();
+    api.server.write_banner(&mut banner).expect("banner");
+    let banner = String::from_utf8(banner).expect("UTF-8");
+    assert!(
+        banner.contains(&format!("listening on {}", api.url)),
+        "{banner}"
+    );
+    assert!(banner.contains(&api.server.issuer().to_owned()), "{banner}");
+
+    // Take the curl line apart the way a shell would, and send what it says.
+    let line = banner
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with("curl -i -H 'Authorization: Bearer ")
+        })
+        .expect("a curl line");
+    let token = line
+        .split("Bearer ")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("token");
+    let url = line.rsplit(' ').next().expect("url");
+    assert_eq!(url, format!("{}/me", api.url));
+    let answer = common::send(common::client().get(url).bearer_auth(token)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let me: Me = serde_json::from_str(&answer.body).expect("JSON");
+    assert_eq!(me.subject.as_deref(), Some("alice"));
+    // Enough scope for every route.
+    assert_eq!(api.post("/payments", Some(token)).await.status, 201);
+    assert_eq!(api.delete("/admin/users/7", Some(token)).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_token_endpoint_line_of_the_banner_issues_usable_tokens() {
+    let api = start(config()).await;
+    let mock = api.mock();
+    let answer = common::send(
+        common::client()
+            .post(mock.token_endpoint())
+            .basic_auth(mock.client_id(), Some(mock.client_secret()))
+            .form(&[("grant_type", "client_credentials"), ("scope", ALL)]),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let token = answer.json()["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned();
+    let answer = api.get("/me", Some(&token)).await;
+    assert_eq!(
+        answer.json()["subject"],
+        json!(mock.client_id()),
+        "client credentials: the client is the subject"
+    );
+    assert_eq!(api.post("/admin/users", Some(&token)).await.status, 201);
+}
+
+#[tokio::test]
+async fn photos_needs_scope_read() {
+    let api = start(config()).await;
+    let mock = api.mock();
+    let writer = mock.token().scope("write").sign();
+    let answer = api.get("/photos", Some(&writer)).await;
+    assert_eq!(answer.status, 403, "{answer:?}");
+    assert_eq!(answer.error().as_deref(), Some("insufficient_scope"));
+    assert_eq!(answer.param("scope").as_deref(), Some("read"));
+    assert_eq!(answer.param("realm").as_deref(), Some(protected_api::REALM));
+
+    let reader = mock.token().subject("bob").scope("read").sign();
+    let answer = api.get("/photos", Some(&reader)).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.json()["owner"], "bob");
+    assert_eq!(
+        mock.introspection_count(),
+        0,
+        "a routine route never asks the AS"
+    );
+}
+
+#[tokio::test]
+async fn admin_and_payments_are_sensitive_and_see_a_revocation_at_once() {
+    let api = start(config()).await;
+    let mock = api.mock();
+    let token = mock.token().subject("alice").scope(ALL).sign();
+
+    assert_eq!(api.post("/admin/users", Some(&token)).await.status, 201);
+    assert_eq!(
+        api.delete("/admin/users/42", Some(&token)).await.json()["deleted"],
+        "42"
+    );
+    assert_eq!(api.post("/payments", Some(&token)).await.status, 201);
+    assert_eq!(
+        mock.introspection_count_for(&token),
+        3,
+        "freshness 0: every sensitive request asks"
+    );
+
+    revoke(mock, &token).await;
+    // Local validation is a snapshot: the routine route does not know yet.
+    let answer = api.get("/me", Some(&token)).await;
+    assert_eq!(answer.status, 200);
+    // The sensitive route asks, and is told.
+    let answer = api.post("/payments", Some(&token)).await;
+    assert_eq!(answer.status, 401, "{answer:?}");
+    assert_eq!(answer.error().as_deref(), Some("invalid_token"));
+    assert_eq!(
+        answer.param("error_description").as_deref(),
+        Some("the token is not active")
+    );
+    // From then on, every route refuses it without asking again.
+    let calls = mock.introspection_count();
+    for answer in [
+        api.get("/me", Some(&token)).await,
+        api.get("/photos", Some(&token)).await,
+        api.delete("/admin/users/42", Some(&token)).await,
+    ] {
+        assert_eq!(
+            (answer.status, answer.error().as_deref()),
+            (401, Some("invalid_token")),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(mock.introspection_count(), calls);
+}
+
+#[tokio::test]
+async fn sensitive_routes_check_their_scope_before_asking() {
+    let api = start(config()).await;
+    let mock = api.mock();
+    let reader = mock.token().scope("read payments").sign();
+    for answer in [
+        api.post("/admin/users", Some(&reader)).await,
+        api.delete("/admin/users/1", Some(&reader)).await,
+    ] {
+        assert_eq!(
+            (answer.status, answer.param("scope").as_deref()),
+            (403, Some("admin")),
+            "{answer:?}"
+        );
+    }
+    let admin = mock.token().scope("admin").sign();
+    let answer = api.post("/payments", Some(&admin)).await;
+    assert_eq!(
+        (answer.status, answer.param("scope").as_deref()),
+        (403, Some("payments"))
+    );
+    assert_eq!(mock.introspection_count(), 0);
+}
+
+#[tokio::test]
+async fn requests_without_a_usable_token_are_refused_as_rfc_6750_says() {
+    let api = start(config()).await;
+    let mock = api.mock();
+
+    // No token, or another scheme: a bare challenge, no error code.
+    let bare = format!("Bearer realm=\"{}\"", protected_api::REALM);
+    let answer = api.get("/me", None).await;
+    assert_eq!(
+        (answer.status, answer.challenge.as_deref()),
+        (401, Some(bare.as_str()))
+    );
+    let answer = common::send(
+        common::client()
+            .get(format!("{}/me", api.url))
+            .basic_auth("alice", Some("pw")),
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.challenge.as_deref()),
+        (401, Some(bare.as_str()))
+    );
+
+    // Invalid tokens: 401 invalid_token, the description says why, the body never echoes it.
+    let cases = [
+        (
+            mock.token().expired().scope(ALL).sign(),
+            "the token has expired",
+        ),
+        (
+            mock.token()
+                .audience("https://elsewhere.example")
+                .scope(ALL)
+                .sign(),
+            "the token is not meant for this resource",
+        ),
+        (
+            mock.token().unpublished_key().scope(ALL).sign(),
+            "the token's signature is invalid",
+        ),
+        (
+            "not-a-jwt.at.all".to_owned(),
+            "the token is not a well-formed JWT",
+        ),
+    ];
+    for (token, why) in &cases {
+        for answer in [
+            api.get("/me", Some(token)).await,
+            api.post("/payments", Some(token)).await,
+        ] {
+            assert_eq!(answer.status, 401, "{why}: {answer:?}");
+            assert_eq!(answer.error().as_deref(), Some("invalid_token"));
+            assert_eq!(answer.param("error_description").as_deref(), Some(*why));
+            assert!(!answer.body.contains(token.as_str()));
+        }
+    }
+    assert_eq!(
+        mock.introspection_count(),
+        0,
+        "refused locally, the AS was never asked"
+    );
+
+    // A malformed request: 400 invalid_request.
+    let token = mock.token().sign();
+    let answer = common::send(
+        common::client()
+            .get(format!("{}/me", api.url))
+            .header("authorization", format!("Bearer {token}"))
+            .header("authorization", format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.error().as_deref()),
+        (400, Some("invalid_request"))
+    );
+    let answer =
+        common::send(common::client().get(format!("{}/me?access_token={token}", api.url))).await;
+    assert_eq!(
+        (answer.status, answer.error().as_deref()),
+        (400, Some("invalid_request"))
+    );
+}
+
+#[tokio::test]
+async fn an_opaque_token_is_checked_by_introspection_on_every_route() {
+    let api = start(config()).await;
+    let mock = api.mock();
+    let token = mock
+        .opaque_token()
+        .subject("carol")
+        .scope("read payments")
+        .issue();
+    let me: Me = serde_json::from_str(&api.get("/me", Some(&token)).await.body).expect("JSON");
+    assert_eq!(
+        (
+            me.subject.as_deref(),
+            me.token_format.as_str(),
+            me.introspected
+        ),
+        (Some("carol"), "opaque", true)
+    );
+    assert_eq!(api.get("/photos", Some(&token)).await.status, 200);
+    assert_eq!(api.post("/payments", Some(&token)).await.status, 201);
+    assert_eq!(api.post("/admin/users", Some(&token)).await.status, 403);
+
+    revoke(mock, &token).await;
+    assert_eq!(api.post("/payments", Some(&token)).await.status, 401);
+    assert_eq!(api.get("/me", Some(&token)).await.status, 401);
+}
+
+#[tokio::test]
+async fn when_the_as_is_down_routine_routes_serve_and_sensitive_ones_answer_503() {
+    let api = start(config()).await;
+    let mock = api.mock();
+    let token = mock.token().scope(ALL).sign();
+    mock.go_down().await;
+
+    assert_eq!(api.get("/me", Some(&token)).await.status, 200);
+    assert_eq!(api.get("/photos", Some(&token)).await.status, 200);
+    for answer in [
+        api.post("/payments", Some(&token)).await,
+        api.post("/admin/users", Some(&token)).await,
+        api.delete("/admin/users/3", Some(&token)).await,
+    ] {
+        assert_eq!(answer.status, 503, "{answer:?}");
+        assert!(
+            answer
+                .retry_after
+                .as_deref()
+                .and_then(|r| r.parse::<u64>().ok())
+                .is_some_and(|r| r >= 1)
+        );
+        assert!(answer.challenge.is_none(), "503 has no challenge");
+        assert_eq!(
+            answer.json()["error_description"],
+            "the authorization server cannot be reached to confirm the token"
+        );
+    }
+
+    mock.come_back().await;
+    let back = eventually(Duration::from_secs(20), || async {
+        api.post("/payments", Some(&token)).await.status == 201
+    })
+    .await;
+    assert!(
+        back,
+        "the sensitive route did not recover once the AS came back"
+    );
+}
+
+#[tokio::test]
+async fn the_embedded_mock_takes_the_configured_audience_and_client() {
+    let api = start(Config {
+        audiences: vec!["https://photos.example".into()],
+        introspection_client_id: Some("photos-api".into()),
+        introspection_client_secret: Some("photos-secret".into()),
+        ..config()
+    })
+    .await;
+    let mock = api.mock();
+    assert_eq!(
+        (mock.audience().as_str(), mock.client_id().as_str()),
+        ("https://photos.example", "photos-api")
+    );
+    let token = mock.token().scope(ALL).sign();
+    assert_eq!(api.post("/payments", Some(&token)).await.status, 201);
+}
+
+// ---- an explicit issuer: a separately started tollgate-mock ------------------------------
+
+/// A mock that looks like a Keycloak realm, with its own audience and client.
+async fn separate_mock() -> MockAuthServer {
+    MockAuthServer::builder()
+        .issuer_path("/realms/shop")
+        .audience("https://shop-api.example")
+        .client("shop-api", "shop-secret")
+        .start()
+        .await
+}
+
+fn pointed_at(mock: &MockAuthServer) -> Config {
+    Config {
+        issuer: Some(mock.issuer()),
+        audiences: vec![mock.audience()],
+        introspection_client_id: Some(mock.client_id()),
+        introspection_client_secret: Some(mock.client_secret()),
+        ..config()
+    }
+}
+
+#[tokio::test]
+async fn with_an_explicit_issuer_the_whole_api_works() {
+    let mock = separate_mock().await;
+    let api = start(pointed_at(&mock)).await;
+    assert!(api.server.embedded_mock().is_none());
+    assert_eq!(api.server.issuer(), mock.issuer());
+
+    assert_eq!(api.get("/health", None).await.status, 200);
+    let token = mock.token().subject("erin").scope(ALL).sign();
+    let me: Me = serde_json::from_str(&api.get("/me", Some(&token)).await.body).expect("JSON");
+    assert_eq!(
+        (me.subject.as_deref(), me.audiences.clone()),
+        (Some("erin"), vec![mock.audience()])
+    );
+    assert_eq!(api.get("/photos", Some(&token)).await.status, 200);
+    assert_eq!(api.post("/admin/users", Some(&token)).await.status, 201);
+    assert_eq!(api.post("/payments", Some(&token)).await.status, 201);
+    assert_eq!(mock.introspection_count_for(&token), 2);
+
+    revoke(&mock, &token).await;
+    assert_eq!(
+        api.get("/photos", Some(&token)).await.status,
+        200,
+        "routine: still a valid snapshot"
+    );
+    assert_eq!(api.post("/payments", Some(&token)).await.status, 401);
+    assert_eq!(
+        api.get("/photos", Some(&token)).await.status,
+        401,
+        "revocation is remembered"
+    );
+
+    // Tokens of another issuer are not trusted, whatever they claim.
+    let stranger = MockAuthServer::start().await;
+    let foreign = stranger.token().audience(mock.audience()).scope(ALL).sign();
+    let answer = api.get("/me", Some(&foreign)).await;
+    assert_eq!(
+        (answer.status, answer.error().as_deref()),
+        (401, Some("invalid_token")),
+        "{answer:?}"
+    );
+
+    // The banner names the issuer but never the secret.
+    let mut banner = Vec::new();
+    api.server.write_banner(&mut banner).expect("banner");
+    let banner = String::from_utf8(banner).expect("UTF-8");
+    assert!(
+        banner.contains(&mock.issuer()) && banner.contains("shop-api"),
+        "{banner}"
+    );
+    assert!(
+        !banner.contains("shop-secret") && !banner.contains("curl"),
+        "{banner}"
+    );
+}
+
+#[tokio::test]
+async fn without_introspection_credentials_sensitive_routes_answer_503() {
+    let mock = separate_mock().await;
+    let api = start(Config {
+        introspection_client_id: None,
+        introspection_client_secret: None,
+        ..pointed_at(&mock)
+    })
+    .await;
+    let token = mock.token().scope(ALL).sign();
+    assert_eq!(api.get("/photos", Some(&token)).await.status, 200);
+    let answer = api.post("/payments", Some(&token)).await;
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert!(answer.retry_after.is_some());
+    assert_eq!(
+        answer.json()["error_description"],
+        "this resource requires token introspection, which is not configured"
+    );
+    // Opaque tokens cannot be checked at all then.
+    let opaque = mock.opaque_token().scope(ALL).issue();
+    assert_eq!(api.get("/me", Some(&opaque)).await.status, 401);
+}
+
+#[tokio::test]
+async fn an_explicit_introspection_endpoint_is_used() {
+    let mock = separate_mock().await;
+    let api = start(Config {
+        introspection_endpoint: Some(mock.introspection_endpoint()),
+        ..pointed_at(&mock)
+    })
+    .await;
+    let token = mock.token().scope(ALL).sign();
+    assert_eq!(api.post("/payments", Some(&token)).await.status, 201);
+    assert_eq!(mock.introspection_count_for(&token), 1);
+}
+
+#[tokio::test]
+async fn a_freshness_budget_saves_calls_and_delays_the_revocation_by_as_much() {
+    let mock = separate_mock().await;
+    // An hour: far longer than this test runs, so the answer is always reused here.
+    let api = start(Config {
+        freshness: Duration::from_secs(3600),
+        ..pointed_at(&mock)
+    })
+    .await;
+    let token = mock.token().scope(ALL).sign();
+    assert_eq!(api.post("/payments", Some(&token)).await.status, 201);
+    assert_eq!(api.post("/admin/users", Some(&token)).await.status, 201);
+    assert_eq!(
+        mock.introspection_count_for(&token),
+        1,
+        "the answer is reused within the budget"
+    );
+
+    // The trade-off: a revocation is seen at most one budget late. (The token's own expiry
+    // bounds it too: tokens of this mock live 5 minutes.)
+    revoke(&mock, &token).await;
+    assert_eq!(api.post("/payments", Some(&token)).await.status, 201);
+    assert_eq!(mock.introspection_count_for(&token), 1);
+}
+
+#[tokio::test]
+async fn compatibility_switches_accept_untyped_tokens_with_scp() {
+    let mock = separate_mock().await;
+    // What Entra ID or Okta send: `typ: JWT`, `scp` as an array, `azp` instead of `client_id`.
+    let token = mock
+        .token()
+        .header("typ", "JWT")
+        .remove_claim("scope")
+        .remove_claim("client_id")
+        .claim("azp", "web-app")
+        .claim("scp", json!(["read"]))
+        .sign();
+
+    let strict = start(pointed_at(&mock)).await;
+    let answer = strict.get("/photos", Some(&token)).await;
+    assert_eq!(
+        (answer.status, answer.error().as_deref()),
+        (401, Some("invalid_token")),
+        "{answer:?}"
+    );
+
+    let lax = start(Config {
+        allow_untyped_tokens: true,
+        accept_scp_claim: true,
+        ..pointed_at(&mock)
+    })
+    .await;
+    assert_eq!(lax.get("/photos", Some(&token)).await.status, 200);
+    let me: Me = serde_json::from_str(&lax.get("/me", Some(&token)).await.body).expect("JSON");
+    assert_eq!(
+        (me.client_id.as_deref(), me.scopes.clone()),
+        (Some("web-app"), vec!["read".to_owned()])
+    );
+}
+
+#[tokio::test]
+async fn the_api_starts_while_the_as_is_down_and_serves_once_it_is_up() {
+    let mock = separate_mock().await;
+    mock.go_down().await;
+    let server = protected_api::start(pointed_at(&mock))
+        .await
+        .expect("starts without the AS");
+    let api = Api::new(server);
+    let token = mock.token().scope(ALL).sign();
+    let answer = api.get("/me", Some(&token)).await;
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert!(answer.retry_after.is_some());
+    assert_eq!(api.get("/health", None).await.status, 200);
+
+    mock.come_back().await;
+    let up = eventually(Duration::from_secs(60), || async {
+        api.get("/me", Some(&token)).await.status == 200
+    })
+    .await;
+    assert!(up, "never served after the AS came back");
+}
+
+#[tokio::test]
+async fn a_bad_configuration_or_a_taken_port_is_a_start_error() {
+    let bad_issuer = Config {
+        issuer: Some("not a url".into()),
+        audiences: vec!["https://api.example".into()],
+        ..config()
+    };
+    let error = protected_api::start(bad_issuer).await.expect_err("refused");
+    assert!(matches!(error, StartError::Config(_)), "{error}");
+    assert!(error.to_string().contains("issuer"), "{error}");
+
+    let api = start(config()).await;
+    let taken = Config {
+        listen: api.server.addr(),
+        ..config()
+    };
+    let error = protected_api::start(taken)
+        .await
+        .expect_err("the port is taken");
+    assert!(matches!(error, StartError::Bind(..)), "{error}");
+}
+
+#[tokio::test]
+async fn shutdown_stops_serving() {
+    let api = start(config()).await;
+    let url = api.url.clone();
+    assert_eq!(api.get("/health", None).await.status, 200);
+    api.server.shutdown().await.expect("clean shutdown");
+    let refused = common::client().get(format!("{url}/health")).send().await;
+    assert!(refused.is_err(), "still serving after shutdown");
+}
