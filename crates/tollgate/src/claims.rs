@@ -24,12 +24,16 @@ pub(crate) struct ClaimRules {
 /// RFC 9068 §4 step 2 (through RFC 8725 §3.11): the `typ` header must be `at+jwt`, with or
 /// without the `application/` prefix, compared case-insensitively (RFC 7515 §4.1.9).
 pub(crate) fn check_typ(typ: Option<&str>, rules: &ClaimRules) -> Result<(), InvalidToken> {
-    let is_at_jwt = |t: &str| {
-        let t = t.strip_prefix("application/").unwrap_or(t);
-        t.eq_ignore_ascii_case("at+jwt")
-    };
-    match typ {
-        Some(t) if is_at_jwt(t) => Ok(()),
+    // RFC 7515 §4.1.9: the `application/` prefix may be left out, and the whole media type,
+    // prefix included, compares case-insensitively (RFC 2045 §5.1).
+    fn subtype(t: &str) -> &str {
+        match t.get(..12) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &t[12..],
+            _ => t,
+        }
+    }
+    match typ.map(subtype) {
+        Some(t) if t.eq_ignore_ascii_case("at+jwt") => Ok(()),
         Some(t) if rules.allow_untyped && t.eq_ignore_ascii_case("JWT") => Ok(()),
         None if rules.allow_untyped => Ok(()),
         _ => Err(InvalidToken::Type),
@@ -128,10 +132,16 @@ pub(crate) fn check_times(info: &TokenInfo, now: i64, leeway: i64) -> Result<(),
             return Err(InvalidToken::Expired);
         }
     }
-    if info.not_before.is_some_and(|nbf| now.saturating_add(leeway) < nbf) {
+    if info
+        .not_before
+        .is_some_and(|nbf| now.saturating_add(leeway) < nbf)
+    {
         return Err(InvalidToken::NotYetValid);
     }
-    if info.issued_at.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+    if info
+        .issued_at
+        .is_some_and(|iat| iat > now.saturating_add(leeway))
+    {
         return Err(InvalidToken::IssuedInFuture);
     }
     Ok(())
@@ -244,6 +254,10 @@ mod tests {
         assert!(check_typ(Some("at+jwt"), &strict).is_ok());
         assert!(check_typ(Some("AT+JWT"), &strict).is_ok());
         assert!(check_typ(Some("application/at+jwt"), &strict).is_ok());
+        assert!(check_typ(Some("APPLICATION/AT+JWT"), &strict).is_ok());
+        assert!(check_typ(Some("Application/at+JWT"), &strict).is_ok());
+        assert!(check_typ(Some("application/"), &strict).is_err());
+        assert!(check_typ(Some("application/jwt"), &strict).is_err());
         assert!(check_typ(Some("JWT"), &strict).is_err());
         assert!(check_typ(None, &strict).is_err());
         let lax = ClaimRules {
@@ -252,6 +266,7 @@ mod tests {
         };
         assert!(check_typ(Some("JWT"), &lax).is_ok());
         assert!(check_typ(None, &lax).is_ok());
+        assert!(check_typ(Some("Application/JWT"), &lax).is_ok());
         assert!(check_typ(Some("id_token+jwt"), &lax).is_err());
     }
 

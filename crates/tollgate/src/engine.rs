@@ -24,6 +24,24 @@ pub struct Tollgate {
     pub(crate) inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Tollgate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Configuration that identifies the deployment; never a secret or a token.
+        f.debug_struct("Tollgate")
+            .field("issuer", &self.inner.rules.issuer)
+            .field("audiences", &self.inner.rules.audiences)
+            .field("algorithms", &self.inner.algorithms)
+            .field("introspection", &self.inner.introspector.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The engine that accepted a request, in its extensions: extractors that refuse later (typed
+/// claims that do not fit) answer with the same realm and body hook as the layer.
+#[cfg(feature = "axum")]
+#[derive(Clone)]
+pub(crate) struct AcceptedBy(pub(crate) Tollgate);
+
 pub(crate) struct Inner {
     pub(crate) rules: ClaimRules,
     pub(crate) algorithms: Vec<jsonwebtoken::Algorithm>,
@@ -138,17 +156,25 @@ impl Tollgate {
         if token.len() > inner.max_token_bytes {
             return Step::Done(Err(Rejection::InvalidToken(InvalidToken::TooLarge)));
         }
-        let hash = TokenHash::of(token);
+        let jwt = token::is_jwt_shaped(token);
+        // `live` keys what introspection said; see `TokenHash::of_jws` for why a JWT's is not
+        // the hash of the whole token.
+        let (hash, live) = if jwt {
+            TokenHash::of_jws(token)
+        } else {
+            let hash = TokenHash::of(token);
+            (hash, hash)
+        };
         // Revocation memory (DESIGN §5): once introspection called the token inactive, every
         // route refuses it until it expires.
         if inner
             .introspector
             .as_ref()
-            .is_some_and(|i| i.known_inactive(&hash))
+            .is_some_and(|i| i.known_inactive(&live))
         {
             return Step::Done(Err(Rejection::InvalidToken(InvalidToken::Inactive)));
         }
-        if !token::is_jwt_shaped(token) {
+        if !jwt {
             if inner.introspector.is_some() && inner.accept_opaque {
                 return Step::Pending(Pending {
                     hash,
@@ -189,13 +215,13 @@ impl Tollgate {
                         Step::Pending(Pending {
                             next: Next::Introspect(info),
                             ..
-                        }) => self.introspect_jwt(token, hash, info, requirement).await,
+                        }) => self.introspect_jwt(token, info, requirement).await,
                         Step::Pending(_) => Err(Rejection::InvalidToken(InvalidToken::UnknownKey)),
                     },
                     Local::UnknownKey => Err(Rejection::InvalidToken(InvalidToken::UnknownKey)),
                 }
             }
-            Next::Introspect(info) => self.introspect_jwt(token, hash, info, requirement).await,
+            Next::Introspect(info) => self.introspect_jwt(token, info, requirement).await,
             Next::Opaque => self.introspect_opaque(token, hash, requirement).await,
         }
     }
@@ -296,10 +322,10 @@ impl Tollgate {
     async fn introspect_jwt(
         &self,
         token: &str,
-        hash: TokenHash,
         info: Arc<TokenInfo>,
         requirement: &Requirement,
     ) -> Result<Principal, Rejection> {
+        let (_, live) = TokenHash::of_jws(token);
         let freshness = requirement.live.unwrap_or(self.inner.sensitive_freshness);
         let Some(introspector) = &self.inner.introspector else {
             if requirement.fail_open {
@@ -312,7 +338,7 @@ impl Tollgate {
             });
         };
         match introspector
-            .check(token, hash, TokenKind::Jwt, freshness, info.expires_at)
+            .check(token, live, TokenKind::Jwt, freshness, info.expires_at)
             .await
         {
             Ok(answer) => {
@@ -406,6 +432,19 @@ impl Tollgate {
             claims: serde_json::Value::Object(answer.raw.clone()),
             key: None,
         })
+    }
+
+    /// The freshness budget of [`Tollgate::sensitive`] annotations.
+    pub fn sensitive_freshness(&self) -> Duration {
+        self.inner.sensitive_freshness
+    }
+
+    /// Hands an accepted request its principal.
+    pub(crate) fn accept<B>(&self, request: &mut http::Request<B>, principal: Principal) {
+        let extensions = request.extensions_mut();
+        extensions.insert(principal);
+        #[cfg(feature = "axum")]
+        extensions.insert(AcceptedBy(self.clone()));
     }
 
     /// The realm of challenges, if configured.

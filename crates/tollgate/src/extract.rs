@@ -47,9 +47,10 @@
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
-use http::{HeaderValue, StatusCode};
+use http::StatusCode;
 use serde::de::DeserializeOwned;
 
+use crate::engine::AcceptedBy;
 use crate::principal::Principal;
 use crate::rejection::{InvalidToken, Rejection};
 
@@ -60,7 +61,29 @@ pub enum ExtractRejection {
     /// No principal in the request extensions: no tollgate layer ran for this route.
     MissingLayer,
     /// The token's claims do not fit the type the handler asked for.
-    ClaimsShape(serde_json::Error),
+    ClaimsShape(ClaimsShapeError),
+}
+
+/// The claims of an accepted token do not fit the type a handler asked for.
+pub struct ClaimsShapeError {
+    error: serde_json::Error,
+    /// The engine that accepted the request, so the refusal carries its realm and body hook.
+    gate: Option<crate::Tollgate>,
+}
+
+impl ClaimsShapeError {
+    /// What serde found wrong, for logs (never sent to the client).
+    pub fn serde_error(&self) -> &serde_json::Error {
+        &self.error
+    }
+}
+
+impl std::fmt::Debug for ClaimsShapeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimsShapeError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Display for ExtractRejection {
@@ -70,7 +93,7 @@ impl std::fmt::Display for ExtractRejection {
                 "tollgate::Principal was not found in the request extensions. Did you forget to add \
                  the tollgate layer (`Tollgate::layer`) or a route annotation (`Tollgate::require`)?",
             ),
-            Self::ClaimsShape(e) => write!(f, "the token's claims do not have the expected form: {e}"),
+            Self::ClaimsShape(e) => write!(f, "the token's claims do not have the expected form: {}", e.error),
         }
     }
 }
@@ -79,7 +102,7 @@ impl std::error::Error for ExtractRejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::MissingLayer => None,
-            Self::ClaimsShape(e) => Some(e),
+            Self::ClaimsShape(e) => Some(&e.error),
         }
     }
 }
@@ -94,21 +117,13 @@ impl IntoResponse for ExtractRejection {
             }
             // The token is valid but not the kind this handler serves: an invalid token for
             // this resource (RFC 6750 §3.1). The serde detail stays out of the response.
-            Self::ClaimsShape(_) => {
+            Self::ClaimsShape(shape) => {
                 let rejection = Rejection::InvalidToken(InvalidToken::ClaimsShape);
-                let mut response =
-                    (StatusCode::UNAUTHORIZED, rejection.description()).into_response();
-                if let Some(challenge) = rejection.challenge(None) {
-                    response
-                        .headers_mut()
-                        .insert(http::header::WWW_AUTHENTICATE, challenge);
-                }
-                response.headers_mut().insert(
-                    http::header::CACHE_CONTROL,
-                    HeaderValue::from_static("no-store"),
-                );
-                response.extensions_mut().insert(rejection);
-                response
+                let response = match &shape.gate {
+                    Some(gate) => gate.rejection_response(&rejection),
+                    None => rejection.to_response(None, None),
+                };
+                response.map(axum_core::body::Body::from)
             }
         }
     }
@@ -155,7 +170,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Claims<T> {
         principal
             .claims_as()
             .map(Claims)
-            .map_err(ExtractRejection::ClaimsShape)
+            .map_err(|error| shape_error(parts, error))
     }
 }
 
@@ -171,9 +186,16 @@ impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequestParts<S> for Claims
             Some(principal) => principal
                 .claims_as()
                 .map(|c| Some(Claims(c)))
-                .map_err(ExtractRejection::ClaimsShape),
+                .map_err(|error| shape_error(parts, error)),
         }
     }
+}
+
+fn shape_error(parts: &Parts, error: serde_json::Error) -> ExtractRejection {
+    ExtractRejection::ClaimsShape(ClaimsShapeError {
+        error,
+        gate: parts.extensions.get::<AcceptedBy>().map(|a| a.0.clone()),
+    })
 }
 
 /// Rejections are responses too, so `Result<Principal, Rejection>`-style code in handlers and

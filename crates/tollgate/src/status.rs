@@ -61,7 +61,9 @@ impl Tollgate {
         };
         if let Some(metadata) = inner.keys.metadata() {
             status.jwks_uri.clone_from(&metadata.jwks_uri);
-            status.discovered_introspection_endpoint.clone_from(&metadata.introspection_endpoint);
+            status
+                .discovered_introspection_endpoint
+                .clone_from(&metadata.introspection_endpoint);
         }
         if let Some(introspector) = &inner.introspector {
             status.introspection_calls = introspector.calls();

@@ -108,6 +108,8 @@ async fn claims_that_do_not_fit_the_handler_type_are_refused() {
     let answer = get_with(&format!("{}/tenant", s.url), &token).await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.error().as_deref(), Some("invalid_token"));
+    // Answered like every other refusal: with the configured realm.
+    assert_eq!(answer.param("realm").as_deref(), Some("tollgate-test"));
 }
 
 #[tokio::test]

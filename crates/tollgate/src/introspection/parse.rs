@@ -87,8 +87,16 @@ pub(super) fn parse(body: &[u8], now: i64, leeway_secs: i64) -> Result<Verdict, 
 
     // RFC 7662 §2.2 members tollgate does not act on must still have their types; an answer
     // that gets them wrong is not trusted for the rest either.
-    string_member(&raw, "token_type", "introspection answer: `token_type` is not a string")?;
-    string_member(&raw, "username", "introspection answer: `username` is not a string")?;
+    string_member(
+        &raw,
+        "token_type",
+        "introspection answer: `token_type` is not a string",
+    )?;
+    string_member(
+        &raw,
+        "username",
+        "introspection answer: `username` is not a string",
+    )?;
 
     let answer = IntrospectionAnswer {
         scope: string_member(

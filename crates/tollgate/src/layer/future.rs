@@ -98,7 +98,7 @@ where
                     };
                     match verdict {
                         Ok(principal) => {
-                            request.extensions_mut().insert(principal);
+                            gate.accept(&mut request, principal);
                             let future = service.call(request);
                             this.state.set(State::Calling { future });
                         }

@@ -121,7 +121,7 @@ where
     match step {
         Step::Done(Ok(principal)) => {
             trace!("request accepted for subject {:?}", principal.subject());
-            request.extensions_mut().insert(principal);
+            gate.accept(&mut request, principal);
             ResponseFuture::calling(inner.call(request))
         }
         Step::Done(Err(rejection)) => {
