@@ -190,6 +190,11 @@ impl TollgateBuilder {
     /// The HTTP client for discovery, JWKS and introspection (custom roots, proxy, timeouts).
     ///
     /// Defaults to a rustls client that does not follow redirects, with a 5 s connect timeout.
+    ///
+    /// Build yours with `.redirect(reqwest::redirect::Policy::none())` too: reqwest follows
+    /// redirects by default, and a `307`/`308` from the introspection endpoint would resend the
+    /// token (and, with `client_secret_post`, the secret) wherever it points. tollgate refuses
+    /// keys and introspection answers that come from another origin, but cannot unsend them.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self

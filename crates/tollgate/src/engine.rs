@@ -533,5 +533,18 @@ fn agree(info: &TokenInfo, answer: &IntrospectionAnswer) -> Result<(), InvalidTo
             return Err(InvalidToken::IntrospectionMismatch("aud"));
         }
     }
+    if answer
+        .exp
+        .is_some_and(|exp| info.expires_at.is_some_and(|ours| ours != exp))
+    {
+        return Err(InvalidToken::IntrospectionMismatch("exp"));
+    }
+    // RFC 7662 §2.2 / RFC 9068 §2.2.3: space-delimited, so compared as sets.
+    if let Some(scope) = &answer.scope {
+        let theirs = Scopes::parse(scope);
+        if theirs.len() != info.scopes.len() || !theirs.iter().all(|s| info.scopes.contains(s)) {
+            return Err(InvalidToken::IntrospectionMismatch("scope"));
+        }
+    }
     Ok(())
 }

@@ -46,8 +46,8 @@
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
-use http::request::Parts;
 use http::StatusCode;
+use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::engine::AcceptedBy;

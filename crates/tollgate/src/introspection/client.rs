@@ -152,6 +152,19 @@ pub(super) async fn exchange(
         }
     };
 
+    // A client that follows redirects (the user's may; reqwest's default does) can hand back
+    // an answer from another origin, which is not the authorization server's and could call
+    // any token active. The token already went there, which only a client that does not follow
+    // redirects prevents; its answer at least is not trusted.
+    if reqwest::Url::parse(endpoint).is_ok_and(|asked| asked.origin() != response.url().origin()) {
+        crate::log::warn!(
+            "the introspection endpoint redirected to another origin ({}); answer refused. \
+             Use an HTTP client that does not follow redirects",
+            response.url().origin().ascii_serialization()
+        );
+        return Err("introspection endpoint redirected to another origin");
+    }
+
     let status = response.status();
     match status.as_u16() {
         200 => {}
