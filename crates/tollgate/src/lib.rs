@@ -72,6 +72,9 @@ mod engine;
 mod error;
 #[cfg(feature = "axum")]
 mod extract;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hash;
 pub mod introspection;
 mod keys;
@@ -79,9 +82,9 @@ pub mod layer;
 mod policy;
 mod principal;
 mod rejection;
-mod status;
 pub mod require;
 mod requirement;
+mod status;
 mod token;
 
 pub use body::ResponseBody;
@@ -89,7 +92,7 @@ pub use builder::TollgateBuilder;
 pub use engine::Tollgate;
 pub use error::{ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
-pub use extract::{Claims, ExtractRejection};
+pub use extract::{Claims, ClaimsShapeError, ExtractRejection};
 pub use introspection::Introspection;
 pub use jsonwebtoken::Algorithm;
 pub use layer::{TollgateLayer, TollgateService};

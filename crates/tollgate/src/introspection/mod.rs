@@ -414,3 +414,15 @@ pub(crate) enum IntrospectionError {
     /// `active` not a JSON boolean. Never cached.
     Unavailable(&'static str),
 }
+
+/// Parses an introspection answer as the client does, for the fuzz targets
+/// (`crate::fuzzing`): `Ok(true)` when active, `Ok(false)` when inactive, expired or not yet
+/// valid, `Err` when the answer is unusable.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn parse_answer_for_fuzzing(
+    body: &[u8],
+    now: i64,
+    leeway_secs: i64,
+) -> Result<bool, &'static str> {
+    parse::parse(body, now, leeway_secs).map(|verdict| matches!(verdict, parse::Verdict::Active(_)))
+}

@@ -241,3 +241,12 @@ impl KeySet {
         }
     }
 }
+
+/// Parses a JWKS body as a refresh does, for the fuzz targets (`crate::fuzzing`): the number of
+/// usable keys for the `allowed` algorithms, or why the document is unusable.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn parse_jwks_for_fuzzing(body: &[u8], allowed: &[Algorithm]) -> Result<usize, String> {
+    jwk::parse_jwks(body, allowed, None)
+        .map(|parsed| parsed.keys.len())
+        .map_err(|err| err.to_string())
+}
