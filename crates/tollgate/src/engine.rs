@@ -127,17 +127,74 @@ impl Tollgate {
         crate::TollgateLayer::new(self.clone(), policy)
     }
 
-    /// A route annotation: the wrapped route requires `requirement`. With axum, apply it with
-    /// `route_layer` so that unknown paths stay 404.
-    pub fn require(&self, requirement: Requirement) -> crate::RequireLayer {
-        crate::RequireLayer::new(self.clone(), requirement)
+    /// A route annotation: the wrapped route requires `requirement`.
+    ///
+    /// With axum, apply it with `route_layer`, so that unknown paths stay 404. The annotation
+    /// validates the token itself, so it works with or without [`Tollgate::layer`] around the
+    /// router (behind one, the repeated local check is a verified-token cache hit), then
+    /// applies its requirement: scopes, and for a sensitive route, live introspection. It is
+    /// the layer of [`layer_with_policy`](Self::layer_with_policy) with a one-requirement table.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use axum::{Router, routing::{delete, get}};
+    /// use http::{Request, StatusCode};
+    /// use tollgate::{Introspection, Principal, Requirement, Tollgate};
+    /// use tollgate_mock::MockAuthServer;
+    /// use tower::ServiceExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let auth_server = MockAuthServer::start().await;
+    /// let gate = Tollgate::builder()
+    ///     .issuer(auth_server.issuer())
+    ///     .audience(auth_server.audience())
+    ///     .introspection(Introspection::client_secret_basic(auth_server.client_id(), auth_server.client_secret()))
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(gate.ready(std::time::Duration::from_secs(10)).await);
+    ///
+    /// async fn photos(principal: Principal) -> String {
+    ///     format!("photos of {}", principal.subject().unwrap_or("nobody"))
+    /// }
+    /// async fn ban_user() -> StatusCode {
+    ///     StatusCode::NO_CONTENT
+    /// }
+    ///
+    /// let app = Router::new()
+    ///     .route("/photos", get(photos).route_layer(gate.require(Requirement::routine().all_scopes(["read"]))))
+    ///     // Sensitive: the authorization server confirms the token on every request.
+    ///     .route("/admin/users/{id}", delete(ban_user).route_layer(gate.sensitive()));
+    ///
+    /// let token = auth_server.token().scope("read").sign();
+    /// let request = |method: &str, path: &str| {
+    ///     Request::builder()
+    ///         .method(method)
+    ///         .uri(path)
+    ///         .header("authorization", format!("Bearer {token}"))
+    ///         .body(axum::body::Body::empty())
+    ///         .unwrap()
+    /// };
+    /// assert_eq!(app.clone().oneshot(request("GET", "/photos")).await.unwrap().status(), StatusCode::OK);
+    /// assert_eq!(app.clone().oneshot(request("DELETE", "/admin/users/7")).await.unwrap().status(), StatusCode::NO_CONTENT);
+    ///
+    /// // Revoked at the authorization server: the sensitive route sees it at once.
+    /// auth_server.revoke(&token);
+    /// assert_eq!(app.clone().oneshot(request("DELETE", "/admin/users/7")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    /// // ... and from then on every route refuses the token (revocation memory).
+    /// assert_eq!(app.oneshot(request("GET", "/photos")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    /// # }
+    /// ```
+    pub fn require(&self, requirement: Requirement) -> crate::TollgateLayer {
+        crate::TollgateLayer::new(self.clone(), crate::PolicyTable::uniform(requirement))
     }
 
     /// A route annotation for a sensitive route: live introspection with the freshness budget
     /// set by [`TollgateBuilder::sensitive_freshness`](crate::TollgateBuilder::sensitive_freshness)
     /// (zero unless changed). Add scopes with [`require`](Self::require) and
     /// [`Requirement::sensitive`] instead when the route needs them.
-    pub fn sensitive(&self) -> crate::RequireLayer {
+    pub fn sensitive(&self) -> crate::TollgateLayer {
         self.require(self.default_sensitive())
     }
 

@@ -11,7 +11,7 @@
 //! - [`Tollgate`] is the engine, configured once with [`Tollgate::builder`].
 //! - [`Tollgate::layer`] / [`Tollgate::layer_with_policy`] authenticate every request of a
 //!   service ([`layer`] module); [`Tollgate::require`] and [`Tollgate::sensitive`] annotate
-//!   single routes ([`require`] module).
+//!   single routes (with axum, through `route_layer`).
 //! - Handlers get the [`Principal`] (and, with the `axum` feature, typed [`Claims`]).
 //! - Refusals are RFC 6750 responses ([`Rejection`]); when the authorization server is needed
 //!   and cannot be reached, the answer is 503 with `Retry-After`, never a silent pass.
@@ -82,7 +82,6 @@ pub mod layer;
 mod policy;
 mod principal;
 mod rejection;
-pub mod require;
 mod requirement;
 mod status;
 mod token;
@@ -99,6 +98,5 @@ pub use layer::{TollgateLayer, TollgateService};
 pub use policy::{PolicyTable, PolicyTableBuilder};
 pub use principal::{Principal, Scopes, TokenFormat};
 pub use rejection::{InvalidToken, Rejection, RejectionBody, Unavailable};
-pub use require::{RequireLayer, RequireService};
 pub use requirement::Requirement;
 pub use status::Status;

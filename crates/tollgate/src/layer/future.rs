@@ -1,5 +1,4 @@
-//! The response future shared by [`TollgateService`](super::TollgateService) and
-//! [`RequireService`](crate::require::RequireService).
+//! The response future of [`TollgateService`](super::TollgateService).
 
 use std::future::Future;
 use std::pin::Pin;

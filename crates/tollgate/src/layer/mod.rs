@@ -63,4 +63,3 @@ mod service;
 pub use future::ResponseFuture;
 pub use service::{TollgateLayer, TollgateService};
 
-pub(crate) use service::authorize;

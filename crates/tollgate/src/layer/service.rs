@@ -92,8 +92,8 @@ where
     }
 }
 
-/// The middleware's whole decision for one request, shared by the layer and route annotations.
-pub(crate) fn authorize<S, ReqB, ResB>(
+/// The middleware's whole decision for one request.
+fn authorize<S, ReqB, ResB>(
     gate: &Tollgate,
     inner: &mut S,
     mut request: Request<ReqB>,
