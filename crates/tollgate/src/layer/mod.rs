@@ -62,4 +62,3 @@ mod service;
 
 pub use future::ResponseFuture;
 pub use service::{TollgateLayer, TollgateService};
-
