@@ -58,8 +58,18 @@ pub(crate) struct Inner {
 
 /// What is left to do after the synchronous part of validation.
 pub(crate) struct Pending {
-    hash: TokenHash,
+    hashes: Hashes,
     next: Next,
+}
+
+/// The two fingerprints of a token, computed once per request.
+#[derive(Clone, Copy)]
+struct Hashes {
+    /// Of the whole token: keys the verified-token cache.
+    whole: TokenHash,
+    /// Of what introspection answers are about: keys the introspection cache and the
+    /// revocation memory (for a JWT its signed part, see [`TokenHash::of_jws`]).
+    live: TokenHash,
 }
 
 enum Next {
@@ -216,25 +226,29 @@ impl Tollgate {
         let jwt = token::is_jwt_shaped(token);
         // `live` keys what introspection said; see `TokenHash::of_jws` for why a JWT's is not
         // the hash of the whole token.
-        let (hash, live) = if jwt {
-            TokenHash::of_jws(token)
+        let hashes = if jwt {
+            let (whole, live) = TokenHash::of_jws(token);
+            Hashes { whole, live }
         } else {
             let hash = TokenHash::of(token);
-            (hash, hash)
+            Hashes {
+                whole: hash,
+                live: hash,
+            }
         };
         // Revocation memory (DESIGN §5): once introspection called the token inactive, every
         // route refuses it until it expires.
         if inner
             .introspector
             .as_ref()
-            .is_some_and(|i| i.known_inactive(&live))
+            .is_some_and(|i| i.known_inactive(&hashes.live))
         {
             return Step::Done(Err(Rejection::InvalidToken(InvalidToken::Inactive)));
         }
         if !jwt {
             if inner.introspector.is_some() && inner.accept_opaque {
                 return Step::Pending(Pending {
-                    hash,
+                    hashes,
                     next: Next::Opaque,
                 });
             }
@@ -243,10 +257,10 @@ impl Tollgate {
             )));
         }
         let now = now();
-        match self.local(token, &hash, now) {
-            Ok(Local::Verified(info)) => self.after_local(info, hash, requirement, now),
+        match self.local(token, &hashes.whole, now) {
+            Ok(Local::Verified(info)) => self.after_local(info, hashes, requirement, now),
             Ok(Local::UnknownKey) => Step::Pending(Pending {
-                hash,
+                hashes,
                 next: Next::RefetchKeys,
             }),
             Err(rejection) => Step::Done(Err(rejection)),
@@ -260,26 +274,36 @@ impl Tollgate {
         pending: Pending,
         requirement: &Requirement,
     ) -> Result<Principal, Rejection> {
-        let Pending { hash, next } = pending;
+        let Pending { hashes, next } = pending;
         match next {
             Next::RefetchKeys => {
                 // One shared refetch, at most once per cooldown (DESIGN §3).
                 self.inner.keys.refetch_unknown_kid().await;
                 let now = now();
-                match self.local(token, &hash, now)? {
-                    Local::Verified(info) => match self.after_local(info, hash, requirement, now) {
+                match self.local(token, &hashes.whole, now)? {
+                    Local::Verified(info) => match self.after_local(info, hashes, requirement, now)
+                    {
                         Step::Done(result) => result,
                         Step::Pending(Pending {
                             next: Next::Introspect(info),
                             ..
-                        }) => self.introspect_jwt(token, info, requirement).await,
+                        }) => {
+                            self.introspect_jwt(token, hashes.live, info, requirement)
+                                .await
+                        }
                         Step::Pending(_) => Err(Rejection::InvalidToken(InvalidToken::UnknownKey)),
                     },
                     Local::UnknownKey => Err(Rejection::InvalidToken(InvalidToken::UnknownKey)),
                 }
             }
-            Next::Introspect(info) => self.introspect_jwt(token, info, requirement).await,
-            Next::Opaque => self.introspect_opaque(token, hash, requirement).await,
+            Next::Introspect(info) => {
+                self.introspect_jwt(token, hashes.live, info, requirement)
+                    .await
+            }
+            Next::Opaque => {
+                self.introspect_opaque(token, hashes.live, requirement)
+                    .await
+            }
         }
     }
 
@@ -315,7 +339,7 @@ impl Tollgate {
         let header = &jws.header;
         // RFC 7515 §4.1.11: tollgate implements no extension, so any `crit` is unknown.
         // RFC 7797 `b64` only exists together with `crit`; refuse it in any form.
-        if header.crit.is_some() || header.b64.is_some() {
+        if header.extensions {
             return Err(invalid(InvalidToken::Critical));
         }
         // RFC 8725 §3.1: only allowlisted algorithms; `none` can never be on the list.
@@ -360,7 +384,7 @@ impl Tollgate {
     fn after_local(
         &self,
         info: Arc<TokenInfo>,
-        hash: TokenHash,
+        hashes: Hashes,
         requirement: &Requirement,
         now: i64,
     ) -> Step {
@@ -369,7 +393,7 @@ impl Tollgate {
         }
         if requirement.live.is_some() {
             return Step::Pending(Pending {
-                hash,
+                hashes,
                 next: Next::Introspect(info),
             });
         }
@@ -379,10 +403,10 @@ impl Tollgate {
     async fn introspect_jwt(
         &self,
         token: &str,
+        live: TokenHash,
         info: Arc<TokenInfo>,
         requirement: &Requirement,
     ) -> Result<Principal, Rejection> {
-        let (_, live) = TokenHash::of_jws(token);
         let freshness = requirement.live.unwrap_or(self.inner.sensitive_freshness);
         let Some(introspector) = &self.inner.introspector else {
             if requirement.fail_open {
@@ -579,16 +603,13 @@ fn agree(info: &TokenInfo, answer: &IntrospectionAnswer) -> Result<(), InvalidTo
     if !same(&info.client_id, &answer.client_id) {
         return Err(InvalidToken::IntrospectionMismatch("client_id"));
     }
-    if !answer.aud.is_empty() {
-        let mut ours: Vec<&String> = info.audiences.iter().collect();
-        let mut theirs: Vec<&String> = answer.aud.iter().collect();
-        ours.sort();
-        ours.dedup();
-        theirs.sort();
-        theirs.dedup();
-        if ours != theirs {
-            return Err(InvalidToken::IntrospectionMismatch("aud"));
-        }
+    // Audiences compare as sets (RFC 7519 §4.1.3: order and repetition carry no meaning),
+    // without allocating: there are one or two of them.
+    let covers = |a: &[String], b: &[String]| a.iter().all(|x| b.contains(x));
+    if !answer.aud.is_empty()
+        && (!covers(&info.audiences, &answer.aud) || !covers(&answer.aud, &info.audiences))
+    {
+        return Err(InvalidToken::IntrospectionMismatch("aud"));
     }
     if answer
         .exp
@@ -598,8 +619,11 @@ fn agree(info: &TokenInfo, answer: &IntrospectionAnswer) -> Result<(), InvalidTo
     }
     // RFC 7662 §2.2 / RFC 9068 §2.2.3: space-delimited, so compared as sets.
     if let Some(scope) = &answer.scope {
-        let theirs = Scopes::parse(scope);
-        if theirs.len() != info.scopes.len() || !theirs.iter().all(|s| info.scopes.contains(s)) {
+        let mut theirs = scope.split(' ').filter(|s| !s.is_empty());
+        let mut ours = info.scopes.iter();
+        if !theirs.all(|s| info.scopes.contains(s))
+            || !ours.all(|s| scope.split(' ').any(|t| t == s))
+        {
             return Err(InvalidToken::IntrospectionMismatch("scope"));
         }
     }

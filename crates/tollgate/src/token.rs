@@ -108,25 +108,80 @@ pub(crate) struct Jws<'a> {
 
 /// The header members tollgate acts on. `jku`, `x5u`, `jwk` and `x5c` are deliberately not
 /// read: keys come only from the configured key set (RFC 8725 §3.10).
-#[derive(Deserialize)]
 pub(crate) struct JoseHeader {
     pub(crate) alg: String,
-    #[serde(default)]
     pub(crate) typ: Option<String>,
-    #[serde(default)]
     pub(crate) kid: Option<String>,
-    /// `Some` whenever the member is present, `null` included: the engine refuses any `crit`.
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) crit: Option<Value>,
-    /// `Some` whenever the member is present, `null` included: the engine refuses any `b64`.
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) b64: Option<Value>,
+    /// Whether `crit` or `b64` is present, whatever its value (`null` included): the engine
+    /// refuses both, since tollgate implements no extension (RFC 7515 §4.1.11, RFC 7797).
+    pub(crate) extensions: bool,
 }
 
-/// A member that is there, whatever its value: serde's `Option` would read `null` as absent,
-/// and `"crit": null` is no header a producer may send (RFC 7515 §4.1.11).
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(deserializer).map(Some)
+impl<'de> Deserialize<'de> for JoseHeader {
+    /// One pass over the header's members, refusing any name seen twice (RFC 7515 §4: names
+    /// MUST be unique), without building an intermediate map.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = JoseHeader;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JOSE header object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<JoseHeader, A::Error> {
+                use serde::de::Error as _;
+                let (mut alg, mut typ, mut kid) = (None, None, None);
+                // Which of alg, typ, kid, crit, b64 were seen; other names are kept to catch
+                // their repetition too (headers rarely have any).
+                let mut known = [false; 5];
+                let mut others: Vec<String> = Vec::new();
+                let mut extensions = false;
+                while let Some(name) = access.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let slot = match name.as_ref() {
+                        "alg" => Some(0),
+                        "typ" => Some(1),
+                        "kid" => Some(2),
+                        "crit" => Some(3),
+                        "b64" => Some(4),
+                        _ => None,
+                    };
+                    let repeated = match slot {
+                        Some(i) => std::mem::replace(&mut known[i], true),
+                        None if others.iter().any(|o| *o == name) => true,
+                        None => {
+                            others.push(name.clone().into_owned());
+                            false
+                        }
+                    };
+                    if repeated {
+                        return Err(A::Error::custom("duplicate header member"));
+                    }
+                    match slot {
+                        Some(0) => alg = Some(access.next_value::<String>()?),
+                        Some(1) => typ = access.next_value::<Option<String>>()?,
+                        Some(2) => kid = access.next_value::<Option<String>>()?,
+                        Some(_) => {
+                            access.next_value::<serde::de::IgnoredAny>()?;
+                            extensions = true;
+                        }
+                        None => {
+                            access.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                let alg = alg.ok_or_else(|| A::Error::missing_field("alg"))?;
+                Ok(JoseHeader {
+                    alg,
+                    typ,
+                    kid,
+                    extensions,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
 }
 
 /// Whether a token has the compact JWS shape (three segments); anything else is treated as
@@ -145,7 +200,7 @@ pub(crate) fn split_jws(token: &str) -> Result<Jws<'_>, InvalidToken> {
         .split_once('.')
         .ok_or(InvalidToken::Malformed)?;
     let header_bytes = decode_segment(header_b64)?;
-    let header: JoseHeader = from_json_object(&header_bytes)?;
+    let header = parse_header(&header_bytes)?;
     let signature = decode_segment(signature_b64)?;
     Ok(Jws {
         signing_input,
@@ -153,6 +208,14 @@ pub(crate) fn split_jws(token: &str) -> Result<Jws<'_>, InvalidToken> {
         signature,
         header,
     })
+}
+
+/// Parses a JOSE header: one JSON object, nothing after it.
+fn parse_header(bytes: &[u8]) -> Result<JoseHeader, InvalidToken> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let header = JoseHeader::deserialize(&mut de).map_err(|_| InvalidToken::Malformed)?;
+    de.end().map_err(|_| InvalidToken::Malformed)?;
+    Ok(header)
 }
 
 /// Strict base64url without padding (RFC 7515 §2): `=`, `+`, `/` and whitespace are refused.
@@ -163,16 +226,6 @@ pub(crate) fn decode_segment(segment: &str) -> Result<Vec<u8>, InvalidToken> {
     URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| InvalidToken::Malformed)
-}
-
-/// Parses a JSON object, refusing duplicate member names anywhere at the top level
-/// (RFC 7515 §5.2, RFC 8725 §3.11: a parser that keeps the last duplicate lets a token say two
-/// things at once).
-pub(crate) fn from_json_object<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-) -> Result<T, InvalidToken> {
-    let map = parse_claims(bytes)?;
-    T::deserialize(Value::Object(map)).map_err(|_| InvalidToken::Malformed)
 }
 
 /// Parses the payload into a map of claims, refusing duplicate names and non-objects.
@@ -288,6 +341,46 @@ mod tests {
             bearer_token(&headers(&["Bearer a"]), Some("x=1&not_access_token=b")),
             Ok("a")
         );
+    }
+
+    #[test]
+    fn headers_are_parsed_in_one_pass_and_strictly() {
+        let h = parse_header(br#"{"alg":"ES256","typ":"at+jwt","kid":"k1","x5u":"https://x"}"#)
+            .unwrap();
+        assert_eq!(
+            (
+                h.alg.as_str(),
+                h.typ.as_deref(),
+                h.kid.as_deref(),
+                h.extensions
+            ),
+            ("ES256", Some("at+jwt"), Some("k1"), false)
+        );
+        assert!(
+            parse_header(br#"{"alg":"ES256","crit":null}"#)
+                .unwrap()
+                .extensions
+        );
+        assert!(
+            parse_header(br#"{"alg":"ES256","b64":false}"#)
+                .unwrap()
+                .extensions
+        );
+        for bad in [
+            &br#"{"alg":"ES256","alg":"none"}"#[..],
+            br#"{"alg":"ES256","x":1,"x":2}"#,
+            br#"{"typ":"at+jwt"}"#,
+            br#"{"alg":1}"#,
+            br#"{"alg":"ES256","kid":7}"#,
+            br#"{"alg":"ES256"} trailing"#,
+            br#"["alg"]"#,
+        ] {
+            assert!(
+                parse_header(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

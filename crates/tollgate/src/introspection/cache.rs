@@ -4,6 +4,7 @@
 //! reach this module (DESIGN §5).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,10 @@ impl Expiry<TokenHash, Entry> for EntryExpiry {
 /// The answers and the calls in flight.
 pub(super) struct AnswerCache {
     entries: moka::sync::Cache<TokenHash, Entry>,
+    /// Inactive entries stored and not yet removed: counted up before each insert and down when
+    /// the cache lets one go, so it is never below the truth. While it is zero, the revocation
+    /// memory is known empty without a lookup (the common case on every routine request).
+    inactive: Arc<AtomicUsize>,
     /// Calls in progress with an id, so a finished call removes its own entry and nothing else.
     /// The lock is held only to look up, insert or remove, never across an `.await`.
     in_flight: Mutex<InFlight>,
@@ -81,11 +86,19 @@ struct InFlight {
 
 impl AnswerCache {
     pub(super) fn new(capacity: u64) -> Self {
+        let inactive = Arc::new(AtomicUsize::new(0));
+        let released = Arc::clone(&inactive);
         Self {
             entries: moka::sync::Cache::builder()
                 .max_capacity(capacity)
                 .expire_after(EntryExpiry)
+                .eviction_listener(move |_, entry, _| {
+                    if matches!(entry, Entry::Inactive { .. }) {
+                        released.fetch_sub(1, Ordering::Relaxed);
+                    }
+                })
                 .build(),
+            inactive,
             in_flight: Mutex::new(InFlight::default()),
         }
     }
@@ -123,7 +136,15 @@ impl AnswerCache {
             return;
         }
         let ttl = ttl.min(MAX_ENTRY_TTL);
+        self.inactive.fetch_add(1, Ordering::SeqCst);
         self.entries.insert(hash, Entry::Inactive { ttl });
+    }
+
+    /// Whether an inactive answer is remembered for `hash`. Synchronous and, while nothing is
+    /// remembered inactive, one atomic load.
+    pub(super) fn is_inactive(&self, hash: &TokenHash) -> bool {
+        self.inactive.load(Ordering::SeqCst) != 0
+            && matches!(self.entries.get(hash), Some(Entry::Inactive { .. }))
     }
 
     fn lock(&self) -> MutexGuard<'_, InFlight> {

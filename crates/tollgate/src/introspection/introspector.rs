@@ -85,7 +85,7 @@ impl Introspector {
     ///
     /// Synchronous and cheap (one cache lookup): the engine asks on every request.
     pub(crate) fn known_inactive(&self, hash: &TokenHash) -> bool {
-        matches!(self.inner.cache.get(hash), Some(Entry::Inactive { .. }))
+        self.inner.cache.is_inactive(hash)
     }
 
     /// An active answer no older than `max_age`, from the cache or a fresh call.
