@@ -12,7 +12,7 @@ use crate::error::{ConfigError, ConfigErrorKind};
 use crate::introspection::{EndpointSource, Introspection, Introspector};
 use crate::keys::{KeySet, KeySetConfig, KeySource};
 use crate::principal::TokenInfo;
-use crate::rejection::{Rejection, RejectionBody};
+use crate::rejection::{Rejection, RejectionBody, Responder};
 
 /// The asymmetric algorithms accepted by default (DESIGN §4).
 const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
@@ -433,8 +433,10 @@ impl TollgateBuilder {
                 introspector,
                 accept_opaque: self.accept_opaque,
                 max_token_bytes: self.max_token_bytes,
-                realm: self.realm,
-                body_hook: self.body_hook,
+                responder: Arc::new(Responder {
+                    realm: self.realm,
+                    body_hook: self.body_hook,
+                }),
                 sensitive_freshness: self.sensitive_freshness,
                 typ_warned: AtomicBool::new(false),
             }),

@@ -119,6 +119,7 @@ pub(crate) fn check_claims(
         jti,
         claims: Value::Object(claims),
         key: Some(key),
+        responder: None,
     };
     check_times(&info, now, rules.leeway)?;
     Ok(info)

@@ -10,7 +10,7 @@ use crate::introspection::{IntrospectionAnswer, IntrospectionError, Introspector
 use crate::keys::{KeyLookupError, KeySet};
 use crate::log::{debug, warn};
 use crate::principal::{Principal, Scopes, TokenFormat, TokenInfo};
-use crate::rejection::{BodyHook, InvalidToken, Rejection, Unavailable};
+use crate::rejection::{InvalidToken, Rejection, Responder, Unavailable};
 use crate::requirement::Requirement;
 use crate::token;
 
@@ -36,12 +36,6 @@ impl std::fmt::Debug for Tollgate {
     }
 }
 
-/// The engine that accepted a request, in its extensions: extractors that refuse later (typed
-/// claims that do not fit) answer with the same realm and body hook as the layer.
-#[cfg(feature = "axum")]
-#[derive(Clone)]
-pub(crate) struct AcceptedBy(pub(crate) Tollgate);
-
 pub(crate) struct Inner {
     pub(crate) rules: ClaimRules,
     pub(crate) algorithms: Vec<jsonwebtoken::Algorithm>,
@@ -50,8 +44,9 @@ pub(crate) struct Inner {
     pub(crate) introspector: Option<Introspector>,
     pub(crate) accept_opaque: bool,
     pub(crate) max_token_bytes: usize,
-    pub(crate) realm: Option<String>,
-    pub(crate) body_hook: Option<BodyHook>,
+    /// Shared with every `TokenInfo` the engine makes, so that an extractor refusing later
+    /// (claims that do not fit a handler's type) answers with the same realm and body hook.
+    pub(crate) responder: Arc<Responder>,
     pub(crate) sensitive_freshness: Duration,
     pub(crate) typ_warned: AtomicBool,
 }
@@ -246,7 +241,15 @@ impl Tollgate {
             return Step::Done(Err(Rejection::InvalidToken(InvalidToken::Inactive)));
         }
         if !jwt {
-            if inner.introspector.is_some() && inner.accept_opaque {
+            if let Some(introspector) = inner.introspector.as_ref().filter(|_| inner.accept_opaque)
+            {
+                // A cached answer young enough for this route decides without waiting.
+                let max_age = requirement
+                    .live
+                    .unwrap_or_else(|| introspector.routine_ttl());
+                if let Some(answer) = introspector.cached(&hashes.live, max_age) {
+                    return Step::Done(self.opaque_principal(&answer, requirement));
+                }
                 return Step::Pending(Pending {
                     hashes,
                     next: Next::Opaque,
@@ -376,9 +379,9 @@ impl Tollgate {
         }
         let payload = token::decode_segment(jws.payload_b64).map_err(invalid)?;
         let claims = token::parse_claims(&payload).map_err(invalid)?;
-        claims::check_claims(claims, &inner.rules, now, key)
-            .map(Some)
-            .map_err(invalid)
+        let mut info = claims::check_claims(claims, &inner.rules, now, key).map_err(invalid)?;
+        info.responder = Some(Arc::clone(&inner.responder));
+        Ok(Some(info))
     }
 
     fn after_local(
@@ -391,7 +394,20 @@ impl Tollgate {
         if let Err(rejection) = check_requirement(&info, requirement, now) {
             return Step::Done(Err(rejection));
         }
-        if requirement.live.is_some() {
+        if let Some(freshness) = requirement.live {
+            // A cached answer within the route's budget decides without waiting.
+            if let Some(answer) = self
+                .inner
+                .introspector
+                .as_ref()
+                .and_then(|i| i.cached(&hashes.live, freshness))
+            {
+                return Step::Done(
+                    agree(&info, &answer)
+                        .map(|()| Principal::new(info, true))
+                        .map_err(Rejection::InvalidToken),
+                );
+            }
             return Step::Pending(Pending {
                 hashes,
                 next: Next::Introspect(info),
@@ -477,7 +493,17 @@ impl Tollgate {
                 });
             }
         };
-        let info = self.opaque_info(&answer).map_err(Rejection::InvalidToken)?;
+        self.opaque_principal(&answer, requirement)
+    }
+
+    /// The principal of an opaque token from its introspection answer, held to the route's
+    /// requirement.
+    fn opaque_principal(
+        &self,
+        answer: &IntrospectionAnswer,
+        requirement: &Requirement,
+    ) -> Result<Principal, Rejection> {
+        let info = self.opaque_info(answer).map_err(Rejection::InvalidToken)?;
         check_requirement(&info, requirement, now())?;
         Ok(Principal::new(Arc::new(info), true))
     }
@@ -512,6 +538,7 @@ impl Tollgate {
             jti: answer.jti.clone(),
             claims: serde_json::Value::Object(answer.raw.clone()),
             key: None,
+            responder: Some(Arc::clone(&self.inner.responder)),
         })
     }
 
@@ -522,20 +549,12 @@ impl Tollgate {
 
     /// Hands an accepted request its principal.
     pub(crate) fn accept<B>(&self, request: &mut http::Request<B>, principal: Principal) {
-        let extensions = request.extensions_mut();
-        extensions.insert(principal);
-        #[cfg(feature = "axum")]
-        extensions.insert(AcceptedBy(self.clone()));
-    }
-
-    /// The realm of challenges, if configured.
-    pub(crate) fn realm(&self) -> Option<&str> {
-        self.inner.realm.as_deref()
+        request.extensions_mut().insert(principal);
     }
 
     /// The response for a rejection, with the configured realm and body hook.
     pub(crate) fn rejection_response(&self, rejection: &Rejection) -> http::Response<bytes::Bytes> {
-        rejection.to_response(self.realm(), self.inner.body_hook.as_ref())
+        self.inner.responder.respond(rejection)
     }
 
     /// The requirement that route annotations made with [`Tollgate::sensitive`] use.

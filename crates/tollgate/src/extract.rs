@@ -44,15 +44,16 @@
 //! # }
 //! ```
 
+use std::sync::Arc;
+
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::engine::AcceptedBy;
 use crate::principal::Principal;
-use crate::rejection::{InvalidToken, Rejection};
+use crate::rejection::{InvalidToken, Rejection, Responder};
 
 /// Rejection of the [`Principal`] and [`Claims`] extractors.
 #[derive(Debug)]
@@ -67,8 +68,9 @@ pub enum ExtractRejection {
 /// The claims of an accepted token do not fit the type a handler asked for.
 pub struct ClaimsShapeError {
     error: serde_json::Error,
-    /// The engine that accepted the request, so the refusal carries its realm and body hook.
-    gate: Option<crate::Tollgate>,
+    /// How the engine that accepted the request answers, so the refusal carries its realm and
+    /// body hook.
+    responder: Option<Arc<Responder>>,
 }
 
 impl ClaimsShapeError {
@@ -119,8 +121,8 @@ impl IntoResponse for ExtractRejection {
             // this resource (RFC 6750 §3.1). The serde detail stays out of the response.
             Self::ClaimsShape(shape) => {
                 let rejection = Rejection::InvalidToken(InvalidToken::ClaimsShape);
-                let response = match &shape.gate {
-                    Some(gate) => gate.rejection_response(&rejection),
+                let response = match &shape.responder {
+                    Some(responder) => responder.respond(&rejection),
                     None => rejection.to_response(None, None),
                 };
                 response.map(axum_core::body::Body::from)
@@ -170,7 +172,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Claims<T> {
         principal
             .claims_as()
             .map(Claims)
-            .map_err(|error| shape_error(parts, error))
+            .map_err(|error| shape_error(principal, error))
     }
 }
 
@@ -186,24 +188,14 @@ impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequestParts<S> for Claims
             Some(principal) => principal
                 .claims_as()
                 .map(|c| Some(Claims(c)))
-                .map_err(|error| shape_error(parts, error)),
+                .map_err(|error| shape_error(principal, error)),
         }
     }
 }
 
-fn shape_error(parts: &Parts, error: serde_json::Error) -> ExtractRejection {
+fn shape_error(principal: &Principal, error: serde_json::Error) -> ExtractRejection {
     ExtractRejection::ClaimsShape(ClaimsShapeError {
         error,
-        gate: parts.extensions.get::<AcceptedBy>().map(|a| a.0.clone()),
+        responder: principal.info().responder.clone(),
     })
-}
-
-/// Rejections are responses too, so `Result<Principal, Rejection>`-style code in handlers and
-/// custom middleware can return them directly. The body is the default JSON one, with no
-/// realm (use the layer for the configured realm and body hook).
-impl IntoResponse for Rejection {
-    fn into_response(self) -> Response {
-        self.to_response(None, None)
-            .map(axum_core::body::Body::from)
-    }
 }

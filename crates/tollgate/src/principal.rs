@@ -90,6 +90,9 @@ pub(crate) struct TokenInfo {
     pub(crate) claims: Value,
     /// The key that verified a JWT; a cached verification is valid only while it is current.
     pub(crate) key: Option<Arc<VerifyKey>>,
+    /// How the engine that validated the token answers refusals (for extractors that refuse
+    /// later); set once per token, so a request pays nothing for it.
+    pub(crate) responder: Option<Arc<crate::rejection::Responder>>,
 }
 
 /// The caller of a request, as established by tollgate.
@@ -105,6 +108,11 @@ pub struct Principal {
 impl Principal {
     pub(crate) fn new(info: Arc<TokenInfo>, introspected: bool) -> Self {
         Self { info, introspected }
+    }
+
+    #[cfg(feature = "axum")]
+    pub(crate) fn info(&self) -> &TokenInfo {
+        &self.info
     }
 
     /// The `sub` claim: the resource owner, or the client itself for `client_credentials`.

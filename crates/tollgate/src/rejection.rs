@@ -317,6 +317,18 @@ impl RejectionBody {
 /// Replaces the body of rejection responses; status and challenge stay tollgate's.
 pub(crate) type BodyHook = std::sync::Arc<dyn Fn(&Rejection) -> RejectionBody + Send + Sync>;
 
+/// How an engine answers refusals: its realm and body hook.
+pub(crate) struct Responder {
+    pub(crate) realm: Option<String>,
+    pub(crate) body_hook: Option<BodyHook>,
+}
+
+impl Responder {
+    pub(crate) fn respond(&self, rejection: &Rejection) -> Response<Bytes> {
+        rejection.to_response(self.realm.as_deref(), self.body_hook.as_ref())
+    }
+}
+
 /// Appends `value` as an RFC 9110 §5.6.4 quoted-string.
 fn push_quoted(out: &mut String, value: &str) {
     out.push('"');

@@ -142,6 +142,24 @@ impl Introspector {
         flight.await
     }
 
+    /// A stored active answer no older than `max_age`, without waiting: lets a sensitive route
+    /// whose answer is cached be decided synchronously. `max_age` zero never reuses one.
+    pub(crate) fn cached(
+        &self,
+        hash: &TokenHash,
+        max_age: Duration,
+    ) -> Option<Arc<IntrospectionAnswer>> {
+        match self.inner.cache.get(hash) {
+            Some(Entry::Active {
+                answer, fetched_at, ..
+            }) if !max_age.is_zero() && fetched_at.elapsed() <= max_age => {
+                self.inner.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                Some(answer)
+            }
+            _ => None,
+        }
+    }
+
     /// Suggested `Retry-After` when the AS cannot be reached: 5 seconds.
     pub(crate) fn retry_after(&self) -> Duration {
         RETRY_AFTER
