@@ -15,7 +15,7 @@ use crate::principal::TokenInfo;
 use crate::rejection::{Rejection, RejectionBody, Responder};
 
 /// The asymmetric algorithms accepted by default (DESIGN §4).
-const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
+pub(crate) const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
     Algorithm::RS256,
     Algorithm::RS384,
     Algorithm::RS512,
