@@ -1,51 +1,7 @@
-//! Reading a `WWW-Authenticate: Bearer ...` challenge (RFC 6750 §3), as a client does.
-//!
-//! ```
-//! use tollgate_examples::challenge::param;
-//!
-//! let challenge = r#"Bearer realm="api", error="invalid_token", error_description="the token has expired""#;
-//! assert_eq!(param(challenge, "error").as_deref(), Some("invalid_token"));
-//! assert_eq!(param(challenge, "error_description").as_deref(), Some("the token has expired"));
-//! assert_eq!(param(challenge, "scope"), None);
-//! ```
+//! One line that explains a refusal, from its `WWW-Authenticate: Bearer ...` challenge
+//! (RFC 6750 §3). The parameters are read with [`tollgate_mock::challenge::param`].
 
-/// The value of the quoted parameter `name` of a `Bearer` challenge, unescaped; `None` when the
-/// challenge does not have it.
-pub fn param(challenge: &str, name: &str) -> Option<String> {
-    let rest = challenge.strip_prefix("Bearer")?;
-    let mut chars = rest.chars().peekable();
-    loop {
-        // Skip separators between parameters.
-        while chars.peek().is_some_and(|c| *c == ' ' || *c == ',') {
-            chars.next();
-        }
-        chars.peek()?;
-        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
-        let value = if chars.peek() == Some(&'"') {
-            chars.next();
-            let mut value = String::new();
-            while let Some(c) = chars.next() {
-                match c {
-                    '\\' => value.extend(chars.next()),
-                    '"' => break,
-                    c => value.push(c),
-                }
-            }
-            value
-        } else {
-            // A token value (RFC 9110 §11.2): up to the next comma.
-            chars
-                .by_ref()
-                .take_while(|c| *c != ',')
-                .collect::<String>()
-                .trim()
-                .to_owned()
-        };
-        if key.trim() == name {
-            return Some(value);
-        }
-    }
-}
+use tollgate_mock::challenge::param;
 
 /// The parameters of a challenge that explain a refusal, in one line: `error: description`,
 /// plus `scope`, `acr_values` or `max_age` when present. `None` for a bare challenge.
@@ -68,16 +24,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_and_order() {
-        let c = r#"Bearer realm="we\"ird, realm", error="insufficient_scope", scope="admin write""#;
-        assert_eq!(param(c, "realm").as_deref(), Some(r#"we"ird, realm"#));
-        assert_eq!(param(c, "scope").as_deref(), Some("admin write"));
+    fn explains_error_description_and_extras() {
+        let c = r#"Bearer realm="api", error="insufficient_scope", scope="admin write""#;
         assert_eq!(
             explain(c).as_deref(),
             Some(r#"insufficient_scope (scope="admin write")"#)
         );
-        assert_eq!(param(r#"Bearer realm="api""#, "error"), None);
+        let c = r#"Bearer error="invalid_token", error_description="the token has expired""#;
+        assert_eq!(
+            explain(c).as_deref(),
+            Some("invalid_token: the token has expired")
+        );
         assert_eq!(explain("Bearer"), None);
-        assert_eq!(param("Basic realm=\"x\"", "realm"), None);
     }
 }

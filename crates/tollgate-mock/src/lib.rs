@@ -89,6 +89,7 @@
 //!
 
 mod builder;
+pub mod challenge;
 mod counters;
 mod faults;
 mod http;

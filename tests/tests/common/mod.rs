@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use tollgate_examples::challenge;
 use tollgate_examples::protected_api::{self, Config, Server};
+use tollgate_mock::challenge;
 
 /// A configuration that listens on a free loopback port.
 pub fn config() -> Config {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use tollgate::{Introspection, Tollgate, TollgateBuilder};
-use tollgate_mock::MockAuthServer;
+use tollgate_mock::{MockAuthServer, challenge};
 
 /// A builder for `mock` with test-friendly timings.
 pub fn builder(mock: &MockAuthServer) -> TollgateBuilder {
@@ -68,35 +68,12 @@ pub struct Answer {
 impl Answer {
     /// The `error` parameter of the challenge.
     pub fn error(&self) -> Option<String> {
-        param(self.challenge.as_deref()?, "error")
+        challenge::param(self.challenge.as_deref()?, "error")
     }
 
     pub fn param(&self, name: &str) -> Option<String> {
-        param(self.challenge.as_deref()?, name)
+        challenge::param(self.challenge.as_deref()?, name)
     }
-}
-
-/// Extracts a quoted parameter from a `WWW-Authenticate: Bearer ...` value.
-pub fn param(challenge: &str, name: &str) -> Option<String> {
-    let needle = format!("{name}=\"");
-    let start = challenge
-        .match_indices(&needle)
-        .find(|(i, _)| *i == 7 || challenge[..*i].ends_with(", "))?
-        .0
-        + needle.len();
-    let mut out = String::new();
-    let mut escaped = false;
-    for c in challenge[start..].chars() {
-        match (escaped, c) {
-            (false, '\\') => escaped = true,
-            (false, '"') => return Some(out),
-            _ => {
-                out.push(c);
-                escaped = false;
-            }
-        }
-    }
-    None
 }
 
 pub async fn send(request: reqwest::RequestBuilder) -> Answer {

@@ -1,0 +1,65 @@
+//! Reading a `WWW-Authenticate: Bearer ...` challenge (RFC 6750 §3) as a client does: for
+//! tests that assert what a protected API answered.
+//!
+//! ```
+//! use tollgate_mock::challenge::param;
+//!
+//! let challenge = r#"Bearer realm="api", error="invalid_token", error_description="the token has expired""#;
+//! assert_eq!(param(challenge, "error").as_deref(), Some("invalid_token"));
+//! assert_eq!(param(challenge, "error_description").as_deref(), Some("the token has expired"));
+//! assert_eq!(param(challenge, "scope"), None);
+//! ```
+
+/// The value of the quoted parameter `name` of a `Bearer` challenge, unescaped; `None` when the
+/// challenge does not have it.
+pub fn param(challenge: &str, name: &str) -> Option<String> {
+    let rest = challenge.strip_prefix("Bearer")?;
+    let mut chars = rest.chars().peekable();
+    loop {
+        // Skip separators between parameters.
+        while chars.peek().is_some_and(|c| *c == ' ' || *c == ',') {
+            chars.next();
+        }
+        chars.peek()?;
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        let value = if chars.peek() == Some(&'"') {
+            chars.next();
+            let mut value = String::new();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+            value
+        } else {
+            // A token value (RFC 9110 §11.2): up to the next comma.
+            chars
+                .by_ref()
+                .take_while(|c| *c != ',')
+                .collect::<String>()
+                .trim()
+                .to_owned()
+        };
+        if key.trim() == name {
+            return Some(value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_order_and_token_values() {
+        let c = r#"Bearer realm="we\"ird, realm", error="insufficient_scope", scope="admin write", max_age=60"#;
+        assert_eq!(param(c, "realm").as_deref(), Some(r#"we"ird, realm"#));
+        assert_eq!(param(c, "scope").as_deref(), Some("admin write"));
+        assert_eq!(param(c, "max_age").as_deref(), Some("60"));
+        assert_eq!(param(r#"Bearer realm="api""#, "error"), None);
+        assert_eq!(param("Bearer", "realm"), None);
+        assert_eq!(param("Basic realm=\"x\"", "realm"), None);
+    }
+}
