@@ -21,15 +21,9 @@ pub(crate) async fn introspect(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let result = async {
-        let form = Form::read(&headers, body).await?;
-        authenticate(&shared.config, &headers, &form, true)?;
-        let token = form
-            .get("token")
-            .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
-        Ok::<_, OAuthError>(shared.tokens().introspect(token, now()))
-    }
-    .await;
+    let result = token_param(&shared, &headers, body, true)
+        .await
+        .map(|token| shared.tokens().introspect(&token, now()));
     match result {
         Ok(answer) => (no_store(), Json(answer)).into_response(),
         Err(error) => error.into_response(),
@@ -44,18 +38,26 @@ pub(crate) async fn revoke(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let result = async {
-        let form = Form::read(&headers, body).await?;
-        authenticate(&shared.config, &headers, &form, false)?;
-        let token = form
-            .get("token")
-            .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
-        shared.tokens().revoke(token);
-        Ok::<_, OAuthError>(())
-    }
-    .await;
+    let result = token_param(&shared, &headers, body, false)
+        .await
+        .map(|token| shared.tokens().revoke(&token));
     match result {
         Ok(()) => StatusCode::OK.into_response(),
         Err(error) => error.into_response(),
     }
+}
+
+/// The `token` parameter of an authenticated form request, as both endpoints take it.
+/// `allow_bearer`: the caller may also authenticate with the introspection bearer credential.
+async fn token_param(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+    allow_bearer: bool,
+) -> Result<String, OAuthError> {
+    let form = Form::read(headers, body).await?;
+    authenticate(&shared.config, headers, &form, allow_bearer)?;
+    form.get("token")
+        .map(str::to_owned)
+        .ok_or_else(|| OAuthError::invalid_request("token is missing"))
 }
