@@ -84,10 +84,9 @@ where
     }
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
-        let requirement = Arc::clone(
-            self.policy
-                .requirement_for(request.method(), request.uri().path()),
-        );
+        let requirement = self
+            .policy
+            .requirement_for(request.method(), request.uri().path());
         authorize(&self.gate, &mut self.inner, request, requirement)
     }
 }
@@ -97,7 +96,7 @@ fn authorize<S, ReqB, ResB>(
     gate: &Tollgate,
     inner: &mut S,
     mut request: Request<ReqB>,
-    requirement: Arc<Requirement>,
+    requirement: &Arc<Requirement>,
 ) -> ResponseFuture<S::Future, S, ReqB>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>> + Clone + Send + 'static,
@@ -114,7 +113,7 @@ where
                 return ResponseFuture::rejected(gate.rejection_response(&rejection));
             }
         };
-        let step = gate.begin(token, &requirement);
+        let step = gate.begin(token, requirement);
         let owned = matches!(step, Step::Pending(_)).then(|| token.to_owned());
         (step, owned)
     };
@@ -131,6 +130,8 @@ where
         Step::Pending(pending) => {
             let token = pending_token.unwrap_or_default();
             let check_gate = gate.clone();
+            // Only a check that waits takes its own handle on the requirement.
+            let requirement = Arc::clone(requirement);
             let check =
                 Box::pin(async move { check_gate.finish(&token, pending, &requirement).await });
             // The inner service was made ready by `poll_ready`; that ready instance must serve
