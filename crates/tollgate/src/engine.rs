@@ -445,7 +445,7 @@ impl Tollgate {
             Err(IntrospectionError::Inactive) => {
                 Err(Rejection::InvalidToken(InvalidToken::Inactive))
             }
-            Err(IntrospectionError::NoEndpoint | IntrospectionError::Unavailable(_))
+            Err(IntrospectionError::NoEndpoint | IntrospectionError::Unreachable(_))
                 if requirement.fail_open =>
             {
                 debug!("introspection unavailable; route fails open");
@@ -455,10 +455,17 @@ impl Tollgate {
                 reason: Unavailable::NoIntrospection,
                 retry_after: Duration::from_secs(60),
             }),
-            Err(IntrospectionError::Unavailable(_)) => Err(Rejection::Unavailable {
+            Err(
+                IntrospectionError::Unreachable(_)
+                | IntrospectionError::Broken(_)
+                | IntrospectionError::Saturated(_),
+            ) => Err(Rejection::Unavailable {
                 reason: Unavailable::Introspection,
                 retry_after: introspector.retry_after(),
             }),
+            Err(IntrospectionError::Unconfirmable(_)) => {
+                Err(Rejection::InvalidToken(InvalidToken::Inactive))
+            }
         }
     }
 
@@ -485,8 +492,15 @@ impl Tollgate {
             Err(IntrospectionError::NoEndpoint) => {
                 return Err(Rejection::InvalidToken(InvalidToken::OpaqueUnsupported));
             }
+            Err(IntrospectionError::Unconfirmable(_)) => {
+                return Err(Rejection::InvalidToken(InvalidToken::Inactive));
+            }
             // Fail-open cannot apply: without the AS nothing at all is known about the token.
-            Err(IntrospectionError::Unavailable(_)) => {
+            Err(
+                IntrospectionError::Unreachable(_)
+                | IntrospectionError::Broken(_)
+                | IntrospectionError::Saturated(_),
+            ) => {
                 return Err(Rejection::Unavailable {
                     reason: Unavailable::Introspection,
                     retry_after: introspector.retry_after(),

@@ -231,7 +231,7 @@ impl Inner {
         let flight = receiver
             .map(|received| {
                 // The sender is dropped unsent only if the task died (panic, runtime shutdown).
-                received.unwrap_or(Err(IntrospectionError::Unavailable(
+                received.unwrap_or(Err(IntrospectionError::Unreachable(
                     "introspection task ended without an answer",
                 )))
             })
@@ -278,7 +278,7 @@ impl Inner {
     ) -> Outcome {
         let Some(credentials) = &self.credentials else {
             self.stats.failures.fetch_add(1, Ordering::Relaxed);
-            return Err(IntrospectionError::Unavailable(
+            return Err(IntrospectionError::Unreachable(
                 "introspection client credential is not a valid header value",
             ));
         };
@@ -365,7 +365,7 @@ impl Inner {
 
     fn failed(&self, reason: &'static str) -> Outcome {
         self.stats.failures.fetch_add(1, Ordering::Relaxed);
-        Err(IntrospectionError::Unavailable(reason))
+        Err(IntrospectionError::Unreachable(reason))
     }
 }
 
@@ -386,7 +386,7 @@ impl Drop for FlightGuard {
 /// succeeded, `NoEndpoint` when the AS does not advertise one (RFC 8414 §2).
 fn resolve_discovered(metadata: Option<&AuthServerMetadata>) -> Result<&str, IntrospectionError> {
     match metadata {
-        None => Err(IntrospectionError::Unavailable(
+        None => Err(IntrospectionError::Unreachable(
             "authorization server metadata not discovered yet",
         )),
         Some(metadata) => metadata
@@ -424,7 +424,7 @@ mod tests {
     fn discovered_endpoint_resolution() {
         assert!(matches!(
             resolve_discovered(None),
-            Err(IntrospectionError::Unavailable(_))
+            Err(IntrospectionError::Unreachable(_))
         ));
         let without = AuthServerMetadata::default();
         assert_eq!(

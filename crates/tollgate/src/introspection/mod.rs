@@ -403,16 +403,29 @@ pub(crate) enum TokenKind {
     Opaque,
 }
 
-/// Why introspection gave no active answer.
+/// Why introspection gave no active answer, classified by whose fault it is: the answer decides
+/// between 401 (about the token), 503 that fail-open may pass (the AS cannot be reached), and
+/// 503 that always stays closed (the AS answers but unusably, or tollgate's own limits).
 #[derive(Debug, Clone, PartialEq, Eq)]
+// `Unconfirmable`, `Broken` and `Saturated` are being wired into the client and the limits.
+#[allow(dead_code)]
 pub(crate) enum IntrospectionError {
     /// The AS said the token is not active, or its active answer is expired or not yet valid.
     Inactive,
+    /// The AS answered about the token without confirming it (HTTP 400 with an OAuth error such
+    /// as `invalid_request` or `unsupported_token_type`): 401, never cached as a revocation.
+    Unconfirmable(&'static str),
     /// No introspection endpoint is known (none configured, none in the metadata).
     NoEndpoint,
-    /// The AS could not be asked or gave no usable answer: timeout, refused, non-200, garbage,
-    /// `active` not a JSON boolean. Never cached.
-    Unavailable(&'static str),
+    /// The AS cannot be reached: connection refused or reset, timeout, 5xx. The only failure
+    /// that `fail_open_when_unreachable` lets through. Never cached.
+    Unreachable(&'static str),
+    /// The AS answered, but not usably: it rejected tollgate's client credentials (401/403,
+    /// `invalid_client`), sent a malformed answer, or redirected. Always 503; never cached.
+    Broken(&'static str),
+    /// tollgate's own limits refused the call (rate limit, concurrency budget, in-flight
+    /// bound). Always 503 with `Retry-After`; never cached.
+    Saturated(&'static str),
 }
 
 /// Parses an introspection answer as the client does, for the fuzz targets

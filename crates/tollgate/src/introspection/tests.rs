@@ -455,7 +455,7 @@ async fn bad_answers_are_unavailable_and_never_cached() {
         for _ in 0..2 {
             let result = check(&introspector, "t", MINUTE).await;
             assert!(
-                matches!(result, Err(IntrospectionError::Unavailable(_))),
+                matches!(result, Err(IntrospectionError::Unreachable(_))),
                 "{mode}: {result:?}"
             );
         }
@@ -478,7 +478,7 @@ async fn body_bound_applies_to_streamed_answers() {
     let tight = introspector(basic(), format!("{base}/chunked"));
     assert!(matches!(
         check(&tight, "t", MINUTE).await.err(),
-        Some(IntrospectionError::Unavailable(_))
+        Some(IntrospectionError::Unreachable(_))
     ));
 }
 
@@ -493,11 +493,11 @@ async fn timeout_is_unavailable_and_not_cached() {
     let result = check(&introspector, "t", MINUTE).await;
     assert_eq!(
         result.err(),
-        Some(IntrospectionError::Unavailable("introspection timed out"))
+        Some(IntrospectionError::Unreachable("introspection timed out"))
     );
     assert!(started.elapsed() < Duration::from_millis(1800));
     let result = check(&introspector, "t", MINUTE).await;
-    assert!(matches!(result, Err(IntrospectionError::Unavailable(_))));
+    assert!(matches!(result, Err(IntrospectionError::Unreachable(_))));
     assert_eq!(server.calls(), 2);
     assert_eq!(introspector.failures(), 2);
 }
@@ -512,7 +512,7 @@ async fn unreachable_endpoint_is_unavailable() {
     for _ in 0..2 {
         assert!(matches!(
             check(&introspector, "t", MINUTE).await.err(),
-            Some(IntrospectionError::Unavailable(_))
+            Some(IntrospectionError::Unreachable(_))
         ));
     }
     assert_eq!(introspector.calls(), 2);
