@@ -425,9 +425,7 @@ impl Tollgate {
     ) -> Result<Principal, Rejection> {
         let freshness = requirement.live.unwrap_or(self.inner.sensitive_freshness);
         let Some(introspector) = &self.inner.introspector else {
-            if requirement.fail_open {
-                return Ok(Principal::new(info, false));
-            }
+            // A configuration problem, not an outage: fail-open does not apply.
             warn!("a sensitive route needs introspection, but none is configured");
             return Err(Rejection::Unavailable {
                 reason: Unavailable::NoIntrospection,
@@ -445,10 +443,15 @@ impl Tollgate {
             Err(IntrospectionError::Inactive) => {
                 Err(Rejection::InvalidToken(InvalidToken::Inactive))
             }
-            Err(IntrospectionError::NoEndpoint | IntrospectionError::Unreachable(_))
-                if requirement.fail_open =>
-            {
-                debug!("introspection unavailable; route fails open");
+            // About the token: it cannot be confirmed, which is no revocation (not cached).
+            Err(IntrospectionError::Unconfirmable(_)) => {
+                Err(Rejection::InvalidToken(InvalidToken::Unconfirmable))
+            }
+            // Only an AS that cannot be reached opens a fail-open route. An AS that refuses
+            // our credentials or answers nonsense would keep it open for good, and silently;
+            // a missing endpoint is a configuration problem. Both stay closed.
+            Err(IntrospectionError::Unreachable(_)) if requirement.fail_open => {
+                debug!("introspection unreachable; route fails open");
                 Ok(Principal::new(info, false))
             }
             Err(IntrospectionError::NoEndpoint) => Err(Rejection::Unavailable {
@@ -463,9 +466,6 @@ impl Tollgate {
                 reason: Unavailable::Introspection,
                 retry_after: introspector.retry_after(),
             }),
-            Err(IntrospectionError::Unconfirmable(_)) => {
-                Err(Rejection::InvalidToken(InvalidToken::Inactive))
-            }
         }
     }
 
@@ -493,7 +493,7 @@ impl Tollgate {
                 return Err(Rejection::InvalidToken(InvalidToken::OpaqueUnsupported));
             }
             Err(IntrospectionError::Unconfirmable(_)) => {
-                return Err(Rejection::InvalidToken(InvalidToken::Inactive));
+                return Err(Rejection::InvalidToken(InvalidToken::Unconfirmable));
             }
             // Fail-open cannot apply: without the AS nothing at all is known about the token.
             Err(

@@ -55,6 +55,10 @@ pub enum InvalidToken {
     TooOld,
     /// The claims do not fit the type a handler asked for.
     ClaimsShape,
+    /// The authorization server answered that it cannot introspect this token (HTTP 400 with
+    /// `unsupported_token_type`, `invalid_request` or `invalid_token`). Not a revocation: the
+    /// token is asked about again next time.
+    Unconfirmable,
 }
 
 impl InvalidToken {
@@ -84,6 +88,7 @@ impl InvalidToken {
             Self::OpaqueUnsupported => "opaque tokens are not accepted here",
             Self::TooOld => "the token is too old for this resource",
             Self::ClaimsShape => "the token's claims do not have the expected form",
+            Self::Unconfirmable => "the authorization server cannot confirm the token",
         }
     }
 }

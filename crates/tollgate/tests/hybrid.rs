@@ -368,3 +368,68 @@ async fn a_sensitive_route_may_fail_open_when_asked_to() {
             .is_err()
     );
 }
+
+// ---- answers about the token, answers about us (RFC 6749 §5.2, RFC 7009 §2.2.1) -----------
+
+#[tokio::test]
+async fn an_as_that_cannot_confirm_a_token_gets_401_not_503_and_nothing_is_remembered() {
+    let s = Setup::new().await;
+    let token = s.mock.token().sign();
+    let opaque = s.mock.opaque_token().issue();
+    for error in ["unsupported_token_type", "invalid_request", "invalid_token"] {
+        s.mock.set_fault(
+            Endpoint::Introspection,
+            Fault::OAuthError {
+                status: 400,
+                error: error.into(),
+            },
+        );
+        for (path, t, sensitive) in [("/admin/users", &token, true), ("/photos", &opaque, false)] {
+            let before = s.mock.introspection_count_for(t);
+            for _ in 0..2 {
+                let answer = if sensitive {
+                    s.post(path, t).await
+                } else {
+                    s.get(path, t).await
+                };
+                assert_eq!(
+                    (
+                        answer.status,
+                        answer.error().as_deref(),
+                        answer.param("error_description").as_deref()
+                    ),
+                    (
+                        401,
+                        Some("invalid_token"),
+                        Some("the authorization server cannot confirm the token")
+                    ),
+                    "{error} on {path}"
+                );
+            }
+            // Not cached: every request asked.
+            assert_eq!(s.mock.introspection_count_for(t), before + 2, "{error}");
+        }
+        // Not a revocation: the JWT still passes where it is checked locally.
+        assert_eq!(s.get("/photos", &token).await.status, 200, "{error}");
+    }
+    s.mock.clear_faults();
+    assert_eq!(s.post("/admin/users", &token).await.status, 200);
+    assert_eq!(s.get("/photos", &opaque).await.status, 200);
+
+    // `invalid_client` is about us, whatever the status: 503, not 401.
+    for status in [400, 401] {
+        s.mock.set_fault(
+            Endpoint::Introspection,
+            Fault::OAuthError {
+                status,
+                error: "invalid_client".into(),
+            },
+        );
+        let answer = s.post("/admin/users", &token).await;
+        assert_eq!(
+            answer.status, 503,
+            "invalid_client with {status}: {answer:?}"
+        );
+        assert!(answer.retry_after.is_some() && answer.challenge.is_none());
+    }
+}

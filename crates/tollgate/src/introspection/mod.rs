@@ -14,8 +14,22 @@
 //!   then rejected on every route, sensitive or not. Revocation memory is bounded by
 //!   [`cache_capacity`](Introspection::cache_capacity); a token evicted from a full cache is
 //!   simply asked about again.
-//! - Failures (timeout, refused connection, non-200 status, unparsable body) are never cached:
-//!   the next request asks again. Concurrent identical asks share one call, and at most
+//! - Failures are classified by whose fault they are, and none is ever cached (the next request
+//!   asks again):
+//!   - the AS *cannot be reached*: connection refused or reset, timeout, HTTP 5xx. 503 with
+//!     `Retry-After`, logged at WARN once per outage; the only failure that
+//!     [`Requirement::fail_open_when_unreachable`](crate::Requirement::fail_open_when_unreachable)
+//!     lets through;
+//!   - the AS answers *about the token* without confirming it: HTTP 400 with
+//!     `invalid_request`, `invalid_token` or `unsupported_token_type` (RFC 7009 §2.2.1; servers
+//!     answer it for tokens they cannot introspect). 401 `invalid_token`, not a 503 that would
+//!     invite a retry, and not remembered as a revocation;
+//!   - the AS answers *about us* or *unusably*: 401/403 or `invalid_client` (tollgate's
+//!     credentials are wrong or lack the right to introspect), a redirect, another 3xx/4xx or
+//!     non-200 2xx status, a malformed or too large answer. 503, always closed, logged at ERROR
+//!     with a hint at the fix, once until the next usable answer.
+//!
+//!   Concurrent identical asks share one call, and at most
 //!   [`max_concurrent`](Introspection::max_concurrent) calls run at once.
 //! - RFC 7662 §4 requires TLS for the introspection endpoint: the token travels in the request
 //!   body. `http://` endpoints are accepted (for tests on loopback); use `https://` in
@@ -406,16 +420,17 @@ pub(crate) enum TokenKind {
 /// Why introspection gave no active answer, classified by whose fault it is: the answer decides
 /// between 401 (about the token), 503 that fail-open may pass (the AS cannot be reached), and
 /// 503 that always stays closed (the AS answers but unusably, or tollgate's own limits).
+///
+/// `NoEndpoint` is a configuration problem, not an outage: it stays closed too.
 #[derive(Debug, Clone, PartialEq, Eq)]
-// `Unconfirmable`, `Broken` and `Saturated` are being wired into the client and the limits.
-#[allow(dead_code)]
 pub(crate) enum IntrospectionError {
     /// The AS said the token is not active, or its active answer is expired or not yet valid.
     Inactive,
     /// The AS answered about the token without confirming it (HTTP 400 with an OAuth error such
     /// as `invalid_request` or `unsupported_token_type`): 401, never cached as a revocation.
     Unconfirmable(&'static str),
-    /// No introspection endpoint is known (none configured, none in the metadata).
+    /// No introspection endpoint is known (none configured, none in the metadata). A
+    /// configuration problem: closed, like `Broken`.
     NoEndpoint,
     /// The AS cannot be reached: connection refused or reset, timeout, 5xx. The only failure
     /// that `fail_open_when_unreachable` lets through. Never cached.
