@@ -517,19 +517,47 @@ impl Tollgate {
         answer: &IntrospectionAnswer,
         requirement: &Requirement,
     ) -> Result<Principal, Rejection> {
-        let info = self.opaque_info(answer).map_err(Rejection::InvalidToken)?;
+        let accept_without_audience = self
+            .inner
+            .introspector
+            .as_ref()
+            .is_some_and(Introspector::accepts_answers_without_audience);
+        let info = self
+            .opaque_info(answer, accept_without_audience)
+            .map_err(Rejection::InvalidToken)?;
         check_requirement(&info, requirement, now())?;
         Ok(Principal::new(Arc::new(info), true))
     }
 
-    /// The principal of an opaque token, from the introspection answer (RFC 7662 §2.2). The
-    /// answer's `iss` and `aud`, when present, are held to the same rules as a JWT's.
-    fn opaque_info(&self, answer: &IntrospectionAnswer) -> Result<TokenInfo, InvalidToken> {
+    /// The principal of an opaque token, from the introspection answer (RFC 7662 §2.2), which
+    /// is all there is to know about it.
+    ///
+    /// - It must be about an access token (the markers are listed on
+    ///   [`Introspection`](crate::Introspection)).
+    /// - `aud` must name one of the configured audiences, as a JWT's must (RFC 9068 §4); an
+    ///   answer without `aud` passes only with
+    ///   [`accept_answers_without_audience`](crate::Introspection::accept_answers_without_audience).
+    ///   Refresh tokens, and tokens meant for other resource servers, usually have none.
+    /// - `iss`, when present, must be the configured issuer. It is not required: the answer
+    ///   comes from the configured endpoint over an authenticated call.
+    fn opaque_info(
+        &self,
+        answer: &IntrospectionAnswer,
+        accept_without_audience: bool,
+    ) -> Result<TokenInfo, InvalidToken> {
         let rules = &self.inner.rules;
+        if answer.not_access_token.is_some() {
+            return Err(InvalidToken::NotAccessToken);
+        }
         if answer.iss.as_ref().is_some_and(|iss| *iss != rules.issuer) {
             return Err(InvalidToken::Issuer);
         }
-        if !answer.aud.is_empty() && !answer.aud.iter().any(|a| rules.audiences.contains(a)) {
+        let audience_ok = if answer.aud.is_empty() {
+            accept_without_audience
+        } else {
+            answer.aud.iter().any(|a| rules.audiences.contains(a))
+        };
+        if !audience_ok {
             return Err(InvalidToken::Audience);
         }
         Ok(TokenInfo {
@@ -621,12 +649,33 @@ fn check_requirement(info: &TokenInfo, req: &Requirement, now: i64) -> Result<()
     Ok(())
 }
 
-/// For a JWT, the introspection answer must describe the same token (DESIGN §5).
+/// For a JWT, the introspection answer must describe the same token, and an access token
+/// (RFC 7662 §2.2; the markers are listed on [`Introspection`](crate::Introspection)).
 fn agree(info: &TokenInfo, answer: &IntrospectionAnswer) -> Result<(), InvalidToken> {
+    // Whatever the JWT says of itself, the AS knows it as something else: a refresh token
+    // signed like an access token, for one.
+    if answer.not_access_token.is_some() {
+        return Err(InvalidToken::NotAccessToken);
+    }
     let same = |ours: &Option<String>, theirs: &Option<String>| match (ours, theirs) {
         (Some(a), Some(b)) => a == b,
         _ => true,
     };
+    // RFC 7519 §4.1.7: `jti` identifies the token; an answer about another one is not ours.
+    if !same(&info.jti, &answer.jti) {
+        return Err(InvalidToken::IntrospectionMismatch("jti"));
+    }
+    // A `token_type` claim in the JWT (not an RFC 9068 claim, but some servers add one) must
+    // name the same type as the answer's; the type names are case-insensitive (RFC 6749 §5.1).
+    if let (Some(ours), Some(theirs)) = (
+        info.claims
+            .get("token_type")
+            .and_then(serde_json::Value::as_str),
+        answer.token_type.as_deref(),
+    ) && !ours.eq_ignore_ascii_case(theirs)
+    {
+        return Err(InvalidToken::IntrospectionMismatch("token_type"));
+    }
     if !same(&info.issuer, &answer.iss) {
         return Err(InvalidToken::IntrospectionMismatch("iss"));
     }

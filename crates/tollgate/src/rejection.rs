@@ -43,7 +43,9 @@ pub enum InvalidToken {
     MissingClaim(&'static str),
     /// A claim has the wrong type or an impossible value.
     InvalidClaim(&'static str),
-    /// The token looks like an ID token, not an access token.
+    /// The token looks like an ID token, not an access token; or its introspection answer
+    /// says it is something else than an access token usable as a bearer token (a refresh
+    /// token, a DPoP-bound token).
     NotAccessToken,
     /// The authorization server says the token is not active (revoked, expired, unknown).
     Inactive,

@@ -369,6 +369,97 @@ async fn a_sensitive_route_may_fail_open_when_asked_to() {
     );
 }
 
+// ---- only access tokens pass (RFC 7662 §2.2 `token_type`) --------------------------------
+
+#[tokio::test]
+async fn a_refresh_token_presented_as_a_bearer_token_is_refused_on_every_route() {
+    let s = Setup::new().await;
+    // The mock answers `token_type: "refresh_token"` for it, and it has no `aud`.
+    let refresh = s.mock.refresh_token().scope("read payments").issue();
+    for answer in [
+        s.get("/photos", &refresh).await,
+        s.post("/admin/users", &refresh).await,
+        s.post("/payments", &refresh).await,
+    ] {
+        assert_eq!(
+            (answer.status, answer.error().as_deref()),
+            (401, Some("invalid_token")),
+            "{answer:?}"
+        );
+    }
+    // Asked again on the routine route too: the refusal does not depend on a cached answer.
+    assert_eq!(s.get("/photos", &refresh).await.status, 401);
+
+    // A JWT whose introspection answer says it is a refresh token, on a sensitive route.
+    let jwt = s
+        .mock
+        .token()
+        .introspection_claim("token_type", "refresh_token")
+        .sign();
+    let answer = s.post("/admin/users", &jwt).await;
+    assert_eq!(
+        (answer.status, answer.param("error_description").as_deref()),
+        (401, Some("the token is not an access token"))
+    );
+    let rejection = s
+        .gate
+        .validate_with(&jwt, &Requirement::sensitive(Duration::ZERO))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rejection,
+        tollgate::Rejection::InvalidToken(tollgate::InvalidToken::NotAccessToken)
+    );
+}
+
+#[tokio::test]
+async fn an_opaque_answer_without_audience_is_refused_unless_allowed() {
+    let s = Setup::new().await;
+    let without = s
+        .mock
+        .opaque_token()
+        .claim("aud", serde_json::Value::Null)
+        .issue();
+    let elsewhere = s
+        .mock
+        .opaque_token()
+        .audience("https://elsewhere.test")
+        .issue();
+    let control = s.mock.opaque_token().issue();
+    assert_eq!(s.get("/photos", &control).await.status, 200);
+    let answer = s.get("/photos", &without).await;
+    assert_eq!(
+        (answer.status, answer.error().as_deref()),
+        (401, Some("invalid_token")),
+        "an answer without aud passed by default"
+    );
+    assert_eq!(s.get("/photos", &elsewhere).await.status, 401);
+
+    // The switch accepts answers without `aud`, never answers for another audience.
+    let gate = ready(
+        builder(&s.mock).introspection(
+            tollgate::Introspection::client_secret_basic(
+                s.mock.client_id(),
+                s.mock.client_secret(),
+            )
+            .accept_answers_without_audience(true),
+        ),
+    )
+    .await;
+    let principal = gate.validate(&without).await.unwrap();
+    assert!(principal.audiences().is_empty());
+    assert_eq!(
+        gate.validate(&elsewhere).await.unwrap_err(),
+        tollgate::Rejection::InvalidToken(tollgate::InvalidToken::Audience)
+    );
+    // A refresh token has no `aud` either: the switch does not let it through.
+    let refresh = s.mock.refresh_token().issue();
+    assert_eq!(
+        gate.validate(&refresh).await.unwrap_err(),
+        tollgate::Rejection::InvalidToken(tollgate::InvalidToken::NotAccessToken)
+    );
+}
+
 // ---- answers about the token, answers about us (RFC 6749 §5.2, RFC 7009 §2.2.1) -----------
 
 #[tokio::test]

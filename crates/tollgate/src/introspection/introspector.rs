@@ -37,6 +37,7 @@ struct Inner {
     /// The longest an active answer is kept: max(routine_ttl, max_cache_ttl).
     max_active_ttl: Duration,
     inactive_ttl: Duration,
+    accept_answers_without_audience: bool,
     permits: Semaphore,
     cache: AnswerCache,
     stats: Stats,
@@ -73,6 +74,7 @@ impl Introspector {
                 routine_ttl: config.routine_ttl,
                 max_active_ttl: config.routine_ttl.max(config.max_cache_ttl),
                 inactive_ttl: config.inactive_ttl,
+                accept_answers_without_audience: config.accept_answers_without_audience,
                 // `validate` keeps this within bounds; clamp anyway, as `Semaphore::new` panics
                 // above MAX_PERMITS.
                 permits: Semaphore::new(config.max_concurrent.min(Semaphore::MAX_PERMITS)),
@@ -165,6 +167,12 @@ impl Introspector {
     /// Suggested `Retry-After` when the AS cannot be reached: 5 seconds.
     pub(crate) fn retry_after(&self) -> Duration {
         RETRY_AFTER
+    }
+
+    /// Whether an opaque token's answer may lack `aud`
+    /// ([`Introspection::accept_answers_without_audience`]).
+    pub(crate) fn accepts_answers_without_audience(&self) -> bool {
+        self.inner.accept_answers_without_audience
     }
 
     /// The cache TTL for active answers on routine routes (opaque tokens).

@@ -749,4 +749,5 @@ fn defaults_are_as_documented() {
     assert_eq!(config.max_body_bytes, 64 * 1024);
     assert_eq!(config.leeway, Duration::from_secs(60));
     assert_eq!(config.configured_endpoint(), None);
+    assert!(!config.accept_answers_without_audience);
 }
