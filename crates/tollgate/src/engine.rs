@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) verified: moka::sync::Cache<TokenHash, Arc<TokenInfo>>,
     pub(crate) introspector: Option<Introspector>,
     pub(crate) accept_opaque: bool,
+    /// Whether compact JWEs go to introspection (as opaque tokens) rather than being refused.
+    pub(crate) introspect_encrypted: bool,
     pub(crate) max_token_bytes: usize,
     /// Shared with every `TokenInfo` the engine makes, so that an extractor refusing later
     /// (claims that do not fit a handler's type) answers with the same realm and body hook.
@@ -241,8 +243,16 @@ impl Tollgate {
             return Step::Done(Err(Rejection::InvalidToken(InvalidToken::Inactive)));
         }
         if !jwt {
-            if let Some(introspector) = inner.introspector.as_ref().filter(|_| inner.accept_opaque)
-            {
+            // A compact JWE cannot be validated locally and costs the AS a call that, for most
+            // servers, ends in `unsupported_token_type`: refused here unless the user opted in.
+            // Only tokens that are not JWT-shaped pay for this look.
+            let encrypted = is_jwe_shaped(token);
+            let accepted = if encrypted {
+                inner.introspect_encrypted
+            } else {
+                inner.accept_opaque
+            };
+            if let Some(introspector) = inner.introspector.as_ref().filter(|_| accepted) {
                 // A cached answer young enough for this route decides without waiting.
                 let max_age = requirement
                     .live
@@ -255,9 +265,11 @@ impl Tollgate {
                     next: Next::Opaque,
                 });
             }
-            return Step::Done(Err(Rejection::InvalidToken(
-                InvalidToken::OpaqueUnsupported,
-            )));
+            return Step::Done(Err(Rejection::InvalidToken(if encrypted {
+                InvalidToken::Encrypted
+            } else {
+                InvalidToken::OpaqueUnsupported
+            })));
         }
         let now = now();
         match self.local(token, &hashes.whole, now) {
@@ -710,4 +722,11 @@ fn agree(info: &TokenInfo, answer: &IntrospectionAnswer) -> Result<(), InvalidTo
         }
     }
     Ok(())
+}
+
+/// A compact JWE (RFC 7516 §7.1): five segments, four dots. RFC 7516 §9 tells a JWE from a JWS
+/// by this count alone. Stops at the fifth dot, so a long token with many is not scanned
+/// further than needed.
+fn is_jwe_shaped(token: &str) -> bool {
+    token.matches('.').take(5).count() == 4
 }

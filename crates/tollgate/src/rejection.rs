@@ -57,6 +57,11 @@ pub enum InvalidToken {
     TooOld,
     /// The claims do not fit the type a handler asked for.
     ClaimsShape,
+    /// An encrypted token (a compact JWE, RFC 7516 §7.1): refused without asking the
+    /// authorization server, unless
+    /// [`TollgateBuilder::introspect_encrypted_tokens`](crate::TollgateBuilder::introspect_encrypted_tokens)
+    /// hands such tokens to introspection.
+    Encrypted,
     /// The authorization server answered that it cannot introspect this token (HTTP 400 with
     /// `unsupported_token_type`, `invalid_request` or `invalid_token`). Not a revocation: the
     /// token is asked about again next time.
@@ -90,6 +95,7 @@ impl InvalidToken {
             Self::OpaqueUnsupported => "opaque tokens are not accepted here",
             Self::TooOld => "the token is too old for this resource",
             Self::ClaimsShape => "the token's claims do not have the expected form",
+            Self::Encrypted => "encrypted tokens are not accepted here",
             Self::Unconfirmable => "the authorization server cannot confirm the token",
         }
     }

@@ -838,8 +838,8 @@ async fn the_attack_corpus_gets_exactly_the_expected_answers() {
 
     // ---- the compact serialization and its segments (RFC 7515 §3.1, §7.1, §2) -----------
     let [h, p, s] = segments(&valid);
-    // A JWE (RFC 7516 §7.1) has five segments: not a JWS, so opaque, and introspection
-    // (which knows no such token) is the only judge.
+    // A JWE (RFC 7516 §7.1) has five segments: not a JWS. It is refused locally, without
+    // asking the AS, unless the gate opts in to introspecting encrypted tokens.
     let jwe = format!(
         "{}.{}.{}.{}.{}",
         b64_json(&json!({"alg": "RSA-OAEP", "enc": "A256GCM", "kid": rsa})),
@@ -1459,6 +1459,14 @@ async fn the_attack_corpus_gets_exactly_the_expected_answers() {
                 mock.introspection_count_for(token),
                 0,
                 "{name} was introspected"
+            );
+        }
+        // RFC 7516 §9: four dots make a JWE, refused locally at no cost to the AS.
+        if token.matches('.').count() == 4 {
+            assert_eq!(
+                mock.introspection_count_for(token),
+                0,
+                "{name} (JWE-shaped) was introspected"
             );
         }
     }

@@ -524,3 +524,67 @@ async fn an_as_that_cannot_confirm_a_token_gets_401_not_503_and_nothing_is_remem
         assert!(answer.retry_after.is_some() && answer.challenge.is_none());
     }
 }
+
+// ---- encrypted tokens (RFC 7516) ------------------------------------------------------------
+
+/// A compact JWE: five base64url segments (RFC 7516 §7.1).
+fn jwe() -> String {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    format!(
+        "{}.{}.{}.{}.{}",
+        b64(r#"{"alg":"RSA-OAEP-256","enc":"A256GCM"}"#),
+        b64("encrypted key"),
+        b64("initialization vector"),
+        b64("ciphertext"),
+        b64("authentication tag")
+    )
+}
+
+#[tokio::test]
+async fn a_jwe_is_refused_locally_unless_introspecting_encrypted_tokens_is_on() {
+    let s = Setup::new().await;
+    let jwe = jwe();
+    // An AS that would call anything active for this API.
+    let active = serde_json::json!({"active": true, "aud": s.mock.audience(), "sub": "eve"});
+    s.mock.set_fault(
+        Endpoint::Introspection,
+        Fault::Body {
+            content_type: "application/json".into(),
+            body: Bytes::from(active.to_string()),
+        },
+    );
+    for answer in [
+        s.get("/photos", &jwe).await,
+        s.post("/admin/users", &jwe).await,
+    ] {
+        assert_eq!(
+            (answer.status, answer.param("error_description").as_deref()),
+            (401, Some("encrypted tokens are not accepted here")),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(
+        s.mock.introspection_count_for(&jwe),
+        0,
+        "a JWE cost an introspection call"
+    );
+
+    // Opted in: introspected as an opaque token.
+    let gate = ready(hybrid_builder(&s.mock).introspect_encrypted_tokens(true)).await;
+    let url = serve(app(&gate)).await;
+    let answer = get_with(&format!("{url}/photos"), &jwe).await;
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, "eve introspected=true")
+    );
+    assert_eq!(s.mock.introspection_count_for(&jwe), 1);
+
+    // Opted in without introspection: still refused, without any call.
+    let local = ready(builder(&s.mock).introspect_encrypted_tokens(true)).await;
+    assert_eq!(
+        local.validate(&jwe).await.unwrap_err(),
+        tollgate::Rejection::InvalidToken(tollgate::InvalidToken::Encrypted)
+    );
+    assert_eq!(s.mock.introspection_count_for(&jwe), 1);
+}
