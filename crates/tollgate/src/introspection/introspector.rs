@@ -437,9 +437,14 @@ impl Trouble {
                     );
                 }
             }
+            IntrospectionError::Saturated(_) => crate::log::warn!(
+                "introspection held back by tollgate's own limits: {reason}. Requests that need \
+                 introspection get 503 until the load drops"
+            ),
             _ => crate::log::warn!(
                 "introspection failing: {reason}. Requests that need introspection get 503 \
-                 until the authorization server answers"
+                 (routes that fail open serve on local validation) until the authorization \
+                 server answers"
             ),
         }
     }
