@@ -53,6 +53,16 @@ pub enum Fault {
     /// Answer this status code with a small JSON error body
     /// (`{"error":"mock_fault","error_description":...}`). A code outside 200..=999 becomes 500.
     Status(u16),
+    /// Answer this status code with an RFC 6749 §5.2 error body,
+    /// `{"error": error, "error_description": ...}`: `400` with `invalid_request` or
+    /// `unsupported_token_type` (RFC 7009 §2.2.1), as servers answer about a token they cannot
+    /// introspect, or `401` with `invalid_client`. A code outside 200..=999 becomes 500.
+    OAuthError {
+        /// The HTTP status.
+        status: u16,
+        /// The `error` code.
+        error: String,
+    },
     /// Answer 200, `Content-Type: application/json`, with a body that is not valid JSON.
     MalformedBody,
     /// Answer 200 with exactly this body and content type: huge bodies, deeply nested JSON, a
@@ -87,16 +97,18 @@ pub(crate) async fn apply(fault: Fault, request: Request, next: Next) -> Respons
             next.run(request).await
         }
         Fault::Status(code) => {
-            // 1xx are not final answers: HTTP/1.1 would wait for another.
-            let status = StatusCode::from_u16(code)
-                .ok()
-                .filter(|s| !s.is_informational())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let body = json!({
                 "error": "mock_fault",
                 "error_description": format!("tollgate-mock injected fault: status {code}"),
             });
-            (status, axum::Json(body)).into_response()
+            (final_status(code), axum::Json(body)).into_response()
+        }
+        Fault::OAuthError { status, error } => {
+            let body = json!({
+                "error": error,
+                "error_description": "tollgate-mock injected fault",
+            });
+            (final_status(status), axum::Json(body)).into_response()
         }
         Fault::MalformedBody => {
             ([(header::CONTENT_TYPE, "application/json")], MALFORMED_BODY).into_response()
@@ -115,6 +127,15 @@ pub(crate) async fn apply(fault: Fault, request: Request, next: Next) -> Respons
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         },
     }
+}
+
+/// `code` as a status to answer with; 1xx are not final answers (HTTP/1.1 would wait for
+/// another), so they and invalid codes become 500.
+fn final_status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code)
+        .ok()
+        .filter(|s| !s.is_informational())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 async fn drip(response: Response, chunk: usize, every: Duration) -> Response {

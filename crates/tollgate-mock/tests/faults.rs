@@ -57,6 +57,30 @@ async fn status_answers_with_a_json_error() {
 }
 
 #[tokio::test]
+async fn an_oauth_error_answers_its_status_and_code() {
+    let server = MockAuthServer::start().await;
+    server.set_fault(
+        Endpoint::Introspection,
+        Fault::OAuthError {
+            status: 400,
+            error: "unsupported_token_type".into(),
+        },
+    );
+    let token = server.token().sign();
+    let response = post_basic(
+        &server,
+        &server.introspection_endpoint(),
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "unsupported_token_type");
+    assert!(body["error_description"].is_string());
+    assert_eq!(server.introspection_count_for(&token), 1);
+}
+
+#[tokio::test]
 async fn malformed_body_is_not_json() {
     let server = MockAuthServer::start().await;
     server.set_fault(Endpoint::Discovery, Fault::MalformedBody);

@@ -157,6 +157,22 @@ async fn introspection_can_disagree_with_the_jwt() {
 }
 
 #[tokio::test]
+async fn an_opaque_answer_can_look_like_another_servers() {
+    let server = MockAuthServer::start().await;
+    // Keycloak marks a refresh token with `typ: "Refresh"`; older versions send no `token_type`.
+    let token = server
+        .opaque_token()
+        .introspection_claim("typ", "Refresh")
+        .introspection_claim("token_type", Value::Null)
+        .issue();
+    let answer = introspect(&server, &token).await;
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["typ"], "Refresh");
+    assert!(answer.get("token_type").is_none());
+    assert_eq!(answer["sub"], "alice", "the other fields stay");
+}
+
+#[tokio::test]
 async fn refresh_tokens_introspect_as_such() {
     let server = MockAuthServer::start().await;
     let refresh = server.refresh_token().issue();

@@ -53,6 +53,7 @@ pub struct TollgateBuilder {
     fetch_timeout: Duration,
     introspection: Option<Introspection>,
     accept_opaque: bool,
+    introspect_encrypted: bool,
     sensitive_freshness: Duration,
     body_hook: Option<crate::rejection::BodyHook>,
 }
@@ -105,6 +106,7 @@ impl Tollgate {
             fetch_timeout: Duration::from_secs(5),
             introspection: None,
             accept_opaque: true,
+            introspect_encrypted: false,
             sensitive_freshness: Duration::ZERO,
             body_hook: None,
         }
@@ -263,6 +265,21 @@ impl TollgateBuilder {
     /// Defaults to true; when false they are refused with 401.
     pub fn accept_opaque_tokens(mut self, accept: bool) -> Self {
         self.accept_opaque = accept;
+        self
+    }
+
+    /// Whether encrypted tokens (compact JWE, RFC 7516 §7.1: five segments) are sent to
+    /// introspection, where they are handled as opaque tokens.
+    ///
+    /// Defaults to false: a JWE is refused with 401 `invalid_token` ("encrypted tokens are not
+    /// accepted here") before any introspection call, at no cost to the authorization server.
+    /// tollgate cannot decrypt a JWE, and many servers cannot introspect one either (they answer
+    /// `unsupported_token_type`). Turn it on for an AS that issues encrypted access tokens and
+    /// introspects them; it needs [`introspection`](Self::introspection), and applies whatever
+    /// [`accept_opaque_tokens`](Self::accept_opaque_tokens) says. The answer is then held to
+    /// the rules for opaque tokens (an access token, this API's audience).
+    pub fn introspect_encrypted_tokens(mut self, introspect: bool) -> Self {
+        self.introspect_encrypted = introspect;
         self
     }
 
@@ -432,6 +449,7 @@ impl TollgateBuilder {
                 verified,
                 introspector,
                 accept_opaque: self.accept_opaque,
+                introspect_encrypted: self.introspect_encrypted,
                 max_token_bytes: self.max_token_bytes,
                 responder: Arc::new(Responder {
                     realm: self.realm,

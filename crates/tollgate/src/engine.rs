@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) verified: moka::sync::Cache<TokenHash, Arc<TokenInfo>>,
     pub(crate) introspector: Option<Introspector>,
     pub(crate) accept_opaque: bool,
+    /// Whether compact JWEs go to introspection (as opaque tokens) rather than being refused.
+    pub(crate) introspect_encrypted: bool,
     pub(crate) max_token_bytes: usize,
     /// Shared with every `TokenInfo` the engine makes, so that an extractor refusing later
     /// (claims that do not fit a handler's type) answers with the same realm and body hook.
@@ -241,8 +243,16 @@ impl Tollgate {
             return Step::Done(Err(Rejection::InvalidToken(InvalidToken::Inactive)));
         }
         if !jwt {
-            if let Some(introspector) = inner.introspector.as_ref().filter(|_| inner.accept_opaque)
-            {
+            // A compact JWE cannot be validated locally and costs the AS a call that, for most
+            // servers, ends in `unsupported_token_type`: refused here unless the user opted in.
+            // Only tokens that are not JWT-shaped pay for this look.
+            let encrypted = is_jwe_shaped(token);
+            let accepted = if encrypted {
+                inner.introspect_encrypted
+            } else {
+                inner.accept_opaque
+            };
+            if let Some(introspector) = inner.introspector.as_ref().filter(|_| accepted) {
                 // A cached answer young enough for this route decides without waiting.
                 let max_age = requirement
                     .live
@@ -255,9 +265,11 @@ impl Tollgate {
                     next: Next::Opaque,
                 });
             }
-            return Step::Done(Err(Rejection::InvalidToken(
-                InvalidToken::OpaqueUnsupported,
-            )));
+            return Step::Done(Err(Rejection::InvalidToken(if encrypted {
+                InvalidToken::Encrypted
+            } else {
+                InvalidToken::OpaqueUnsupported
+            })));
         }
         let now = now();
         match self.local(token, &hashes.whole, now) {
@@ -425,9 +437,7 @@ impl Tollgate {
     ) -> Result<Principal, Rejection> {
         let freshness = requirement.live.unwrap_or(self.inner.sensitive_freshness);
         let Some(introspector) = &self.inner.introspector else {
-            if requirement.fail_open {
-                return Ok(Principal::new(info, false));
-            }
+            // A configuration problem, not an outage: fail-open does not apply.
             warn!("a sensitive route needs introspection, but none is configured");
             return Err(Rejection::Unavailable {
                 reason: Unavailable::NoIntrospection,
@@ -445,10 +455,15 @@ impl Tollgate {
             Err(IntrospectionError::Inactive) => {
                 Err(Rejection::InvalidToken(InvalidToken::Inactive))
             }
-            Err(IntrospectionError::NoEndpoint | IntrospectionError::Unreachable(_))
-                if requirement.fail_open =>
-            {
-                debug!("introspection unavailable; route fails open");
+            // About the token: it cannot be confirmed, which is no revocation (not cached).
+            Err(IntrospectionError::Unconfirmable(_)) => {
+                Err(Rejection::InvalidToken(InvalidToken::Unconfirmable))
+            }
+            // Only an AS that cannot be reached opens a fail-open route. An AS that refuses
+            // our credentials or answers nonsense would keep it open for good, and silently;
+            // a missing endpoint is a configuration problem. Both stay closed.
+            Err(IntrospectionError::Unreachable(_)) if requirement.fail_open => {
+                debug!("introspection unreachable; route fails open");
                 Ok(Principal::new(info, false))
             }
             Err(IntrospectionError::NoEndpoint) => Err(Rejection::Unavailable {
@@ -463,9 +478,6 @@ impl Tollgate {
                 reason: Unavailable::Introspection,
                 retry_after: introspector.retry_after(),
             }),
-            Err(IntrospectionError::Unconfirmable(_)) => {
-                Err(Rejection::InvalidToken(InvalidToken::Inactive))
-            }
         }
     }
 
@@ -493,7 +505,7 @@ impl Tollgate {
                 return Err(Rejection::InvalidToken(InvalidToken::OpaqueUnsupported));
             }
             Err(IntrospectionError::Unconfirmable(_)) => {
-                return Err(Rejection::InvalidToken(InvalidToken::Inactive));
+                return Err(Rejection::InvalidToken(InvalidToken::Unconfirmable));
             }
             // Fail-open cannot apply: without the AS nothing at all is known about the token.
             Err(
@@ -517,19 +529,47 @@ impl Tollgate {
         answer: &IntrospectionAnswer,
         requirement: &Requirement,
     ) -> Result<Principal, Rejection> {
-        let info = self.opaque_info(answer).map_err(Rejection::InvalidToken)?;
+        let accept_without_audience = self
+            .inner
+            .introspector
+            .as_ref()
+            .is_some_and(Introspector::accepts_answers_without_audience);
+        let info = self
+            .opaque_info(answer, accept_without_audience)
+            .map_err(Rejection::InvalidToken)?;
         check_requirement(&info, requirement, now())?;
         Ok(Principal::new(Arc::new(info), true))
     }
 
-    /// The principal of an opaque token, from the introspection answer (RFC 7662 §2.2). The
-    /// answer's `iss` and `aud`, when present, are held to the same rules as a JWT's.
-    fn opaque_info(&self, answer: &IntrospectionAnswer) -> Result<TokenInfo, InvalidToken> {
+    /// The principal of an opaque token, from the introspection answer (RFC 7662 §2.2), which
+    /// is all there is to know about it.
+    ///
+    /// - It must be about an access token (the markers are listed on
+    ///   [`Introspection`](crate::Introspection)).
+    /// - `aud` must name one of the configured audiences, as a JWT's must (RFC 9068 §4); an
+    ///   answer without `aud` passes only with
+    ///   [`accept_answers_without_audience`](crate::Introspection::accept_answers_without_audience).
+    ///   Refresh tokens, and tokens meant for other resource servers, usually have none.
+    /// - `iss`, when present, must be the configured issuer. It is not required: the answer
+    ///   comes from the configured endpoint over an authenticated call.
+    fn opaque_info(
+        &self,
+        answer: &IntrospectionAnswer,
+        accept_without_audience: bool,
+    ) -> Result<TokenInfo, InvalidToken> {
         let rules = &self.inner.rules;
+        if answer.not_access_token.is_some() {
+            return Err(InvalidToken::NotAccessToken);
+        }
         if answer.iss.as_ref().is_some_and(|iss| *iss != rules.issuer) {
             return Err(InvalidToken::Issuer);
         }
-        if !answer.aud.is_empty() && !answer.aud.iter().any(|a| rules.audiences.contains(a)) {
+        let audience_ok = if answer.aud.is_empty() {
+            accept_without_audience
+        } else {
+            answer.aud.iter().any(|a| rules.audiences.contains(a))
+        };
+        if !audience_ok {
             return Err(InvalidToken::Audience);
         }
         Ok(TokenInfo {
@@ -621,12 +661,33 @@ fn check_requirement(info: &TokenInfo, req: &Requirement, now: i64) -> Result<()
     Ok(())
 }
 
-/// For a JWT, the introspection answer must describe the same token (DESIGN §5).
+/// For a JWT, the introspection answer must describe the same token, and an access token
+/// (RFC 7662 §2.2; the markers are listed on [`Introspection`](crate::Introspection)).
 fn agree(info: &TokenInfo, answer: &IntrospectionAnswer) -> Result<(), InvalidToken> {
+    // Whatever the JWT says of itself, the AS knows it as something else: a refresh token
+    // signed like an access token, for one.
+    if answer.not_access_token.is_some() {
+        return Err(InvalidToken::NotAccessToken);
+    }
     let same = |ours: &Option<String>, theirs: &Option<String>| match (ours, theirs) {
         (Some(a), Some(b)) => a == b,
         _ => true,
     };
+    // RFC 7519 §4.1.7: `jti` identifies the token; an answer about another one is not ours.
+    if !same(&info.jti, &answer.jti) {
+        return Err(InvalidToken::IntrospectionMismatch("jti"));
+    }
+    // A `token_type` claim in the JWT (not an RFC 9068 claim, but some servers add one) must
+    // name the same type as the answer's; the type names are case-insensitive (RFC 6749 §5.1).
+    if let (Some(ours), Some(theirs)) = (
+        info.claims
+            .get("token_type")
+            .and_then(serde_json::Value::as_str),
+        answer.token_type.as_deref(),
+    ) && !ours.eq_ignore_ascii_case(theirs)
+    {
+        return Err(InvalidToken::IntrospectionMismatch("token_type"));
+    }
     if !same(&info.issuer, &answer.iss) {
         return Err(InvalidToken::IntrospectionMismatch("iss"));
     }
@@ -661,4 +722,11 @@ fn agree(info: &TokenInfo, answer: &IntrospectionAnswer) -> Result<(), InvalidTo
         }
     }
     Ok(())
+}
+
+/// A compact JWE (RFC 7516 §7.1): five segments, four dots. RFC 7516 §9 tells a JWE from a JWS
+/// by this count alone. Stops at the fifth dot, so a long token with many is not scanned
+/// further than needed.
+fn is_jwe_shaped(token: &str) -> bool {
+    token.matches('.').take(5).count() == 4
 }

@@ -43,7 +43,9 @@ pub enum InvalidToken {
     MissingClaim(&'static str),
     /// A claim has the wrong type or an impossible value.
     InvalidClaim(&'static str),
-    /// The token looks like an ID token, not an access token.
+    /// The token looks like an ID token, not an access token; or its introspection answer
+    /// says it is something else than an access token usable as a bearer token (a refresh
+    /// token, a DPoP-bound token).
     NotAccessToken,
     /// The authorization server says the token is not active (revoked, expired, unknown).
     Inactive,
@@ -55,6 +57,15 @@ pub enum InvalidToken {
     TooOld,
     /// The claims do not fit the type a handler asked for.
     ClaimsShape,
+    /// An encrypted token (a compact JWE, RFC 7516 §7.1): refused without asking the
+    /// authorization server, unless
+    /// [`TollgateBuilder::introspect_encrypted_tokens`](crate::TollgateBuilder::introspect_encrypted_tokens)
+    /// hands such tokens to introspection.
+    Encrypted,
+    /// The authorization server answered that it cannot introspect this token (HTTP 400 with
+    /// `unsupported_token_type`, `invalid_request` or `invalid_token`). Not a revocation: the
+    /// token is asked about again next time.
+    Unconfirmable,
 }
 
 impl InvalidToken {
@@ -84,6 +95,8 @@ impl InvalidToken {
             Self::OpaqueUnsupported => "opaque tokens are not accepted here",
             Self::TooOld => "the token is too old for this resource",
             Self::ClaimsShape => "the token's claims do not have the expected form",
+            Self::Encrypted => "encrypted tokens are not accepted here",
+            Self::Unconfirmable => "the authorization server cannot confirm the token",
         }
     }
 }

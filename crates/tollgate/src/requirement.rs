@@ -109,6 +109,14 @@ impl Requirement {
     /// On a sensitive route, let requests through on local validation alone when the
     /// authorization server cannot be reached, instead of answering 503.
     ///
+    /// "Cannot be reached" means a refused or reset connection, a timeout, or an HTTP 5xx
+    /// answer: an outage, which ends by itself. Everything else stays closed (503), because it
+    /// would keep the route open for good and silently: the AS rejecting tollgate's
+    /// credentials (401/403, `invalid_client`), a malformed answer, a redirect, no
+    /// introspection configured or no endpoint known, tollgate's own limits. Those are logged
+    /// at ERROR (or WARN) with a hint at the fix. Opaque tokens never fail open: without the AS
+    /// nothing is known about them.
+    ///
     /// **Weakens security**: while the authorization server is unreachable, a revoked token is
     /// accepted here. A token that introspection already called inactive is still refused.
     pub fn fail_open_when_unreachable(mut self) -> Self {

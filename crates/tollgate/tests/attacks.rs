@@ -838,8 +838,8 @@ async fn the_attack_corpus_gets_exactly_the_expected_answers() {
 
     // ---- the compact serialization and its segments (RFC 7515 §3.1, §7.1, §2) -----------
     let [h, p, s] = segments(&valid);
-    // A JWE (RFC 7516 §7.1) has five segments: not a JWS, so opaque, and introspection
-    // (which knows no such token) is the only judge.
+    // A JWE (RFC 7516 §7.1) has five segments: not a JWS. It is refused locally, without
+    // asking the AS, unless the gate opts in to introspecting encrypted tokens.
     let jwe = format!(
         "{}.{}.{}.{}.{}",
         b64_json(&json!({"alg": "RSA-OAEP", "enc": "A256GCM", "kid": rsa})),
@@ -1148,6 +1148,7 @@ async fn the_attack_corpus_gets_exactly_the_expected_answers() {
         ("aud", json!(["https://other.test"])),
         ("exp", json!(now + 7200)),
         ("scope", json!("read admin")),
+        ("jti", json!("another-token-id")),
     ];
     for (claim, value) in disagreements {
         let token = mock
@@ -1174,6 +1175,155 @@ async fn the_attack_corpus_gets_exactly_the_expected_answers() {
         "/admin",
         Carry::Bearer(token),
         Pass,
+    );
+
+    // ---- only access tokens pass (RFC 7662 §2.2 `token_type`) ----------------------------
+    // A JWT the AS calls something else than an access token.
+    for (name, member, value) in [
+        (
+            "token_type refresh_token",
+            "token_type",
+            json!("refresh_token"),
+        ),
+        ("Keycloak's typ Refresh", "typ", json!("Refresh")),
+        (
+            "Hydra's token_use refresh_token",
+            "token_use",
+            json!("refresh_token"),
+        ),
+    ] {
+        let token = mock.token().introspection_claim(member, value).sign();
+        c.add_on(
+            format!("a JWT whose introspection answer has {name}"),
+            Gate::Hybrid,
+            "/admin",
+            Carry::Bearer(token),
+            InvalidToken,
+        );
+    }
+    // The JWT's own `token_type` claim must agree with the answer's.
+    let token = mock.token().claim("token_type", "refresh_token").sign();
+    c.add_on(
+        "a JWT whose token_type claim disagrees with the answer's",
+        Gate::Hybrid,
+        "/admin",
+        Carry::Bearer(token),
+        InvalidToken,
+    );
+    let token = mock.token().claim("token_type", "bearer").sign();
+    c.add_on(
+        "control: a JWT whose token_type claim matches the answer's but for case",
+        Gate::Hybrid,
+        "/admin",
+        Carry::Bearer(token),
+        Pass,
+    );
+    // Opaque tokens: the answer alone says what the token is, on every route.
+    c.token(
+        "control: an opaque access token",
+        mock.opaque_token().issue(),
+        Pass,
+    );
+    let refresh = mock.refresh_token().issue();
+    c.token("an opaque refresh token", refresh.clone(), InvalidToken);
+    c.add_on(
+        "an opaque refresh token, sensitive route",
+        Gate::Hybrid,
+        "/admin",
+        Carry::Bearer(refresh),
+        InvalidToken,
+    );
+    let markers = [
+        (
+            "token_type refresh_token",
+            "token_type",
+            json!("refresh_token"),
+        ),
+        (
+            "token_type Refresh (Keycloak)",
+            "token_type",
+            json!("Refresh"),
+        ),
+        ("token_type id_token", "token_type", json!("id_token")),
+        ("token_type N_A", "token_type", json!("N_A")),
+        (
+            "token_type DPoP (RFC 9449 §6.2)",
+            "token_type",
+            json!("DPoP"),
+        ),
+        ("token_type an empty string", "token_type", json!("")),
+        (
+            "Hydra's token_use refresh_token",
+            "token_use",
+            json!("refresh_token"),
+        ),
+        (
+            "cnf.jkt: bound to a DPoP key",
+            "cnf",
+            json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+        ),
+    ];
+    for (name, member, value) in markers {
+        let token = mock
+            .opaque_token()
+            .introspection_claim(member, value)
+            .issue();
+        c.token(
+            format!("an opaque token whose answer has {name}"),
+            token,
+            InvalidToken,
+        );
+    }
+    let keycloak_refresh = mock
+        .opaque_token()
+        .introspection_claim("typ", "Refresh")
+        .introspection_claim("token_type", Value::Null)
+        .issue();
+    c.token(
+        "an opaque token whose answer has Keycloak's typ Refresh and no token_type",
+        keycloak_refresh,
+        InvalidToken,
+    );
+    for (name, member, value) in [
+        (
+            "token_type access_token",
+            "token_type",
+            json!("access_token"),
+        ),
+        (
+            "token_type urn:ietf:params:oauth:token-type:access_token",
+            "token_type",
+            json!("urn:ietf:params:oauth:token-type:access_token"),
+        ),
+        ("token_type BEARER", "token_type", json!("BEARER")),
+        (
+            "Hydra's token_use access_token",
+            "token_use",
+            json!("access_token"),
+        ),
+        ("Keycloak's typ Bearer", "typ", json!("Bearer")),
+        ("no token_type", "token_type", Value::Null),
+    ] {
+        let token = mock
+            .opaque_token()
+            .introspection_claim(member, value)
+            .issue();
+        c.token(
+            format!("control: an opaque token whose answer has {name}"),
+            token,
+            Pass,
+        );
+    }
+    // The audience of an opaque token is the answer's `aud`: required, and this API's.
+    c.token(
+        "an opaque token whose answer has no aud",
+        mock.opaque_token().claim("aud", Value::Null).issue(),
+        InvalidToken,
+    );
+    c.token(
+        "an opaque token for another audience",
+        mock.opaque_token().audience("https://other.test").issue(),
+        InvalidToken,
     );
 
     // ---- revocation, and a revoked token in disguise (DESIGN §5) ------------------------
@@ -1309,6 +1459,14 @@ async fn the_attack_corpus_gets_exactly_the_expected_answers() {
                 mock.introspection_count_for(token),
                 0,
                 "{name} was introspected"
+            );
+        }
+        // RFC 7516 §9: four dots make a JWE, refused locally at no cost to the AS.
+        if token.matches('.').count() == 4 {
+            assert_eq!(
+                mock.introspection_count_for(token),
+                0,
+                "{name} (JWE-shaped) was introspected"
             );
         }
     }

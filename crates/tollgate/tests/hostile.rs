@@ -83,22 +83,46 @@ mod logs {
 
 /// Waits until some WARN line contains `needle` (lines of every test in this binary count).
 async fn warned(needle: &str) {
+    logged("WARN", needle).await;
+}
+
+/// Waits until some ERROR line contains `needle`: trouble that lasts until someone fixes the
+/// configuration or the AS (RFC 7662 §2.1 credentials, unusable answers).
+async fn errored(needle: &str) {
+    logged("ERROR", needle).await;
+}
+
+async fn logged(level: &str, needle: &str) {
     #[cfg(feature = "tracing")]
     {
         let found = eventually(Duration::from_secs(20), || async {
             logs::lines()
                 .iter()
-                .any(|l| l.starts_with("WARN") && l.contains(needle))
+                .any(|l| l.starts_with(level) && l.contains(needle))
         })
         .await;
         assert!(
             found,
-            "no warning containing {needle:?}; got:\n{}",
+            "no {level} line containing {needle:?}; got:\n{}",
             logs::lines().join("\n")
         );
     }
     #[cfg(not(feature = "tracing"))]
-    let _ = needle;
+    let _ = (level, needle);
+}
+
+/// How many lines of `level` contain `needle` so far.
+fn count_logged(level: &str, needle: &str) -> usize {
+    #[cfg(feature = "tracing")]
+    return logs::lines()
+        .iter()
+        .filter(|l| l.starts_with(level) && l.contains(needle))
+        .count();
+    #[cfg(not(feature = "tracing"))]
+    {
+        let _ = (level, needle);
+        0
+    }
 }
 
 /// No log line of the whole binary contains one of these tokens.
@@ -364,7 +388,7 @@ async fn an_endless_introspection_answer_is_read_only_up_to_the_bound() {
         "routine routes keep serving"
     );
     hostile.all_cut_off_below(32 << 20).await;
-    warned("introspection answer larger than max_body_bytes").await;
+    errored("introspection answer larger than max_body_bytes").await;
     logs_never_contain(&[&token]);
 }
 
@@ -565,7 +589,7 @@ async fn wrong_content_types() {
     );
     mock.clear_faults();
     assert_eq!(get_with(&format!("{url}/admin"), &token).await.status, 200);
-    warned("unusable introspection answer").await;
+    errored("unusable introspection answer").await;
     logs_never_contain(&[&token, &new_key]);
 }
 
@@ -841,7 +865,7 @@ async fn a_client_that_follows_redirects_trusts_no_answer_from_another_host() {
     mock.revoke(&token);
     let answer = get_with(&format!("{url}/admin"), &token).await;
     assert_unavailable(&answer, "an answer from another origin");
-    warned("another origin").await;
+    errored("another origin").await;
     logs_never_contain(&[&token]);
 }
 
@@ -905,8 +929,50 @@ async fn an_active_that_is_not_the_boolean_true_is_never_a_pass_nor_cached() {
         401,
         "revocation is remembered"
     );
-    warned("`active` is not a JSON boolean").await;
+    errored("`active` is not a JSON boolean").await;
     tokens.push(token);
     let refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
     logs_never_contain(&refs);
+}
+
+// ---- our credentials refused: one ERROR per misconfiguration, never a secret ---------------
+
+#[tokio::test]
+async fn rejected_credentials_log_one_error_per_outage_without_token_or_secret() {
+    setup_logs();
+    let mock = MockAuthServer::start().await;
+    let gate = ready(hybrid_builder(&mock)).await;
+    let url = serve(app(&gate)).await;
+    let token = mock.token().sign();
+    // 403 is this test's own: no other test of this binary makes the AS answer it.
+    let needle = "(HTTP 403)";
+    let before = count_logged("ERROR", needle);
+    mock.set_fault(Endpoint::Introspection, Fault::Status(403));
+    for _ in 0..5 {
+        assert_unavailable(&get_with(&format!("{url}/admin"), &token).await, "HTTP 403");
+    }
+    errored(needle).await;
+    errored("check the client id, secret or credential").await;
+    #[cfg(feature = "tracing")]
+    assert_eq!(
+        count_logged("ERROR", needle),
+        before + 1,
+        "one ERROR per misconfiguration, not per request"
+    );
+    // Fixed, then broken again: a new misconfiguration, a new ERROR.
+    mock.clear_faults();
+    assert_eq!(get_with(&format!("{url}/admin"), &token).await.status, 200);
+    mock.set_fault(Endpoint::Introspection, Fault::Status(403));
+    assert_unavailable(
+        &get_with(&format!("{url}/admin"), &token).await,
+        "HTTP 403 again",
+    );
+    #[cfg(feature = "tracing")]
+    assert_eq!(count_logged("ERROR", needle), before + 2);
+    let secret = mock.client_secret();
+    let basic = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", mock.client_id()))
+    };
+    logs_never_contain(&[&token, &secret, &basic]);
 }

@@ -368,3 +368,223 @@ async fn a_sensitive_route_may_fail_open_when_asked_to() {
             .is_err()
     );
 }
+
+// ---- only access tokens pass (RFC 7662 §2.2 `token_type`) --------------------------------
+
+#[tokio::test]
+async fn a_refresh_token_presented_as_a_bearer_token_is_refused_on_every_route() {
+    let s = Setup::new().await;
+    // The mock answers `token_type: "refresh_token"` for it, and it has no `aud`.
+    let refresh = s.mock.refresh_token().scope("read payments").issue();
+    for answer in [
+        s.get("/photos", &refresh).await,
+        s.post("/admin/users", &refresh).await,
+        s.post("/payments", &refresh).await,
+    ] {
+        assert_eq!(
+            (answer.status, answer.error().as_deref()),
+            (401, Some("invalid_token")),
+            "{answer:?}"
+        );
+    }
+    // Asked again on the routine route too: the refusal does not depend on a cached answer.
+    assert_eq!(s.get("/photos", &refresh).await.status, 401);
+
+    // A JWT whose introspection answer says it is a refresh token, on a sensitive route.
+    let jwt = s
+        .mock
+        .token()
+        .introspection_claim("token_type", "refresh_token")
+        .sign();
+    let answer = s.post("/admin/users", &jwt).await;
+    assert_eq!(
+        (answer.status, answer.param("error_description").as_deref()),
+        (401, Some("the token is not an access token"))
+    );
+    let rejection = s
+        .gate
+        .validate_with(&jwt, &Requirement::sensitive(Duration::ZERO))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        rejection,
+        tollgate::Rejection::InvalidToken(tollgate::InvalidToken::NotAccessToken)
+    );
+}
+
+#[tokio::test]
+async fn an_opaque_answer_without_audience_is_refused_unless_allowed() {
+    let s = Setup::new().await;
+    let without = s
+        .mock
+        .opaque_token()
+        .claim("aud", serde_json::Value::Null)
+        .issue();
+    let elsewhere = s
+        .mock
+        .opaque_token()
+        .audience("https://elsewhere.test")
+        .issue();
+    let control = s.mock.opaque_token().issue();
+    assert_eq!(s.get("/photos", &control).await.status, 200);
+    let answer = s.get("/photos", &without).await;
+    assert_eq!(
+        (answer.status, answer.error().as_deref()),
+        (401, Some("invalid_token")),
+        "an answer without aud passed by default"
+    );
+    assert_eq!(s.get("/photos", &elsewhere).await.status, 401);
+
+    // The switch accepts answers without `aud`, never answers for another audience.
+    let gate = ready(
+        builder(&s.mock).introspection(
+            tollgate::Introspection::client_secret_basic(
+                s.mock.client_id(),
+                s.mock.client_secret(),
+            )
+            .accept_answers_without_audience(true),
+        ),
+    )
+    .await;
+    let principal = gate.validate(&without).await.unwrap();
+    assert!(principal.audiences().is_empty());
+    assert_eq!(
+        gate.validate(&elsewhere).await.unwrap_err(),
+        tollgate::Rejection::InvalidToken(tollgate::InvalidToken::Audience)
+    );
+    // A refresh token has no `aud` either: the switch does not let it through.
+    let refresh = s.mock.refresh_token().issue();
+    assert_eq!(
+        gate.validate(&refresh).await.unwrap_err(),
+        tollgate::Rejection::InvalidToken(tollgate::InvalidToken::NotAccessToken)
+    );
+}
+
+// ---- answers about the token, answers about us (RFC 6749 §5.2, RFC 7009 §2.2.1) -----------
+
+#[tokio::test]
+async fn an_as_that_cannot_confirm_a_token_gets_401_not_503_and_nothing_is_remembered() {
+    let s = Setup::new().await;
+    let token = s.mock.token().sign();
+    let opaque = s.mock.opaque_token().issue();
+    for error in ["unsupported_token_type", "invalid_request", "invalid_token"] {
+        s.mock.set_fault(
+            Endpoint::Introspection,
+            Fault::OAuthError {
+                status: 400,
+                error: error.into(),
+            },
+        );
+        for (path, t, sensitive) in [("/admin/users", &token, true), ("/photos", &opaque, false)] {
+            let before = s.mock.introspection_count_for(t);
+            for _ in 0..2 {
+                let answer = if sensitive {
+                    s.post(path, t).await
+                } else {
+                    s.get(path, t).await
+                };
+                assert_eq!(
+                    (
+                        answer.status,
+                        answer.error().as_deref(),
+                        answer.param("error_description").as_deref()
+                    ),
+                    (
+                        401,
+                        Some("invalid_token"),
+                        Some("the authorization server cannot confirm the token")
+                    ),
+                    "{error} on {path}"
+                );
+            }
+            // Not cached: every request asked.
+            assert_eq!(s.mock.introspection_count_for(t), before + 2, "{error}");
+        }
+        // Not a revocation: the JWT still passes where it is checked locally.
+        assert_eq!(s.get("/photos", &token).await.status, 200, "{error}");
+    }
+    s.mock.clear_faults();
+    assert_eq!(s.post("/admin/users", &token).await.status, 200);
+    assert_eq!(s.get("/photos", &opaque).await.status, 200);
+
+    // `invalid_client` is about us, whatever the status: 503, not 401.
+    for status in [400, 401] {
+        s.mock.set_fault(
+            Endpoint::Introspection,
+            Fault::OAuthError {
+                status,
+                error: "invalid_client".into(),
+            },
+        );
+        let answer = s.post("/admin/users", &token).await;
+        assert_eq!(
+            answer.status, 503,
+            "invalid_client with {status}: {answer:?}"
+        );
+        assert!(answer.retry_after.is_some() && answer.challenge.is_none());
+    }
+}
+
+// ---- encrypted tokens (RFC 7516) ------------------------------------------------------------
+
+/// A compact JWE: five base64url segments (RFC 7516 §7.1).
+fn jwe() -> String {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    format!(
+        "{}.{}.{}.{}.{}",
+        b64(r#"{"alg":"RSA-OAEP-256","enc":"A256GCM"}"#),
+        b64("encrypted key"),
+        b64("initialization vector"),
+        b64("ciphertext"),
+        b64("authentication tag")
+    )
+}
+
+#[tokio::test]
+async fn a_jwe_is_refused_locally_unless_introspecting_encrypted_tokens_is_on() {
+    let s = Setup::new().await;
+    let jwe = jwe();
+    // An AS that would call anything active for this API.
+    let active = serde_json::json!({"active": true, "aud": s.mock.audience(), "sub": "eve"});
+    s.mock.set_fault(
+        Endpoint::Introspection,
+        Fault::Body {
+            content_type: "application/json".into(),
+            body: Bytes::from(active.to_string()),
+        },
+    );
+    for answer in [
+        s.get("/photos", &jwe).await,
+        s.post("/admin/users", &jwe).await,
+    ] {
+        assert_eq!(
+            (answer.status, answer.param("error_description").as_deref()),
+            (401, Some("encrypted tokens are not accepted here")),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(
+        s.mock.introspection_count_for(&jwe),
+        0,
+        "a JWE cost an introspection call"
+    );
+
+    // Opted in: introspected as an opaque token.
+    let gate = ready(hybrid_builder(&s.mock).introspect_encrypted_tokens(true)).await;
+    let url = serve(app(&gate)).await;
+    let answer = get_with(&format!("{url}/photos"), &jwe).await;
+    assert_eq!(
+        (answer.status, answer.body.as_str()),
+        (200, "eve introspected=true")
+    );
+    assert_eq!(s.mock.introspection_count_for(&jwe), 1);
+
+    // Opted in without introspection: still refused, without any call.
+    let local = ready(builder(&s.mock).introspect_encrypted_tokens(true)).await;
+    assert_eq!(
+        local.validate(&jwe).await.unwrap_err(),
+        tollgate::Rejection::InvalidToken(tollgate::InvalidToken::Encrypted)
+    );
+    assert_eq!(s.mock.introspection_count_for(&jwe), 1);
+}

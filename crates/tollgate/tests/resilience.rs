@@ -15,7 +15,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use common::{builder, eventually, get as get_with, hybrid_builder, ready, serve};
 use serde_json::json;
-use tollgate::{Algorithm, Introspection, Tollgate};
+use tollgate::{Algorithm, Introspection, Requirement, Tollgate};
 use tollgate_mock::{Endpoint, Fault, MockAuthServer};
 
 fn app(gate: &Tollgate) -> Router {
@@ -24,6 +24,15 @@ fn app(gate: &Tollgate) -> Router {
         .route(
             "/admin",
             get(|| async { "admin" }).route_layer(gate.sensitive()),
+        )
+        .route(
+            "/relaxed",
+            get(|principal: tollgate::Principal| async move {
+                format!("introspected={}", principal.introspected())
+            })
+            .route_layer(
+                gate.require(Requirement::sensitive(Duration::ZERO).fail_open_when_unreachable()),
+            ),
         )
         .layer(gate.layer())
 }
@@ -448,4 +457,82 @@ async fn a_flood_of_distinct_tokens_leaves_memory_bounded_and_the_as_untouched()
         "{} fetches",
         mock.jwks_fetches() - fetches
     );
+}
+
+#[tokio::test]
+async fn fail_open_opens_only_when_the_as_cannot_be_reached() {
+    let mock = MockAuthServer::start().await;
+    let evil = MockAuthServer::start().await;
+    let gate = ready(hybrid_builder(&mock)).await;
+    let url = serve(app(&gate)).await;
+    let token = mock.token().sign();
+    let relaxed = format!("{url}/relaxed");
+    assert_eq!(
+        get_with(&relaxed, &token).await.body,
+        "introspected=true",
+        "control"
+    );
+
+    // The AS answers, but unusably: our credentials (401/403, invalid_client), a malformed
+    // answer, a redirect. Fail-open must not open: a broken configuration would otherwise
+    // turn live checks off for good, silently.
+    let closed = [
+        Fault::Status(401),
+        Fault::Status(403),
+        Fault::OAuthError {
+            status: 401,
+            error: "invalid_client".into(),
+        },
+        Fault::OAuthError {
+            status: 400,
+            error: "invalid_client".into(),
+        },
+        Fault::MalformedBody,
+        Fault::Body {
+            content_type: "application/json".into(),
+            body: bytes::Bytes::from_static(br#"{"active":"true"}"#),
+        },
+        Fault::Redirect(evil.introspection_endpoint()),
+        Fault::Status(404),
+    ];
+    for fault in closed {
+        mock.set_fault(Endpoint::Introspection, fault.clone());
+        let answer = get_with(&relaxed, &token).await;
+        assert_eq!(answer.status, 503, "{fault:?} opened fail-open: {answer:?}");
+        assert!(answer.retry_after.is_some() && answer.challenge.is_none());
+    }
+    assert_eq!(evil.introspection_count(), 0);
+
+    // The AS cannot be reached: 5xx, too slow, refusing connections. Fail-open opens, on
+    // local validation alone.
+    let reached = [
+        Fault::Status(500),
+        Fault::Status(502),
+        Fault::Status(503),
+        Fault::Latency(Duration::from_secs(3)),
+    ];
+    for fault in reached {
+        mock.set_fault(Endpoint::Introspection, fault.clone());
+        let answer = get_with(&relaxed, &token).await;
+        assert_eq!(
+            (answer.status, answer.body.as_str()),
+            (200, "introspected=false"),
+            "{fault:?}"
+        );
+        // A route without the switch stays closed.
+        assert_eq!(get_with(&format!("{url}/admin"), &token).await.status, 503);
+    }
+    mock.clear_faults();
+    mock.go_down().await;
+    assert_eq!(
+        get_with(&relaxed, &token).await.body,
+        "introspected=false",
+        "connection refused"
+    );
+    mock.come_back().await;
+    let back = eventually(Duration::from_secs(30), || async {
+        get_with(&relaxed, &token).await.body == "introspected=true"
+    })
+    .await;
+    assert!(back);
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::ClaimSet;
 use crate::state::Shared;
@@ -31,6 +31,7 @@ const TOKEN_BYTES: usize = 32;
 pub struct OpaqueTokenBuilder {
     shared: Arc<Shared>,
     claims: ClaimSet,
+    introspection_overrides: Map<String, Value>,
     refresh_token: Option<String>,
 }
 
@@ -48,6 +49,7 @@ impl OpaqueTokenBuilder {
         OpaqueTokenBuilder {
             shared,
             claims,
+            introspection_overrides: Map::new(),
             refresh_token: None,
         }
     }
@@ -109,6 +111,16 @@ impl OpaqueTokenBuilder {
         self
     }
 
+    /// Lays `value` over the introspection answer's field `name`, after the server has added
+    /// `active` and `token_type`; `Value::Null` removes the field. This is how a test makes the
+    /// answer look like another server's (Keycloak's `typ`, Ory Hydra's `token_use`) or drops
+    /// `token_type`, which [`claim`](Self::claim) cannot do.
+    pub fn introspection_claim(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.introspection_overrides
+            .insert(name.to_owned(), value.into());
+        self
+    }
+
     /// Records this token as issued from `refresh_token`: revoking that one revokes this one.
     pub fn refresh_token(mut self, refresh_token: &str) -> Self {
         self.refresh_token = Some(refresh_token.to_owned());
@@ -121,6 +133,7 @@ impl OpaqueTokenBuilder {
         let token = random_token(TOKEN_BYTES);
         let mut record = TokenRecord::new(TokenKind::Access, self.claims.into_map());
         record.parent = self.refresh_token;
+        record.introspection_overrides = self.introspection_overrides;
         self.shared.tokens().insert(token.clone(), record);
         token
     }

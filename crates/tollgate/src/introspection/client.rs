@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use http::HeaderValue;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 
-use super::ClientAuth;
+use super::{ClientAuth, IntrospectionError};
 
 /// Client authentication, prepared once: the `Authorization` header or the extra form fields.
 #[derive(Clone)]
@@ -115,14 +115,16 @@ fn request_body(token: &str, credentials: &Credentials) -> String {
 
 /// POSTs the token and returns the body of a `200` answer, read up to `max_body_bytes`.
 ///
-/// Errors are short static reasons; the details go to the log, never the token or a secret.
+/// A failure comes classified by whose fault it is (see [`IntrospectionError`]), with a short
+/// static reason that says what to fix. The details (status, transport error) go to the DEBUG
+/// log; the caller logs the reason. Neither ever contains the token or a secret.
 pub(super) async fn exchange(
     http: &reqwest::Client,
     endpoint: &str,
     credentials: &Credentials,
     token: &str,
     max_body_bytes: usize,
-) -> Result<Vec<u8>, &'static str> {
+) -> Result<Vec<u8>, IntrospectionError> {
     let mut request = http
         .post(endpoint)
         .header(ACCEPT, HeaderValue::from_static("application/json"))
@@ -135,20 +137,32 @@ pub(super) async fn exchange(
         request = request.header(AUTHORIZATION, authorization.clone());
     }
 
-    let mut response = match request.send().await {
+    let response = match request.send().await {
         Ok(response) => response,
         Err(error) => {
-            let reason = if error.is_connect() {
-                "introspection endpoint unreachable"
+            let class = if error.is_redirect() {
+                // The user's client follows redirects and gave up (a loop, too many hops).
+                IntrospectionError::Broken(
+                    "the introspection endpoint redirects (too many hops or a loop); configure \
+                     the final URL of the endpoint, and an HTTP client that does not follow \
+                     redirects",
+                )
+            } else if error.is_builder() {
+                IntrospectionError::Broken(
+                    "the introspection request cannot be built; check the endpoint URL",
+                )
             } else if error.is_timeout() {
-                "introspection timed out"
+                IntrospectionError::Unreachable("introspection timed out")
+            } else if error.is_connect() {
+                IntrospectionError::Unreachable("introspection endpoint unreachable")
             } else {
-                "introspection request failed"
+                // Reset or closed mid-request: the AS is not answering.
+                IntrospectionError::Unreachable("introspection request failed")
             };
             // `without_url`: the URL is configuration, but keep logs free of anything that came
             // from metadata we did not write.
-            crate::log::warn!("{reason}: {}", error.without_url());
-            return Err(reason);
+            crate::log::debug!("introspection request failed: {}", error.without_url());
+            return Err(class);
         }
     };
 
@@ -157,47 +171,113 @@ pub(super) async fn exchange(
     // any token active. The token already went there, which only a client that does not follow
     // redirects prevents; its answer at least is not trusted.
     if reqwest::Url::parse(endpoint).is_ok_and(|asked| asked.origin() != response.url().origin()) {
-        crate::log::warn!(
-            "the introspection endpoint redirected to another origin ({}); answer refused. \
-             Use an HTTP client that does not follow redirects",
+        crate::log::debug!(
+            "the introspection endpoint redirected to {}",
             response.url().origin().ascii_serialization()
         );
-        return Err("introspection endpoint redirected to another origin");
+        return Err(IntrospectionError::Broken(
+            "the introspection endpoint redirected to another origin; answer refused. Configure \
+             the final URL of the endpoint, and an HTTP client that does not follow redirects",
+        ));
     }
 
-    let status = response.status();
-    match status.as_u16() {
-        200 => {}
-        // RFC 7662 §2.1: the protected resource must be authorized to introspect. A 401/403
-        // means *our* credentials are wrong or lack permission: every call will fail the same
-        // way until the configuration is fixed, so say so loudly.
-        401 | 403 => {
-            crate::log::warn!(
-                "ERROR: the introspection endpoint rejected tollgate's client authentication \
-                 (HTTP {}); check the configured client id, secret or credential and the \
-                 method (client_secret_basic, client_secret_post, bearer). Every \
-                 introspection fails until this is fixed",
-                status.as_u16()
-            );
-            return Err("introspection endpoint rejected our client credentials");
-        }
-        _ => {
-            crate::log::warn!(
-                "introspection endpoint answered HTTP {} (expected 200)",
-                status.as_u16()
-            );
-            return Err("introspection endpoint answered non-200");
-        }
+    let status = response.status().as_u16();
+    if status != 200 {
+        crate::log::debug!("introspection endpoint answered HTTP {status} (expected 200)");
     }
+    match status {
+        200 => read_body(response, max_body_bytes).await,
+        // RFC 7662 §2.3: a 400 is an RFC 6749 §5.2 error answer. Some are about the token,
+        // some about us; the `error` code tells which.
+        400 => {
+            let body = read_body(response, max_body_bytes).await?;
+            Err(classify_error_answer(&body))
+        }
+        // RFC 7662 §2.1 / §2.3: the protected resource must be authorized to introspect. A
+        // 401/403 means *our* credentials are wrong, expired or lack the permission: every
+        // call fails the same way until the configuration is fixed.
+        401 => Err(IntrospectionError::Broken(
+            "the introspection endpoint rejected tollgate's client authentication (HTTP 401); \
+             check the client id, secret or credential and the method (client_secret_basic, \
+             client_secret_post, bearer)",
+        )),
+        403 => Err(IntrospectionError::Broken(
+            "the introspection endpoint refused tollgate (HTTP 403); check the client id, secret \
+             or credential, and that this client is allowed to introspect tokens",
+        )),
+        // The AS is failing or overloaded: it cannot be reached, for now.
+        500..=599 => Err(IntrospectionError::Unreachable(
+            "the introspection endpoint answered HTTP 5xx",
+        )),
+        // Only a client that does not follow redirects gets here: the endpoint moved.
+        300..=399 => Err(IntrospectionError::Broken(
+            "the introspection endpoint answered a redirect (HTTP 3xx), which is not followed; \
+             configure the endpoint's final URL",
+        )),
+        429 => Err(IntrospectionError::Broken(
+            "the introspection endpoint is rate-limiting tollgate (HTTP 429); raise the limit at \
+             the AS, or lower the load with longer freshness budgets and routine_ttl",
+        )),
+        404 | 405 => Err(IntrospectionError::Broken(
+            "the introspection endpoint does not exist (HTTP 404/405); check its URL",
+        )),
+        _ => Err(IntrospectionError::Broken(
+            "the introspection endpoint answered an unexpected status (not 200, 400, 401, 403 or \
+             5xx); check that it is the AS's RFC 7662 endpoint",
+        )),
+    }
+}
 
+/// What an HTTP 400 answer (RFC 6749 §5.2 error JSON) is about.
+///
+/// - `invalid_request`, `invalid_token`, `unsupported_token_type` (RFC 7009 §2.2.1): the AS
+///   cannot (or will not) introspect this token, for instance a token type it does not know.
+///   The token cannot be confirmed: 401, and never remembered as a revocation.
+/// - `invalid_client`: tollgate's credentials (RFC 6749 §5.2).
+/// - anything else, or no parsable error: the answer is unusable.
+fn classify_error_answer(body: &[u8]) -> IntrospectionError {
+    let error = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|answer| answer.get("error")?.as_str().map(str::to_owned));
+    crate::log::debug!(
+        "introspection endpoint answered HTTP 400, error {:?}",
+        // A code is a short RFC 6749 token; anything else is not echoed.
+        error
+            .as_deref()
+            .filter(|e| e.len() <= 64 && e.bytes().all(|b| b.is_ascii_graphic()))
+    );
+    match error.as_deref() {
+        Some("invalid_request" | "invalid_token" | "unsupported_token_type") => {
+            IntrospectionError::Unconfirmable("the authorization server cannot confirm the token")
+        }
+        Some("invalid_client") => IntrospectionError::Broken(
+            "the introspection endpoint rejected tollgate's client authentication \
+             (invalid_client); check the client id, secret or credential and the method \
+             (client_secret_basic, client_secret_post, bearer)",
+        ),
+        _ => IntrospectionError::Broken(
+            "the introspection endpoint answered HTTP 400 without an error about the token; check \
+             that it is the AS's RFC 7662 endpoint",
+        ),
+    }
+}
+
+/// Reads the body, at most `max_body_bytes`.
+async fn read_body(
+    mut response: reqwest::Response,
+    max_body_bytes: usize,
+) -> Result<Vec<u8>, IntrospectionError> {
+    const TOO_LARGE: IntrospectionError = IntrospectionError::Broken(
+        "introspection answer larger than max_body_bytes; raise Introspection::max_body_bytes \
+         if the AS's answers are legitimately this large",
+    );
     // Refuse early when the announced size is already too large; the loop below enforces the
     // bound anyway, as `Content-Length` may be absent (chunked) or wrong.
     if response
         .content_length()
         .is_some_and(|len| len > max_body_bytes as u64)
     {
-        crate::log::warn!("introspection answer larger than max_body_bytes ({max_body_bytes})");
-        return Err("introspection answer too large");
+        return Err(TOO_LARGE);
     }
     let capacity = response
         .content_length()
@@ -209,20 +289,20 @@ pub(super) async fn exchange(
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len().saturating_add(chunk.len()) > max_body_bytes {
-                    crate::log::warn!(
-                        "introspection answer larger than max_body_bytes ({max_body_bytes})"
-                    );
-                    return Err("introspection answer too large");
+                    return Err(TOO_LARGE);
                 }
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(body),
             Err(error) => {
-                crate::log::warn!(
+                crate::log::debug!(
                     "reading the introspection answer failed: {}",
                     error.without_url()
                 );
-                return Err("reading the introspection answer failed");
+                // The connection broke mid-answer: the AS stopped answering.
+                return Err(IntrospectionError::Unreachable(
+                    "reading the introspection answer failed",
+                ));
             }
         }
     }
@@ -244,6 +324,34 @@ mod tests {
         assert_eq!(encoded("a b"), "a+b");
         assert_eq!(encoded("s3cr:t/+é&=%~"), "s3cr%3At%2F%2B%C3%A9%26%3D%25%7E");
         assert_eq!(encoded(""), "");
+    }
+
+    #[test]
+    fn error_answers_are_classified_by_their_code() {
+        let class = |body: &str| match classify_error_answer(body.as_bytes()) {
+            IntrospectionError::Unconfirmable(_) => "token",
+            IntrospectionError::Broken(_) => "broken",
+            other => panic!("{body}: {other:?}"),
+        };
+        for body in [
+            r#"{"error":"unsupported_token_type"}"#,
+            r#"{"error":"invalid_request","error_description":"Failed to introspect token."}"#,
+            r#"{"error":"invalid_token"}"#,
+        ] {
+            assert_eq!(class(body), "token", "{body}");
+        }
+        for body in [
+            r#"{"error":"invalid_client"}"#,
+            r#"{"error":"server_error"}"#,
+            r#"{"error":"INVALID_REQUEST"}"#,
+            r#"{"error":["invalid_request"]}"#,
+            r#"{"error_description":"invalid_request"}"#,
+            r#"["invalid_request"]"#,
+            "invalid_request",
+            "",
+        ] {
+            assert_eq!(class(body), "broken", "{body}");
+        }
     }
 
     #[test]

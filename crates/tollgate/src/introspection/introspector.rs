@@ -1,7 +1,7 @@
 //! [`Introspector`]: the configured client, its cache and its single-flight calls.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::FutureExt as _;
@@ -37,9 +37,11 @@ struct Inner {
     /// The longest an active answer is kept: max(routine_ttl, max_cache_ttl).
     max_active_ttl: Duration,
     inactive_ttl: Duration,
+    accept_answers_without_audience: bool,
     permits: Semaphore,
     cache: AnswerCache,
     stats: Stats,
+    trouble: Trouble,
 }
 
 #[derive(Default)]
@@ -72,11 +74,13 @@ impl Introspector {
                 routine_ttl: config.routine_ttl,
                 max_active_ttl: config.routine_ttl.max(config.max_cache_ttl),
                 inactive_ttl: config.inactive_ttl,
+                accept_answers_without_audience: config.accept_answers_without_audience,
                 // `validate` keeps this within bounds; clamp anyway, as `Semaphore::new` panics
                 // above MAX_PERMITS.
                 permits: Semaphore::new(config.max_concurrent.min(Semaphore::MAX_PERMITS)),
                 cache: AnswerCache::new(config.cache_capacity),
                 stats: Stats::default(),
+                trouble: Trouble::default(),
             }),
         }
     }
@@ -165,6 +169,12 @@ impl Introspector {
         RETRY_AFTER
     }
 
+    /// Whether an opaque token's answer may lack `aud`
+    /// ([`Introspection::accept_answers_without_audience`]).
+    pub(crate) fn accepts_answers_without_audience(&self) -> bool {
+        self.inner.accept_answers_without_audience
+    }
+
     /// The cache TTL for active answers on routine routes (opaque tokens).
     pub(crate) fn routine_ttl(&self) -> Duration {
         self.inner.routine_ttl
@@ -185,8 +195,9 @@ impl Introspector {
         self.inner.stats.coalesced.load(Ordering::Relaxed)
     }
 
-    /// Calls that ended without a usable answer: timeout, refused, non-200, bad body
-    /// (diagnostics).
+    /// Calls that ended without a usable answer: the AS unreachable or answering unusably, or
+    /// tollgate's own limits (diagnostics). An answer that cannot confirm the token is an
+    /// answer, not a failure.
     pub(crate) fn failures(&self) -> u64 {
         self.inner.stats.failures.load(Ordering::Relaxed)
     }
@@ -277,9 +288,8 @@ impl Inner {
         exp: Option<i64>,
     ) -> Outcome {
         let Some(credentials) = &self.credentials else {
-            self.stats.failures.fetch_add(1, Ordering::Relaxed);
-            return Err(IntrospectionError::Unreachable(
-                "introspection client credential is not a valid header value",
+            return self.failed(IntrospectionError::Broken(
+                "the introspection bearer credential is not a valid header value",
             ));
         };
         let fetched_at = Instant::now();
@@ -289,7 +299,7 @@ impl Inner {
                 .permits
                 .acquire()
                 .await
-                .map_err(|_| "introspection is shut down")?;
+                .map_err(|_| IntrospectionError::Saturated("introspection is shut down"))?;
             self.stats.calls.fetch_add(1, Ordering::Relaxed);
             client::exchange(
                 &self.http,
@@ -302,25 +312,32 @@ impl Inner {
         };
         let body = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(Ok(body)) => body,
-            Ok(Err(reason)) => return self.failed(reason),
+            // About the token, not the AS: the AS works, so the trouble (if any) is over.
+            Ok(Err(error @ IntrospectionError::Unconfirmable(_))) => {
+                self.trouble.clear();
+                crate::log::debug!("introspection: the AS cannot confirm {hash:?}; not cached");
+                return Err(error);
+            }
+            Ok(Err(error)) => return self.failed(error),
             Err(_) => {
-                crate::log::warn!(
+                crate::log::debug!(
                     "introspection timed out after {:?} (includes waiting for one of the \
                      max_concurrent slots)",
                     self.timeout
                 );
-                return self.failed("introspection timed out");
+                return self.failed(IntrospectionError::Unreachable("introspection timed out"));
             }
         };
 
         let now = unix_now();
         let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
-        match parse::parse(&body, now, leeway) {
-            Err(reason) => {
-                crate::log::warn!("unusable introspection answer: {reason}");
-                self.failed(reason)
-            }
-            Ok(Verdict::Active(answer)) => {
+        let verdict = match parse::parse(&body, now, leeway) {
+            Ok(verdict) => verdict,
+            Err(reason) => return self.failed(IntrospectionError::Broken(reason)),
+        };
+        self.trouble.clear();
+        match verdict {
+            Verdict::Active(answer) => {
                 // Never kept past the token's expiry, whichever side knows it.
                 let until_exp = match (answer.exp, exp) {
                     (Some(a), Some(b)) => Some(a.min(b)),
@@ -333,7 +350,7 @@ impl Inner {
                     .insert_active(hash, Arc::clone(&answer), fetched_at, ttl);
                 Ok(answer)
             }
-            Ok(Verdict::Inactive { exp: answer_exp }) => {
+            Verdict::Inactive { exp: answer_exp } => {
                 // Revocation is final (DESIGN §5): remember until the token expires anyway. The
                 // caller's `exp` (from the verified JWT) is the authority; an inactive answer
                 // rarely carries one (RFC 7662 §2.2).
@@ -348,12 +365,12 @@ impl Inner {
                 self.cache.insert_inactive(hash, ttl);
                 Err(IntrospectionError::Inactive)
             }
-            Ok(Verdict::Expired) => {
+            Verdict::Expired => {
                 crate::log::debug!("introspection: {hash:?} active but expired");
                 self.cache.insert_inactive(hash, self.inactive_ttl);
                 Err(IntrospectionError::Inactive)
             }
-            Ok(Verdict::NotYetValid { nbf }) => {
+            Verdict::NotYetValid { nbf } => {
                 // Not a revocation: remember only until it becomes valid.
                 let ttl = until(nbf.saturating_sub(leeway)).min(self.inactive_ttl);
                 crate::log::debug!("introspection: {hash:?} active but not valid before {nbf}");
@@ -363,9 +380,79 @@ impl Inner {
         }
     }
 
-    fn failed(&self, reason: &'static str) -> Outcome {
+    /// A call that gave no usable answer: counted, logged (once per outage or
+    /// misconfiguration), never cached.
+    fn failed(&self, error: IntrospectionError) -> Outcome {
         self.stats.failures.fetch_add(1, Ordering::Relaxed);
-        Err(IntrospectionError::Unreachable(reason))
+        self.trouble.report(&error);
+        Err(error)
+    }
+}
+
+/// The failure last logged at WARN or ERROR, so that an outage or a misconfiguration is logged
+/// once rather than on every request; the next usable answer ends it. A different failure is
+/// logged at once.
+#[derive(Default)]
+struct Trouble {
+    /// Whether `last` holds anything: lets every usable answer skip the lock.
+    any: AtomicBool,
+    last: Mutex<Option<&'static str>>,
+}
+
+impl Trouble {
+    fn report(&self, error: &IntrospectionError) {
+        let reason = match error {
+            IntrospectionError::Unreachable(reason)
+            | IntrospectionError::Broken(reason)
+            | IntrospectionError::Saturated(reason) => *reason,
+            IntrospectionError::Inactive
+            | IntrospectionError::Unconfirmable(_)
+            | IntrospectionError::NoEndpoint => return,
+        };
+        let repeated = {
+            let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+            let repeated = *last == Some(reason);
+            *last = Some(reason);
+            repeated
+        };
+        self.any.store(true, Ordering::Relaxed);
+        if repeated {
+            crate::log::debug!("introspection still failing: {reason}");
+            return;
+        }
+        // The reasons are fixed texts written here and in the parser: never a token or secret.
+        match error {
+            // Closed until someone fixes the configuration or the AS: say what to fix.
+            IntrospectionError::Broken(_) => {
+                if reason.starts_with("introspection answer:") {
+                    crate::log::error!(
+                        "unusable introspection answer: {reason}. Requests that need \
+                         introspection get 503 until the endpoint answers RFC 7662 JSON; check \
+                         that it is the authorization server's introspection endpoint"
+                    );
+                } else {
+                    crate::log::error!(
+                        "introspection failing: {reason}. Requests that need introspection get \
+                         503 until this is fixed"
+                    );
+                }
+            }
+            IntrospectionError::Saturated(_) => crate::log::warn!(
+                "introspection held back by tollgate's own limits: {reason}. Requests that need \
+                 introspection get 503 until the load drops"
+            ),
+            _ => crate::log::warn!(
+                "introspection failing: {reason}. Requests that need introspection get 503 \
+                 (routes that fail open serve on local validation) until the authorization \
+                 server answers"
+            ),
+        }
+    }
+
+    fn clear(&self) {
+        if self.any.swap(false, Ordering::Relaxed) {
+            *self.last.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
     }
 }
 

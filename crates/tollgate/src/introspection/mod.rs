@@ -9,13 +9,33 @@
 //! - Only a JSON boolean `"active": true` is a pass. `"active": "true"`, `1`, `null` or a missing
 //!   member are not inactive either: they are a broken answer, so the AS counts as unavailable and
 //!   nothing is cached.
+//! - Only access tokens pass. An active answer that marks the token as something else (a
+//!   refresh token, an ID token, a DPoP-bound token: see [`Introspection`] for the markers
+//!   recognised) is refused with 401 on every route. An opaque token's answer must also carry
+//!   an `aud` naming one of the configured audiences, unless
+//!   [`accept_answers_without_audience`](Introspection::accept_answers_without_audience) says
+//!   otherwise: a refresh token usually has none.
 //! - An inactive answer is final: it is remembered until the token's `exp` (or for
 //!   [`inactive_ttl`](Introspection::inactive_ttl) when the expiry is unknown) and the token is
 //!   then rejected on every route, sensitive or not. Revocation memory is bounded by
 //!   [`cache_capacity`](Introspection::cache_capacity); a token evicted from a full cache is
 //!   simply asked about again.
-//! - Failures (timeout, refused connection, non-200 status, unparsable body) are never cached:
-//!   the next request asks again. Concurrent identical asks share one call, and at most
+//! - Failures are classified by whose fault they are, and none is ever cached (the next request
+//!   asks again):
+//!   - the AS *cannot be reached*: connection refused or reset, timeout, HTTP 5xx. 503 with
+//!     `Retry-After`, logged at WARN once per outage; the only failure that
+//!     [`Requirement::fail_open_when_unreachable`](crate::Requirement::fail_open_when_unreachable)
+//!     lets through;
+//!   - the AS answers *about the token* without confirming it: HTTP 400 with
+//!     `invalid_request`, `invalid_token` or `unsupported_token_type` (RFC 7009 §2.2.1; servers
+//!     answer it for tokens they cannot introspect). 401 `invalid_token`, not a 503 that would
+//!     invite a retry, and not remembered as a revocation;
+//!   - the AS answers *about us* or *unusably*: 401/403 or `invalid_client` (tollgate's
+//!     credentials are wrong or lack the right to introspect), a redirect, another 3xx/4xx or
+//!     non-200 2xx status, a malformed or too large answer. 503, always closed, logged at ERROR
+//!     with a hint at the fix, once until the next usable answer.
+//!
+//!   Concurrent identical asks share one call, and at most
 //!   [`max_concurrent`](Introspection::max_concurrent) calls run at once.
 //! - RFC 7662 §4 requires TLS for the introspection endpoint: the token travels in the request
 //!   body. `http://` endpoints are accepted (for tests on loopback); use `https://` in
@@ -98,6 +118,32 @@ enum ClientAuth {
 /// fails at start, not at the first request.
 ///
 /// `Debug` output never contains the client secret or the bearer credential.
+///
+/// # Which answers describe an access token
+///
+/// RFC 7662 §2.2 lets an answer say what kind of token it is about, and real servers say it in
+/// different words. An active answer is refused (401 `invalid_token`, "the token is not an
+/// access token") when one of these marks it as something else:
+///
+/// | member | accepted | refused | who sends it |
+/// |---|---|---|---|
+/// | `token_type` (RFC 7662 §2.2) | `Bearer`, `access_token`, `urn:ietf:params:oauth:token-type:access_token`, compared case-insensitively | anything else: `refresh_token`, `Refresh`, `Offline`, `id_token`, `N_A`, `DPoP`, ... | Keycloak (`Bearer`, or the token's own `typ` such as `Refresh`), Ory Hydra (`Bearer`; older versions `access_token` / `refresh_token`), Duende IdentityServer (`access_token` / `refresh_token`), WSO2 (`Bearer` / `refresh_token`), node-oidc-provider and Spring Authorization Server (`Bearer` or `DPoP`, none for refresh tokens) |
+/// | `token_use` | `access_token` | anything else, `refresh_token` in particular | Ory Hydra |
+/// | `typ` | anything else | `Refresh`, `Offline`, `ID`, `Serialized-ID`, `Logout`, `DPoP` (case-insensitive) | Keycloak, which copies its tokens' `typ` claim into the answer |
+/// | `cnf` with `jkt` (RFC 9449 §6.2) | | always: the token is bound to a DPoP key | node-oidc-provider, Keycloak, any RFC 9449 server |
+///
+/// An answer without any of these members is not refused for it. tollgate supports only the
+/// `Bearer` scheme so far: a DPoP-bound token must be presented with its proof under the `DPoP`
+/// scheme (RFC 9449 §7), never as a bearer token, so it is refused until DPoP support comes.
+///
+/// For a JWT, the answer must also agree with the token: `iss`, `sub`, `client_id`, `aud`,
+/// `exp`, `scope`, `jti` (exactly) and, when both carry one, `token_type` (case-insensitively).
+///
+/// An opaque token is known only through its answer, so the answer's `aud` must name one of
+/// the configured audiences (unless
+/// [`accept_answers_without_audience`](Self::accept_answers_without_audience)), and its `iss`,
+/// when present, must equal the configured issuer. `iss` is not required: the answer comes
+/// from the configured endpoint over an authenticated call, and many servers omit it.
 #[derive(Clone)]
 #[must_use]
 pub struct Introspection {
@@ -110,6 +156,7 @@ pub struct Introspection {
     max_cache_ttl: Duration,
     inactive_ttl: Duration,
     max_body_bytes: usize,
+    accept_answers_without_audience: bool,
     leeway: Duration,
 }
 
@@ -125,6 +172,7 @@ impl Introspection {
             max_cache_ttl: DEFAULT_MAX_CACHE_TTL,
             inactive_ttl: DEFAULT_INACTIVE_TTL,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            accept_answers_without_audience: false,
             leeway: DEFAULT_LEEWAY,
         }
     }
@@ -246,6 +294,23 @@ impl Introspection {
         self
     }
 
+    /// Whether an opaque token's active answer may lack `aud` (or carry an empty list).
+    ///
+    /// Defaults to false: an opaque token is accepted only when its answer names one of the
+    /// configured audiences, as a JWT must (RFC 9068 §4). An answer that names only other
+    /// audiences is refused whatever this says.
+    ///
+    /// **Weakens security**: with `true`, any active token the authorization server knows that
+    /// has no audience is accepted, including tokens issued for other resource servers of the
+    /// same AS, and refresh tokens from servers that mark them only by leaving `aud` and
+    /// `token_type` out (node-oidc-provider, Spring Authorization Server). Turn it on only for
+    /// an AS that cannot put an audience into its access tokens, and restrict what the tokens
+    /// can do with scopes.
+    pub fn accept_answers_without_audience(mut self, accept: bool) -> Self {
+        self.accept_answers_without_audience = accept;
+        self
+    }
+
     /// The clock-skew leeway for `exp` and `nbf` in answers; set by the engine from its one
     /// leeway for all time checks (DESIGN §4). Defaults to 60 seconds.
     pub(crate) fn leeway(mut self, leeway: Duration) -> Self {
@@ -363,6 +428,10 @@ impl fmt::Debug for Introspection {
             .field("max_cache_ttl", &self.max_cache_ttl)
             .field("inactive_ttl", &self.inactive_ttl)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field(
+                "accept_answers_without_audience",
+                &self.accept_answers_without_audience,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -389,6 +458,11 @@ pub(crate) struct IntrospectionAnswer {
     pub(crate) iat: Option<i64>,
     pub(crate) nbf: Option<i64>,
     pub(crate) jti: Option<String>,
+    /// RFC 7662 §2.2 `token_type`, as sent.
+    pub(crate) token_type: Option<String>,
+    /// The member that marks the answer as being about something else than an access token
+    /// (see [`Introspection`]), if any: such an answer is refused on every route.
+    pub(crate) not_access_token: Option<&'static str>,
     /// Every member of the answer, for `Principal::claims`.
     pub(crate) raw: serde_json::Map<String, serde_json::Value>,
 }
@@ -406,16 +480,17 @@ pub(crate) enum TokenKind {
 /// Why introspection gave no active answer, classified by whose fault it is: the answer decides
 /// between 401 (about the token), 503 that fail-open may pass (the AS cannot be reached), and
 /// 503 that always stays closed (the AS answers but unusably, or tollgate's own limits).
+///
+/// `NoEndpoint` is a configuration problem, not an outage: it stays closed too.
 #[derive(Debug, Clone, PartialEq, Eq)]
-// `Unconfirmable`, `Broken` and `Saturated` are being wired into the client and the limits.
-#[allow(dead_code)]
 pub(crate) enum IntrospectionError {
     /// The AS said the token is not active, or its active answer is expired or not yet valid.
     Inactive,
     /// The AS answered about the token without confirming it (HTTP 400 with an OAuth error such
     /// as `invalid_request` or `unsupported_token_type`): 401, never cached as a revocation.
     Unconfirmable(&'static str),
-    /// No introspection endpoint is known (none configured, none in the metadata).
+    /// No introspection endpoint is known (none configured, none in the metadata). A
+    /// configuration problem: closed, like `Broken`.
     NoEndpoint,
     /// The AS cannot be reached: connection refused or reset, timeout, 5xx. The only failure
     /// that `fail_open_when_unreachable` lets through. Never cached.

@@ -89,11 +89,6 @@ pub(super) fn parse(body: &[u8], now: i64, leeway_secs: i64) -> Result<Verdict, 
     // that gets them wrong is not trusted for the rest either.
     string_member(
         &raw,
-        "token_type",
-        "introspection answer: `token_type` is not a string",
-    )?;
-    string_member(
-        &raw,
         "username",
         "introspection answer: `username` is not a string",
     )?;
@@ -116,6 +111,12 @@ pub(super) fn parse(body: &[u8], now: i64, leeway_secs: i64) -> Result<Verdict, 
         iat: integer_member(&raw, "iat", "introspection answer: `iat` is not an integer")?,
         nbf: integer_member(&raw, "nbf", "introspection answer: `nbf` is not an integer")?,
         jti: string_member(&raw, "jti", "introspection answer: `jti` is not a string")?,
+        token_type: string_member(
+            &raw,
+            "token_type",
+            "introspection answer: `token_type` is not a string",
+        )?,
+        not_access_token: not_access_token(&raw),
         raw: Map::new(),
     };
 
@@ -136,6 +137,62 @@ pub(super) fn parse(body: &[u8], now: i64, leeway_secs: i64) -> Result<Verdict, 
         raw,
         ..answer
     })))
+}
+
+/// The member that marks an active answer as being about something else than an access token
+/// usable as a bearer token, if any. The table of markers, and who sends them, is in the
+/// documentation of [`Introspection`](super::Introspection).
+fn not_access_token(raw: &Map<String, Value>) -> Option<&'static str> {
+    let text = |name: &str| raw.get(name).map(|value| value.as_str());
+    // RFC 7662 §2.2: `token_type` is the RFC 6749 §7.1 type, `Bearer` for a bearer token. Some
+    // servers put the RFC 7009 §2.1 hint value there instead (`access_token`), or the RFC 8693
+    // §3 token type URI. Anything else present is not an access token we can accept: a
+    // refresh or ID token, or a DPoP-bound one (RFC 9449 §6.2 answers `DPoP`), which must come
+    // with its proof under the `DPoP` scheme (RFC 9449 §7), not as a bearer token. The type is
+    // already known to be a string.
+    if let Some(Some(token_type)) = text("token_type")
+        && ![
+            "bearer",
+            "access_token",
+            "urn:ietf:params:oauth:token-type:access_token",
+        ]
+        .iter()
+        .any(|accepted| token_type.eq_ignore_ascii_case(accepted))
+    {
+        return Some("token_type");
+    }
+    // Ory Hydra says what the token is for in `token_use`: `access_token` or `refresh_token`.
+    if let Some(token_use) = text("token_use")
+        && token_use != Some("access_token")
+    {
+        return Some("token_use");
+    }
+    // Keycloak copies its tokens' `typ` claim into the answer: `Bearer` for an access token;
+    // refresh, offline, ID and logout tokens have their own, DPoP-bound ones `DPoP`. Other
+    // servers use `typ` for other things, so only these values count.
+    if let Some(Some(typ)) = text("typ")
+        && [
+            "refresh",
+            "offline",
+            "id",
+            "serialized-id",
+            "logout",
+            "dpop",
+        ]
+        .iter()
+        .any(|refused| typ.eq_ignore_ascii_case(refused))
+    {
+        return Some("typ");
+    }
+    // RFC 9449 §6.2: `cnf.jkt` binds the token to a DPoP key, however `token_type` reads.
+    if raw
+        .get("cnf")
+        .and_then(Value::as_object)
+        .is_some_and(|cnf| cnf.contains_key("jkt"))
+    {
+        return Some("cnf");
+    }
+    None
 }
 
 fn string_member(
@@ -205,6 +262,8 @@ mod tests {
         assert_eq!(answer.iat, Some(1_699_999_000));
         assert_eq!(answer.nbf, Some(1_699_999_000));
         assert_eq!(answer.jti.as_deref(), Some("j"));
+        assert_eq!(answer.token_type.as_deref(), Some("Bearer"));
+        assert_eq!(answer.not_access_token, None);
         assert_eq!(answer.raw["token_type"], "Bearer");
         assert_eq!(answer.raw["username"], "alice");
         assert_eq!(answer.raw.len(), 13);
@@ -287,6 +346,68 @@ mod tests {
             r#"{"active":true,"nbf":18446744073709551615}"#,
         ] {
             assert!(parse_str(body).is_err(), "{body} must not parse");
+        }
+    }
+
+    fn marker(body: &str) -> Option<&'static str> {
+        match parse_str(body) {
+            Ok(Verdict::Active(answer)) => answer.not_access_token,
+            other => panic!("{body}: expected active, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn access_token_types_pass_in_every_spelling_servers_use() {
+        for body in [
+            r#"{"active":true}"#,
+            r#"{"active":true,"token_type":"Bearer"}"#,
+            r#"{"active":true,"token_type":"bearer"}"#,
+            r#"{"active":true,"token_type":"access_token"}"#,
+            r#"{"active":true,"token_type":"Access_Token"}"#,
+            r#"{"active":true,"token_type":"urn:ietf:params:oauth:token-type:access_token"}"#,
+            r#"{"active":true,"token_type":"Bearer","token_use":"access_token"}"#,
+            r#"{"active":true,"token_type":"Bearer","typ":"Bearer"}"#,
+            // `typ` values that are not Keycloak's token kinds are left alone.
+            r#"{"active":true,"typ":"at+jwt"}"#,
+            r#"{"active":true,"typ":7}"#,
+            // Other confirmation methods are not DPoP.
+            r#"{"active":true,"cnf":{"x5t#S256":"bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}"#,
+        ] {
+            assert_eq!(marker(body), None, "{body}");
+        }
+    }
+
+    #[test]
+    fn other_token_kinds_are_marked() {
+        for (body, member) in [
+            (
+                r#"{"active":true,"token_type":"refresh_token"}"#,
+                "token_type",
+            ),
+            (r#"{"active":true,"token_type":"Refresh"}"#, "token_type"),
+            (r#"{"active":true,"token_type":"Offline"}"#, "token_type"),
+            (r#"{"active":true,"token_type":"id_token"}"#, "token_type"),
+            (r#"{"active":true,"token_type":"N_A"}"#, "token_type"),
+            (r#"{"active":true,"token_type":"DPoP"}"#, "token_type"),
+            (r#"{"active":true,"token_type":""}"#, "token_type"),
+            (r#"{"active":true,"token_type":"Bearer "}"#, "token_type"),
+            (
+                r#"{"active":true,"token_type":"Bearer","token_use":"refresh_token"}"#,
+                "token_use",
+            ),
+            (r#"{"active":true,"token_use":"id_token"}"#, "token_use"),
+            (r#"{"active":true,"token_use":null}"#, "token_use"),
+            (r#"{"active":true,"typ":"Refresh"}"#, "typ"),
+            (r#"{"active":true,"typ":"OFFLINE"}"#, "typ"),
+            (r#"{"active":true,"typ":"ID"}"#, "typ"),
+            (r#"{"active":true,"typ":"Logout"}"#, "typ"),
+            (r#"{"active":true,"typ":"DPoP"}"#, "typ"),
+            (
+                r#"{"active":true,"token_type":"Bearer","cnf":{"jkt":"abc"}}"#,
+                "cnf",
+            ),
+        ] {
+            assert_eq!(marker(body), Some(member), "{body}");
         }
     }
 

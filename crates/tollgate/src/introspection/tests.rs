@@ -60,6 +60,11 @@ fn json(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+fn oauth_error(status: u16, error: &str) -> Response {
+    let body = format!(r#"{{"error":"{error}","error_description":"from the test server"}}"#);
+    (StatusCode::from_u16(status).unwrap(), json(body)).into_response()
+}
+
 fn active_body() -> String {
     let now = now();
     format!(
@@ -106,6 +111,32 @@ async fn answer(
         "status-401" => (StatusCode::UNAUTHORIZED, "{}").into_response(),
         "status-403" => (StatusCode::FORBIDDEN, "{}").into_response(),
         "status-204" => StatusCode::NO_CONTENT.into_response(),
+        "status-302" => (
+            StatusCode::FOUND,
+            [(header::LOCATION, "http://127.0.0.1:9/elsewhere")],
+        )
+            .into_response(),
+        "status-404" => (StatusCode::NOT_FOUND, "{}").into_response(),
+        "status-429" => (StatusCode::TOO_MANY_REQUESTS, "{}").into_response(),
+        "status-502" => (StatusCode::BAD_GATEWAY, "<html>bad gateway</html>").into_response(),
+        "status-503" => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        // RFC 6749 §5.2 error answers, as servers give them.
+        "400-unsupported_token_type" => oauth_error(400, "unsupported_token_type"),
+        "400-invalid_request" => oauth_error(400, "invalid_request"),
+        "400-invalid_token" => oauth_error(400, "invalid_token"),
+        "400-invalid_client" => oauth_error(400, "invalid_client"),
+        "401-invalid_client" => oauth_error(401, "invalid_client"),
+        "400-other" => oauth_error(400, "server_error"),
+        "400-no-error" => (StatusCode::BAD_REQUEST, "{}").into_response(),
+        "400-garbage" => (StatusCode::BAD_REQUEST, "<html>Bad Request</html>").into_response(),
+        "400-huge" => (
+            StatusCode::BAD_REQUEST,
+            format!(
+                r#"{{"error":"invalid_request","padding":"{}"}}"#,
+                "x".repeat(100 * 1024)
+            ),
+        )
+            .into_response(),
         "slow" => {
             tokio::time::sleep(Duration::from_secs(2)).await;
             json(active_body())
@@ -433,36 +464,73 @@ async fn active_but_expired_or_premature_is_inactive() {
     );
 }
 
+/// How a failed introspection is classified: the class decides 401 or 503, and whether
+/// `fail_open_when_unreachable` may open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Unconfirmable,
+    Unreachable,
+    Broken,
+}
+
+fn class(result: &Result<Arc<IntrospectionAnswer>, IntrospectionError>) -> Option<Class> {
+    match result {
+        Err(IntrospectionError::Unconfirmable(_)) => Some(Class::Unconfirmable),
+        Err(IntrospectionError::Unreachable(_)) => Some(Class::Unreachable),
+        Err(IntrospectionError::Broken(_)) => Some(Class::Broken),
+        _ => None,
+    }
+}
+
 #[tokio::test]
-async fn bad_answers_are_unavailable_and_never_cached() {
+async fn failures_are_classified_by_whose_fault_they_are_and_never_cached() {
+    use Class::*;
     let (base, server) = start().await;
-    for mode in [
-        "string-active",
-        "number-active",
-        "null-active",
-        "missing-active",
-        "array",
-        "garbage",
-        "status-500",
-        "status-401",
-        "status-403",
-        "status-204",
-        "huge",
-        "chunked",
+    for (mode, expected) in [
+        // The AS cannot be reached (5xx): the only class fail-open may pass.
+        ("status-500", Unreachable),
+        ("status-502", Unreachable),
+        ("status-503", Unreachable),
+        // It answers, but not usably: closed.
+        ("string-active", Broken),
+        ("number-active", Broken),
+        ("null-active", Broken),
+        ("missing-active", Broken),
+        ("array", Broken),
+        ("garbage", Broken),
+        ("status-401", Broken),
+        ("status-403", Broken),
+        ("status-204", Broken),
+        ("status-302", Broken),
+        ("status-404", Broken),
+        ("status-429", Broken),
+        ("huge", Broken),
+        ("chunked", Broken),
+        // RFC 6749 §5.2: `invalid_client` is about us, whatever the status.
+        ("400-invalid_client", Broken),
+        ("401-invalid_client", Broken),
+        // A 400 that names no error about the token.
+        ("400-other", Broken),
+        ("400-no-error", Broken),
+        ("400-garbage", Broken),
+        ("400-huge", Broken),
+        // About the token: it cannot be confirmed (RFC 7009 §2.2.1 unsupported_token_type).
+        ("400-unsupported_token_type", Unconfirmable),
+        ("400-invalid_request", Unconfirmable),
+        ("400-invalid_token", Unconfirmable),
     ] {
         let introspector = introspector(basic(), format!("{base}/{mode}"));
         let before = server.calls();
         for _ in 0..2 {
             let result = check(&introspector, "t", MINUTE).await;
-            assert!(
-                matches!(result, Err(IntrospectionError::Unreachable(_))),
-                "{mode}: {result:?}"
-            );
+            assert_eq!(class(&result), Some(expected), "{mode}: {result:?}");
         }
-        // Asked twice: nothing was remembered.
+        // Asked twice: nothing was remembered, not even as a revocation.
         assert_eq!(server.calls() - before, 2, "{mode}");
-        assert_eq!(introspector.failures(), 2, "{mode}");
         assert!(!introspector.known_inactive(&TokenHash::of("t")), "{mode}");
+        // Only failures of the AS count as failures; an answer about the token does not.
+        let failures = if expected == Unconfirmable { 0 } else { 2 };
+        assert_eq!(introspector.failures(), failures, "{mode}");
     }
 }
 
@@ -478,7 +546,7 @@ async fn body_bound_applies_to_streamed_answers() {
     let tight = introspector(basic(), format!("{base}/chunked"));
     assert!(matches!(
         check(&tight, "t", MINUTE).await.err(),
-        Some(IntrospectionError::Unreachable(_))
+        Some(IntrospectionError::Broken(_))
     ));
 }
 
@@ -681,4 +749,5 @@ fn defaults_are_as_documented() {
     assert_eq!(config.max_body_bytes, 64 * 1024);
     assert_eq!(config.leeway, Duration::from_secs(60));
     assert_eq!(config.configured_endpoint(), None);
+    assert!(!config.accept_answers_without_audience);
 }
