@@ -165,12 +165,8 @@ impl PolicyTable {
                 count += 1;
             }
         };
-        let trailing = path.len() > 1 && path.ends_with('/');
         // As sent: what axum's router and prefix checks on `uri().path()` dispatch on.
-        add(self.pick(method, path::segments(path, false), false));
-        if trailing {
-            add(self.pick(method, path::segments(path, true), false));
-        }
+        self.pick_text(method, path, false, &mut add);
         // Decoded: escapes in the request, or in a literal (`/caf%C3%A9` is `/café` decoded).
         if found.escapes || self.escaped_literals || found.separators || found.unusual {
             let decoded = if found.escapes {
@@ -179,10 +175,7 @@ impl PolicyTable {
                 Cow::Borrowed(path)
             };
             if found.escapes || self.escaped_literals {
-                add(self.pick(method, path::segments(&decoded, false), true));
-                if decoded.len() > 1 && decoded.ends_with('/') {
-                    add(self.pick(method, path::segments(&decoded, true), true));
-                }
+                self.pick_text(method, &decoded, true, &mut add);
             }
             if found.escapes && found.separators {
                 // Split as sent, then decode each segment: `%2F` stays inside its segment.
@@ -198,6 +191,30 @@ impl PolicyTable {
             }
         }
         strictest(readings.get(..count).unwrap_or_default())
+    }
+
+    /// Adds the readings of `text` with and without its trailing slash. The segments are split
+    /// once onto the stack when there are few enough, else again for each rule.
+    fn pick_text<'t>(
+        &'t self,
+        method: &Method,
+        text: &str,
+        decoded: bool,
+        add: &mut impl FnMut(&'t Arc<Requirement>),
+    ) {
+        let trailing = text.len() > 1 && text.ends_with('/');
+        let mut stack = [""; path::STACK_SEGMENTS];
+        if let Some(all) = path::split_onto(text, &mut stack) {
+            add(self.pick(method, all.iter().copied(), decoded));
+            if let (true, Some((_, trimmed))) = (trailing, all.split_last()) {
+                add(self.pick(method, trimmed.iter().copied(), decoded));
+            }
+        } else {
+            add(self.pick(method, path::segments(text, false), decoded));
+            if trailing {
+                add(self.pick(method, path::segments(text, true), decoded));
+            }
+        }
     }
 
     /// The requirement of the first rule that matches `method` and these segments, compared
@@ -627,6 +644,20 @@ mod tests {
         assert_eq!(
             judge(&t, Method::GET, "/%61dmin/x").all_scopes,
             vec!["admin".to_owned()]
+        );
+        // Longer than the segments split onto the stack: the same judgement.
+        let long = format!("/admin{}", "/x".repeat(40));
+        assert_eq!(judge(&t, Method::GET, &long).all_scopes, ["admin"]);
+        assert_eq!(
+            judge(&t, Method::GET, &format!("{long}/")).all_scopes,
+            ["admin"]
+        );
+        let long = format!("/%61dmin{}/", "/x".repeat(40));
+        assert_eq!(judge(&t, Method::GET, &long).all_scopes, ["admin"]);
+        let long = format!("/health{}", "/x".repeat(40));
+        assert_eq!(
+            refusal(&t, Method::GET, &format!("{long}/..")),
+            path::DOT_SEGMENT
         );
         // Readings that agree need no comparison.
         assert!(judge(&t, Method::GET, "/admin/caf%C3%A9").all_scopes == ["admin"]);

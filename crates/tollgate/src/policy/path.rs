@@ -180,6 +180,23 @@ pub(super) fn segments(text: &str, trimmed: bool) -> impl Iterator<Item = &str> 
         .take(if body.is_empty() { 0 } else { usize::MAX })
 }
 
+/// How many segments [`split_onto`] holds: more than nearly every API path has.
+pub(super) const STACK_SEGMENTS: usize = 16;
+
+/// The segments of `text` (as [`segments`] without trimming) in `stack`, or `None` if there are
+/// more than it holds.
+pub(super) fn split_onto<'a, 's>(
+    text: &'a str,
+    stack: &'s mut [&'a str; STACK_SEGMENTS],
+) -> Option<&'s [&'a str]> {
+    let mut count = 0;
+    for segment in segments(text, false) {
+        *stack.get_mut(count)? = segment;
+        count += 1;
+    }
+    stack.get(..count)
+}
+
 /// The normalized reading of a decoded path: `\` read as `/`, empty and `.` segments dropped,
 /// `..` resolved (RFC 3986 §5.2.4; above the root it stays at the root).
 pub(super) fn normalize(decoded: &str) -> Vec<&str> {
@@ -341,6 +358,15 @@ mod tests {
         assert_eq!(all("/a/b/", false), ["a", "b", ""]);
         assert_eq!(all("/a/b/", true), ["a", "b"]);
         assert_eq!(normalize("/a/./b/../../c\\d//e/"), ["c", "d", "e"]);
+        let mut stack = [""; STACK_SEGMENTS];
+        assert_eq!(split_onto("/a/b/", &mut stack), Some(&["a", "b", ""][..]));
+        assert_eq!(split_onto("/", &mut stack), Some(&[][..]));
+        let long = "/x".repeat(STACK_SEGMENTS);
+        assert_eq!(
+            split_onto(&long, &mut stack).map(<[_]>::len),
+            Some(STACK_SEGMENTS)
+        );
+        assert_eq!(split_onto(&format!("{long}/"), &mut stack), None);
         assert_eq!(normalize("/../../a"), ["a"]);
     }
 }
