@@ -1357,16 +1357,23 @@ async fn raw_request(addr: &str, method: &str, target: &str, token: Option<&str>
     }
 }
 
-#[tokio::test]
-async fn the_policy_table_judges_every_spelling_of_a_path_as_strictly_as_the_router() {
+/// A path case: method, target as sent, token, expected answer, and the handler that must
+/// answer a pass.
+type PathCase<'a> = (&'a str, &'a str, Option<&'a str>, Expect, &'a str);
+
+/// The policy table in front of an axum router with a catch-all under `/admin` and one for
+/// everything else; returns its address and the count of handler calls.
+async fn behind_a_router(
+    mock: &MockAuthServer,
+    lenient: bool,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
     use axum::routing::any;
     use tollgate::PolicyTable;
 
-    let mock = MockAuthServer::start().await;
-    let gate = ready(hybrid_builder(&mock)).await;
+    let gate = ready(hybrid_builder(mock)).await;
     let policy = PolicyTable::builder()
         .rule("GET", "/health", Requirement::public())
         .rule(
@@ -1374,6 +1381,7 @@ async fn the_policy_table_judges_every_spelling_of_a_path_as_strictly_as_the_rou
             "/admin/{*rest}",
             Requirement::sensitive(Duration::ZERO).all_scopes(["admin"]),
         )
+        .lenient_paths(lenient)
         .build()
         .expect("valid table");
     // Every handler counts its calls: a refused request must not reach any of them.
@@ -1391,13 +1399,69 @@ async fn the_policy_table_judges_every_spelling_of_a_path_as_strictly_as_the_rou
         .route("/{*rest}", any(handler("anything")))
         .layer(gate.layer_with_policy(policy));
     let url = serve(app).await;
-    let addr = url.trim_start_matches("http://").to_owned();
+    (url.trim_start_matches("http://").to_owned(), reached)
+}
 
+/// Sends every case and asserts the exact status and `error`, which handler answered a pass,
+/// that a refusal reached no handler, and that a 400 does not echo the path.
+async fn assert_path_cases(
+    addr: &str,
+    reached: &std::sync::atomic::AtomicUsize,
+    cases: &[PathCase<'_>],
+) {
+    use Expect::*;
+    use std::sync::atomic::Ordering;
+
+    let mut failures = Vec::new();
+    for (method, target, token, expect, handler) in cases {
+        let before = reached.load(Ordering::SeqCst);
+        let answer = raw_request(addr, method, target, *token).await;
+        let calls = reached.load(Ordering::SeqCst) - before;
+        let name = format!(
+            "{method} {target} ({})",
+            token.map_or("no token", |_| "token")
+        );
+        let got = (answer.status, answer.error());
+        let want = (expect.status(), expect.error().map(str::to_owned));
+        if got != want {
+            failures.push(format!(
+                "{name}: expected {want:?}, got {got:?} ({:?}; handlers reached: {calls})",
+                answer.param("error_description")
+            ));
+            continue;
+        }
+        let echoed = answer.body.contains(target)
+            || answer
+                .challenge
+                .as_deref()
+                .is_some_and(|c| c.contains(target));
+        if calls != usize::from(*expect == Pass) {
+            failures.push(format!("{name}: {calls} handlers reached"));
+        } else if *expect == Pass && *method != "HEAD" && answer.body != *handler {
+            failures.push(format!("{name}: answered by {:?}", answer.body));
+        } else if *expect == InvalidRequest
+            && (echoed || answer.param("error_description").is_none())
+        {
+            failures.push(format!("{name}: {answer:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn the_policy_table_judges_every_spelling_of_a_path_as_strictly_as_the_router() {
+    let mock = MockAuthServer::start().await;
+    let (addr, reached) = behind_a_router(&mock, false).await;
     let reader = mock.token().scope("read").sign();
     let admin = mock.token().scope("read admin").sign();
     use Expect::*;
-    // (method, target as sent, token, expected answer, the handler that must answer a pass)
-    let cases: Vec<(&str, &str, Option<&str>, Expect, &str)> = vec![
+    let cases: Vec<PathCase<'_>> = vec![
         // Controls.
         ("GET", "/health", None, Pass, "health"),
         ("HEAD", "/health", None, Pass, ""),
@@ -1507,44 +1571,80 @@ async fn the_policy_table_judges_every_spelling_of_a_path_as_strictly_as_the_rou
         ("GET", "/.well-known/x", Some(&reader), Pass, "anything"),
         ("GET", "/photos/...", Some(&reader), Pass, "anything"),
     ];
-    let mut failures = Vec::new();
-    for (method, target, token, expect, handler) in &cases {
-        let before = reached.load(Ordering::SeqCst);
-        let answer = raw_request(&addr, method, target, *token).await;
-        let calls = reached.load(Ordering::SeqCst) - before;
-        let name = format!(
-            "{method} {target} ({})",
-            token.map_or("no token", |_| "token")
-        );
-        let got = (answer.status, answer.error());
-        let want = (expect.status(), expect.error().map(str::to_owned));
-        if got != want {
-            failures.push(format!(
-                "{name}: expected {want:?}, got {got:?} ({:?}; handlers reached: {calls})",
-                answer.param("error_description")
-            ));
-            continue;
-        }
-        let echoed = answer.body.contains(target)
-            || answer
-                .challenge
-                .as_deref()
-                .is_some_and(|c| c.contains(target));
-        if calls != usize::from(*expect == Pass) {
-            failures.push(format!("{name}: {calls} handlers reached"));
-        } else if *expect == Pass && *method != "HEAD" && answer.body != *handler {
-            failures.push(format!("{name}: answered by {:?}", answer.body));
-        } else if *expect == InvalidRequest
-            && (echoed || answer.param("error_description").is_none())
-        {
-            failures.push(format!("{name}: {answer:?}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert_path_cases(&addr, &reached, &cases).await;
+}
+
+/// With `lenient_paths`, the spellings the strict table refuses get the strictest of their
+/// readings, never a public or routine rule that the router does not serve them from.
+#[tokio::test]
+async fn a_lenient_policy_table_holds_every_spelling_to_its_strictest_reading() {
+    let mock = MockAuthServer::start().await;
+    let (addr, reached) = behind_a_router(&mock, true).await;
+    let reader = mock.token().scope("read").sign();
+    let admin = mock.token().scope("read admin").sign();
+    use Expect::*;
+    let cases: Vec<PathCase<'_>> = vec![
+        ("GET", "/health", None, Pass, "health"),
+        // The router serves these from the admin catch-all: the admin rule applies.
+        ("GET", "/admin/%2e%2e/health", None, NoToken, ""),
+        ("GET", "/admin/../health", None, NoToken, ""),
+        (
+            "GET",
+            "/admin/%2E%2E/health",
+            Some(&reader),
+            InsufficientScope,
+            "",
+        ),
+        ("GET", "/admin/%2e%2e/health", Some(&admin), Pass, "admin"),
+        (
+            "DELETE",
+            "/admin/users/7/%2e%2e/%2e%2e/%2e%2e/x",
+            Some(&reader),
+            InsufficientScope,
+            "",
+        ),
+        ("GET", "/admin/x\\..\\..\\health", None, NoToken, ""),
+        ("GET", "/admin//users", Some(&reader), InsufficientScope, ""),
+        // The catch-all serves these; read normalized, they are `/health` (public) or
+        // `/admin/...`: the stricter rule applies.
+        ("GET", "/x/../health", None, NoToken, ""),
+        ("GET", "/x/../health", Some(&reader), Pass, "anything"),
+        ("GET", "//health", None, NoToken, ""),
+        ("GET", "/health/.", None, NoToken, ""),
+        (
+            "GET",
+            "/x/%2e%2e/admin/users",
+            Some(&reader),
+            InsufficientScope,
+            "",
+        ),
+        ("GET", "/admin%2f..%2fhealth", None, NoToken, ""),
+        (
+            "GET",
+            "/admin%2fusers",
+            Some(&reader),
+            InsufficientScope,
+            "",
+        ),
+        (
+            "GET",
+            "/x%5c..%5cadmin%5cusers",
+            Some(&reader),
+            InsufficientScope,
+            "",
+        ),
+        // No reading covers these: still refused.
+        ("GET", "/health;/../admin/users", None, InvalidRequest, ""),
+        ("GET", "/health%00", None, InvalidRequest, ""),
+        ("GET", "/admin/%252e%252e/health", None, InvalidRequest, ""),
+        (
+            "GET",
+            "/admin/%c0%ae%c0%ae/health",
+            None,
+            InvalidRequest,
+            "",
+        ),
+        ("GET", "/admin/%zz", None, InvalidRequest, ""),
+    ];
+    assert_path_cases(&addr, &reached, &cases).await;
 }
