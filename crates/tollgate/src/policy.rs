@@ -812,6 +812,11 @@ mod tests {
             judge(&t, Method::GET, "/projects/group%2Fapp/issues").all_scopes,
             ["read"]
         );
+        // ... and only that reading finds the rule when the literal is escaped too.
+        assert_eq!(
+            judge(&t, Method::GET, "/%70rojects/group%2Fapp/issues").all_scopes,
+            ["read"]
+        );
         // Still refused: no reading covers them.
         for (path, why) in [
             ("/health;/x", path::PARAMETER),
@@ -821,6 +826,213 @@ mod tests {
             ("/admin/%c0%ae", path::ESCAPE),
         ] {
             assert_eq!(refusal(&t, Method::GET, path), why, "{path}");
+        }
+    }
+
+    /// Independent models of how services dispatch a path, for the property below: each turns
+    /// the path into segments its own way.
+    mod dispatchers {
+        fn decode(text: &str) -> String {
+            let bytes = text.as_bytes();
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < bytes.len() {
+                let hex = |j: usize| {
+                    bytes
+                        .get(j)
+                        .and_then(|&b| char::from(b).to_digit(16))
+                        .map(|d| d as u8)
+                };
+                match (bytes[i], hex(i + 1), hex(i + 2)) {
+                    (b'%', Some(h), Some(l)) => {
+                        out.push(h * 16 + l);
+                        i += 3;
+                    }
+                    (b, _, _) => {
+                        out.push(b);
+                        i += 1;
+                    }
+                }
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        }
+
+        fn split(text: &str, separators: &[char]) -> Vec<String> {
+            let body = &text[1..];
+            if body.is_empty() {
+                return Vec::new();
+            }
+            body.split(separators).map(str::to_owned).collect()
+        }
+
+        fn resolve(segments: Vec<String>) -> Vec<String> {
+            let mut out = Vec::new();
+            for s in segments {
+                match s.as_str() {
+                    "" | "." => {}
+                    ".." => {
+                        out.pop();
+                    }
+                    _ => out.push(s),
+                }
+            }
+            out
+        }
+
+        fn trim(text: &str) -> &str {
+            match text.strip_suffix('/') {
+                Some(t) if !t.is_empty() => t,
+                _ => text,
+            }
+        }
+
+        /// The segments each model dispatches on; `strict_only` ones are readings the lenient
+        /// mode does not promise to cover.
+        pub fn all(path: &str) -> Vec<(&'static str, bool, Vec<String>)> {
+            vec![
+                (
+                    "as sent (matchit, prefix checks)",
+                    false,
+                    split(path, &['/']),
+                ),
+                (
+                    "as sent, trailing slash trimmed",
+                    false,
+                    split(trim(path), &['/']),
+                ),
+                ("decoded", false, split(&decode(path), &['/'])),
+                (
+                    "decoded, trimmed",
+                    false,
+                    split(trim(&decode(path)), &['/']),
+                ),
+                (
+                    "split, then each segment decoded",
+                    false,
+                    split(path, &['/']).iter().map(|s| decode(s)).collect(),
+                ),
+                (
+                    "decoded and normalized",
+                    false,
+                    resolve(split(&decode(path), &['/', '\\'])),
+                ),
+                ("normalized, then decoded", true, {
+                    let raw = resolve(split(path, &['/']));
+                    raw.iter().map(|s| decode(s)).collect()
+                }),
+                ("decoded twice", true, split(&decode(&decode(path)), &['/'])),
+                ("cut at ';'", true, {
+                    let cut: Vec<String> = split(path, &['/'])
+                        .iter()
+                        .map(|s| s.split(';').next().unwrap_or_default().to_owned())
+                        .collect();
+                    resolve(cut)
+                }),
+            ]
+        }
+
+        /// Which route of the property's table these segments reach: `/health` (0),
+        /// `/projects/{id}/issues` (1), `/admin/{*rest}` (2), or none (the default, 3).
+        pub fn route(method: &str, segments: &[String]) -> usize {
+            match segments {
+                [only] if only == "health" && method == "GET" => 0,
+                [p, id, i]
+                    if method == "GET" && p == "projects" && !id.is_empty() && i == "issues" =>
+                {
+                    1
+                }
+                [first, ..] if first == "admin" => 2,
+                _ => 3,
+            }
+        }
+    }
+
+    #[test]
+    fn no_dispatcher_reads_an_accepted_path_as_a_stricter_route() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+
+        let routes = [
+            Requirement::public(),
+            Requirement::routine().all_scopes(["read"]),
+            Requirement::sensitive(Duration::ZERO).all_scopes(["admin"]),
+            Requirement::routine(),
+        ];
+        let build = |lenient| {
+            PolicyTable::builder()
+                .rule("GET", "/health", routes[0].clone())
+                .rule("GET", "/projects/{id}/issues", routes[1].clone())
+                .rule("*", "/admin/{*rest}", routes[2].clone())
+                .default_requirement(routes[3].clone())
+                .lenient_paths(lenient)
+                .build()
+                .unwrap()
+        };
+        // Segments and separators that servers read differently, joined at random; the ones
+        // refused in every mode are rarer, so that most paths get judged.
+        let select = |items: &[&'static str]| prop::sample::select(items.to_vec());
+        let segment = prop_oneof![
+            8 => select(&[
+                "admin", "health", "x", "%61dmin", "%68ealth", "healt%68", "adm%69n", "caf\u{e9}",
+                "%C3%A9", "%20", "%7E", "~", "projects", "%70rojects", "issues", "issue%73",
+            ]),
+            3 => select(&["", ".", "..", "%2e", "%2E%2e", ".%2e", "%2e."]),
+            1 => select(&[
+                "%2561dmin", "%25%32%65%25%32%65", "%252e%252e", "admin;x", "..;", "%3b", "%00",
+                "%0a", "%", "%zz", "%c0%ae%c0%ae",
+            ]),
+        ];
+        let separator = prop_oneof![
+            8 => Just("/"),
+            1 => select(&["\\", "%2f", "%2F", "%5C", "%5c", "//"]),
+        ];
+        let paths = (
+            prop::collection::vec((separator, segment), 1..6),
+            prop::bool::ANY,
+        )
+            .prop_map(|(parts, trailing)| {
+                let mut path: String = parts
+                    .iter()
+                    .map(|(sep, seg)| format!("{sep}{seg}"))
+                    .collect();
+                if !path.starts_with('/') {
+                    path.insert(0, '/');
+                }
+                if trailing {
+                    path.push('/');
+                }
+                path
+            });
+        for lenient in [false, true] {
+            let table = build(lenient);
+            let mut runner = TestRunner::new(Config {
+                cases: 3000,
+                failure_persistence: None,
+                ..Config::default()
+            });
+            runner
+                .run(
+                    &(paths.clone(), prop::sample::select(vec!["GET", "DELETE"])),
+                    |(path, m)| {
+                        let method = Method::from_bytes(m.as_bytes()).unwrap();
+                        let Ok(requirement) = table.requirement_for(&method, &path) else {
+                            return Ok(());
+                        };
+                        for (name, strict_only, segments) in dispatchers::all(&path) {
+                            if lenient && strict_only {
+                                continue;
+                            }
+                            let route = &routes[dispatchers::route(m, &segments)];
+                            prop_assert!(
+                                at_least_as_strict(requirement, route),
+                                "{m} {path:?} (lenient: {lenient}): {name} reads {segments:?}, \
+                             the table gave {requirement:?}"
+                            );
+                        }
+                        Ok(())
+                    },
+                )
+                .unwrap();
         }
     }
 
