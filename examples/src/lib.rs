@@ -3,6 +3,8 @@
 //! - [`demo`]: the story behind `cargo run -p tollgate-examples --bin demo`.
 //! - [`protected_api`]: the configurable API behind `cargo run -p tollgate-examples --bin
 //!   protected-api`.
+//! - [`hyper_policy`]: the plain hyper service with a [`tollgate::PolicyTable`] behind
+//!   `cargo run -p tollgate-examples --example hyper-policy-table`.
 //! - [`challenge`]: reading `WWW-Authenticate: Bearer` parameters, as a client does.
 //!
 //! The examples under `examples/` show one thing each: a plain hyper service with a
@@ -10,6 +12,7 @@
 
 pub mod challenge;
 pub mod demo;
+pub mod hyper_policy;
 pub mod protected_api;
 
 /// The README's Rust code blocks, compiled by `cargo test` as doctests so they stay true.

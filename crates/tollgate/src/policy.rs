@@ -1,30 +1,60 @@
-//! A table of method + path patterns to [`Requirement`]s, for services without a router
-//! (DESIGN §6).
+//! A table of method + path patterns to [`Requirement`]s, for services without a router.
+
+mod path;
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::Method;
 
 use crate::error::{ConfigError, ConfigErrorKind};
+use crate::rejection::Rejection;
 use crate::requirement::Requirement;
 
 /// Maps requests to requirements by method and path; the first matching rule wins, and
 /// requests no rule matches get the default (routine unless changed).
 ///
-/// Patterns are absolute paths whose segments are literals, `{name}` (exactly one segment) or a
-/// final `{*name}` (zero or more segments, so `/admin/{*rest}` also covers `/admin`). Methods
-/// are `*` (any), one method, or a comma-separated list; a rule for `GET` also covers `HEAD`,
-/// since routers answer `HEAD` with the `GET` handler.
+/// Patterns are absolute paths whose segments are literals, `{name}` (exactly one non-empty
+/// segment) or a final `{*name}` (zero or more segments, so `/admin/{*rest}` also covers
+/// `/admin`). Methods are `*` (any), one method, or a comma-separated list; a rule for `GET`
+/// also covers `HEAD`, since routers answer `HEAD` with the `GET` handler.
 ///
-/// Paths are compared after decoding percent-escapes and removing empty, `.` and `..`
-/// segments, so a route cannot be reached under another spelling (`/%61dmin`, `//admin`,
-/// `/x/../admin`) without meeting its requirement.
+/// Literals are written as a client sends them. Percent-escapes in them are decoded when the
+/// table is built and must decode to UTF-8; [`build`](PolicyTableBuilder::build) refuses a
+/// literal that no accepted request could match: `.` or `..`, an empty segment (`//`, a trailing
+/// `/`), a `\`, `;`, `?`, `#`, space or control character, an escape of `/`, `\`, `;`, `%XX` or a
+/// control character, and an escape of a character that needs none (`%61` for `a`: write `a`).
+///
+/// # How a request path is judged
+///
+/// The table must never be less strict than the service behind it, however that service reads
+/// the path. axum's router and hand-written hyper services dispatch on the path exactly as
+/// sent (`/%61dmin` is not `/admin` to them); other routers decode escapes first, ignore a
+/// trailing slash, or resolve `..`. So, before any rule is looked up:
+///
+/// - A path that servers read as *different* paths is refused with 400 `invalid_request`: a
+///   `.` or `..` segment in any spelling (`..`, `%2e%2E`, `.%2e`), an encoded slash (`%2F`), a
+///   backslash (`\`, `%5C`), an encoded control character (`%00` to `%1F`, `%7F`), an empty
+///   segment (`//`), a `;` (`/admin;x` is `/admin` to servlet containers), an escape of an
+///   escape (`%252e`), and escapes that are malformed or not UTF-8 (`%zz`, `%c0%ae`). The
+///   description is fixed; it never echoes the path.
+/// - Any other path is judged under each reading that differs from the path as sent: decoded
+///   (`/%61dmin` as `/admin`), and without its trailing slash (`/health/` as `/health`). When the
+///   readings select rules with different requirements, the request gets the one that is at
+///   least as strict as all the others in every respect (scopes, introspection and its
+///   freshness, token and authentication age, `acr`): public only if every reading is public.
+///   If none is, e.g. two rules asking for different scopes, the request is refused with 400.
+/// - The inner service sees the request URI unchanged.
+///
+/// A table without rules ([`uniform`](Self::uniform), which route annotations and
+/// [`Tollgate::layer`](crate::Tollgate::layer) use) gives every path the same requirement, so
+/// it reads no path at all.
 ///
 /// ```
 /// use std::time::Duration;
-/// use http::Method;
-/// use tollgate::{PolicyTable, Requirement};
+/// use http::{Method, StatusCode};
+/// use tollgate::{PolicyTable, Rejection, Requirement};
 ///
 /// let table = PolicyTable::builder()
 ///     .rule("GET", "/health", Requirement::public())
@@ -32,15 +62,29 @@ use crate::requirement::Requirement;
 ///     .rule("*", "/admin/{*rest}", Requirement::sensitive(Duration::from_secs(5)).all_scopes(["admin"]))
 ///     .build()
 ///     .unwrap();
-/// assert!(table.requirement_for(&Method::DELETE, "/admin/users/7").is_sensitive());
-/// assert!(table.requirement_for(&Method::GET, "/%61dmin/users").is_sensitive());
-/// assert!(table.requirement_for(&Method::HEAD, "/health").is_public());
-/// assert!(!table.requirement_for(&Method::GET, "/photos").is_sensitive());
+/// let judge = |method: Method, path: &str| table.requirement_for(&method, path);
+///
+/// assert!(judge(Method::DELETE, "/admin/users/7").unwrap().is_sensitive());
+/// assert!(judge(Method::HEAD, "/health").unwrap().is_public());
+/// assert!(!judge(Method::GET, "/photos").unwrap().is_sensitive());
+/// // Decoded, this is `/admin/users`: the admin rule is the stricter reading.
+/// assert!(judge(Method::GET, "/%61dmin/users").unwrap().is_sensitive());
+/// // As sent, `/health/` is not `/health`: it needs a token.
+/// assert!(!judge(Method::GET, "/health/").unwrap().is_public());
+/// // An admin route to a router, the health check once `..` is resolved: refused.
+/// let refused = judge(Method::GET, "/admin/%2e%2e/health").unwrap_err();
+/// assert!(matches!(refused, Rejection::InvalidRequest(_)));
+/// assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
 /// ```
 #[derive(Debug, Clone)]
 pub struct PolicyTable {
     rules: Vec<Rule>,
     default: Arc<Requirement>,
+    /// Whether some literal has a percent-escape: then even a path without one has a decoded
+    /// reading that may differ.
+    escaped_literals: bool,
+    /// [`PolicyTableBuilder::lenient_paths`].
+    lenient: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -53,7 +97,11 @@ struct Rule {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
-    Literal(String),
+    /// A literal as written in the pattern, and decoded.
+    Literal {
+        raw: String,
+        decoded: String,
+    },
     Param,
     Rest,
 }
@@ -64,7 +112,12 @@ enum Segment {
 pub struct PolicyTableBuilder {
     rules: Vec<(String, String, Requirement)>,
     default: Option<Requirement>,
+    lenient: bool,
 }
+
+/// The most readings a path can have: as sent, decoded, split before decoding, normalized,
+/// and the first two without a trailing slash.
+const MAX_READINGS: usize = 6;
 
 impl PolicyTable {
     /// Starts a table.
@@ -72,25 +125,159 @@ impl PolicyTable {
         PolicyTableBuilder::default()
     }
 
-    /// A table with no rules: every request gets `requirement`.
+    /// A table with no rules: every request gets `requirement`, whatever its path.
     pub fn uniform(requirement: Requirement) -> Self {
         Self {
             rules: Vec::new(),
             default: Arc::new(requirement),
+            escaped_literals: false,
+            lenient: false,
         }
     }
 
-    /// The requirement for a request.
-    pub fn requirement_for(&self, method: &Method, path: &str) -> &Arc<Requirement> {
+    /// The requirement for a request, judged as described [above](Self).
+    ///
+    /// A path without `%` costs one pass over its bytes and one pass over the rules per reading
+    /// (one, or two with a trailing slash or escaped literals), and allocates nothing; a path
+    /// with escapes allocates its decoded copy.
+    ///
+    /// # Errors
+    /// [`Rejection::InvalidRequest`] (400) for a path refused before any rule is looked up, or
+    /// whose readings select incompatible requirements.
+    pub fn requirement_for(
+        &self,
+        method: &Method,
+        path: &str,
+    ) -> Result<&Arc<Requirement>, Rejection> {
         if self.rules.is_empty() {
-            return &self.default;
+            return Ok(&self.default);
         }
-        let segments = normalize(path);
+        // `*` (OPTIONS) and an authority-form target (CONNECT) have no path a pattern matches.
+        if !path.starts_with('/') {
+            return Ok(&self.default);
+        }
+        let found = path::scan(path, self.lenient).map_err(Rejection::InvalidRequest)?;
+        let mut readings = [&self.default; MAX_READINGS];
+        let mut count = 0;
+        let mut add = |requirement| {
+            if let Some(slot) = readings.get_mut(count) {
+                *slot = requirement;
+                count += 1;
+            }
+        };
+        // As sent: what axum's router and prefix checks on `uri().path()` dispatch on.
+        self.pick_text(method, path, false, &mut add);
+        // Decoded: escapes in the request, or in a literal (`/caf%C3%A9` is `/café` decoded).
+        if found.escapes || self.escaped_literals || found.separators || found.unusual {
+            let decoded = if found.escapes {
+                Cow::Owned(path::decode(path).map_err(Rejection::InvalidRequest)?)
+            } else {
+                Cow::Borrowed(path)
+            };
+            if found.escapes || self.escaped_literals {
+                self.pick_text(method, &decoded, true, &mut add);
+            }
+            if found.escapes && found.separators {
+                // Split as sent, then decode each segment: `%2F` stays inside its segment.
+                let each = path::segments(path, false)
+                    .map(path::decode)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(Rejection::InvalidRequest)?;
+                add(self.pick(method, each.iter().map(String::as_str), true));
+            }
+            if found.separators || found.unusual {
+                let normalized = path::normalize(&decoded);
+                add(self.pick(method, normalized.iter().copied(), true));
+            }
+        }
+        strictest(readings.get(..count).unwrap_or_default())
+    }
+
+    /// Adds the readings of `text` with and without its trailing slash. The segments are split
+    /// once onto the stack when there are few enough, else again for each rule.
+    fn pick_text<'t>(
+        &'t self,
+        method: &Method,
+        text: &str,
+        decoded: bool,
+        add: &mut impl FnMut(&'t Arc<Requirement>),
+    ) {
+        let trailing = text.len() > 1 && text.ends_with('/');
+        let mut stack = [""; path::STACK_SEGMENTS];
+        if let Some(all) = path::split_onto(text, &mut stack) {
+            add(self.pick(method, all.iter().copied(), decoded));
+            if let (true, Some((_, trimmed))) = (trailing, all.split_last()) {
+                add(self.pick(method, trimmed.iter().copied(), decoded));
+            }
+        } else {
+            add(self.pick(method, path::segments(text, false), decoded));
+            if trailing {
+                add(self.pick(method, path::segments(text, true), decoded));
+            }
+        }
+    }
+
+    /// The requirement of the first rule that matches `method` and these segments, compared
+    /// with the literals as written or decoded.
+    fn pick<'s, I>(&self, method: &Method, segments: I, decoded: bool) -> &Arc<Requirement>
+    where
+        I: Iterator<Item = &'s str> + Clone,
+    {
         self.rules
             .iter()
-            .find(|rule| rule.matches_method(method) && rule.matches_path(&segments))
+            .find(|rule| {
+                rule.matches_method(method) && rule.matches_path(segments.clone(), decoded)
+            })
             .map_or(&self.default, |rule| &rule.requirement)
     }
+}
+
+/// The requirement of all `readings` that is at least as strict as each of the others.
+fn strictest<'r>(readings: &[&'r Arc<Requirement>]) -> Result<&'r Arc<Requirement>, Rejection> {
+    let Some(&first) = readings.first() else {
+        return Err(Rejection::InvalidRequest(path::AMBIGUOUS));
+    };
+    if readings.iter().all(|r| Arc::ptr_eq(r, first)) {
+        return Ok(first);
+    }
+    readings
+        .iter()
+        .copied()
+        .find(|candidate| readings.iter().all(|r| at_least_as_strict(candidate, r)))
+        .ok_or(Rejection::InvalidRequest(path::AMBIGUOUS))
+}
+
+/// Whether every request that `a` lets through, `b` lets through as well.
+fn at_least_as_strict(a: &Requirement, b: &Requirement) -> bool {
+    if b.public {
+        return true;
+    }
+    if a.public {
+        return false;
+    }
+    let within = |small: &[String], big: &[String]| small.iter().all(|s| big.contains(s));
+    let no_longer = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(a), Some(b)) => a <= b,
+    };
+    let any_scope = b.any_scopes.is_empty()
+        || b.any_scopes.iter().any(|s| a.all_scopes.contains(s))
+        || (!a.any_scopes.is_empty() && within(&a.any_scopes, &b.any_scopes));
+    let acr = b.acr_values.is_empty()
+        || (!a.acr_values.is_empty() && within(&a.acr_values, &b.acr_values));
+    // A fail-open route lets a token through on local checks while the AS is down.
+    let live = match (a.live, b.live) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(fa), Some(fb)) => fa <= fb && (!a.fail_open || b.fail_open),
+    };
+    within(&b.all_scopes, &a.all_scopes)
+        && any_scope
+        && acr
+        && live
+        && no_longer(a.max_token_age, b.max_token_age)
+        && no_longer(a.max_auth_age, b.max_auth_age)
 }
 
 impl Rule {
@@ -103,25 +290,20 @@ impl Rule {
         }
     }
 
-    fn matches_path(&self, path: &[Cow<'_, str>]) -> bool {
-        let mut i = 0;
+    fn matches_path<'s>(&self, mut path: impl Iterator<Item = &'s str>, decoded: bool) -> bool {
         for segment in &self.segments {
-            match segment {
+            let matched = match segment {
                 Segment::Rest => return true,
-                Segment::Param => {
-                    if i >= path.len() {
-                        return false;
-                    }
+                Segment::Param => path.next().is_some_and(|s| !s.is_empty()),
+                Segment::Literal { raw, decoded: d } => {
+                    path.next() == Some(if decoded { d } else { raw })
                 }
-                Segment::Literal(lit) => {
-                    if path.get(i).is_none_or(|p| p != lit) {
-                        return false;
-                    }
-                }
+            };
+            if !matched {
+                return false;
             }
-            i += 1;
         }
-        i == path.len()
+        path.next().is_none()
     }
 }
 
@@ -137,6 +319,28 @@ impl PolicyTableBuilder {
     /// The requirement of requests no rule matches. Defaults to [`Requirement::routine`].
     pub fn default_requirement(mut self, requirement: Requirement) -> Self {
         self.default = Some(requirement);
+        self
+    }
+
+    /// Judges paths with dot segments, empty segments, encoded slashes (`%2F`) and backslashes
+    /// instead of refusing them, for clients that send such paths on purpose (identifiers with
+    /// an encoded `/` in them). Such a path is judged under every reading described on
+    /// [`PolicyTable`], plus two more: split on `/` before decoding (`%2F` stays inside its
+    /// segment), and normalized (decoded, `\` read as `/`, empty and `.` segments dropped,
+    /// `..` resolved as RFC 3986 §5.2.4 does). The strictest requirement wins, as there. The
+    /// URI is not rewritten: the inner service sees the path as sent.
+    ///
+    /// Malformed escapes, encoded control characters, escapes of escapes and `;` are still
+    /// refused: what servers make of them is too varied to judge.
+    ///
+    /// Defaults to false (refused with 400 `invalid_request`).
+    ///
+    /// **Weakens security**: the table then relies on the inner service reading such a path in
+    /// one of those ways. A service that reads it another way, for instance one that resolves
+    /// `..` before decoding, or reads `%5C` as a separator but not `\`, may dispatch it to a
+    /// route whose rule no reading selected.
+    pub fn lenient_paths(mut self, lenient: bool) -> Self {
+        self.lenient = lenient;
         self
     }
 
@@ -156,9 +360,15 @@ impl PolicyTableBuilder {
                 requirement: Arc::new(requirement),
             });
         }
+        let escaped_literals = rules
+            .iter()
+            .flat_map(|rule| &rule.segments)
+            .any(|segment| matches!(segment, Segment::Literal { raw, decoded } if raw != decoded));
         Ok(PolicyTable {
             rules,
             default: Arc::new(default),
+            escaped_literals,
+            lenient: self.lenient,
         })
     }
 }
@@ -193,10 +403,18 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Segment>, ConfigError> {
             "pattern {pattern:?} must start with '/'"
         )));
     };
-    let raw: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    if rest.is_empty() {
+        return Ok(Vec::new());
+    }
+    let raw: Vec<&str> = rest.split('/').collect();
     let mut segments = Vec::with_capacity(raw.len());
     for (i, s) in raw.iter().enumerate() {
-        let segment = if let Some(name) = s.strip_prefix("{*").and_then(|s| s.strip_suffix('}')) {
+        let segment = if s.is_empty() {
+            return Err(policy_error(format!(
+                "in {pattern:?}, empty segments (\"//\" or a trailing '/') are not allowed; a \
+                 request with a trailing slash is judged with and without it"
+            )));
+        } else if let Some(name) = s.strip_prefix("{*").and_then(|s| s.strip_suffix('}')) {
             if i + 1 != raw.len() || name.is_empty() {
                 return Err(policy_error(format!(
                     "in {pattern:?}, a {{*name}} segment must be named and come last"
@@ -210,155 +428,82 @@ fn parse_pattern(pattern: &str) -> Result<Vec<Segment>, ConfigError> {
                 )));
             }
             Segment::Param
-        } else if s.contains(['{', '}', '*']) || *s == "." || *s == ".." {
-            return Err(policy_error(format!(
-                "in {pattern:?}, {s:?} is not a valid literal segment"
-            )));
         } else {
-            Segment::Literal((*s).to_owned())
+            parse_literal(s).map_err(|why| {
+                policy_error(format!(
+                    "in {pattern:?}, the segment {s:?} can never match: {why}"
+                ))
+            })?
         };
         segments.push(segment);
     }
     Ok(segments)
 }
 
-/// Decodes percent-escapes per segment and resolves empty, `.` and `..` segments
-/// (RFC 3986 §5.2.4), the way a lenient router or file server would see the path.
-fn normalize(path: &str) -> Vec<Cow<'_, str>> {
-    let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(8);
-    for raw in path.split('/') {
-        let segment = percent_decode(raw);
-        match segment.as_ref() {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            _ => out.push(segment),
-        }
+/// Checks a literal segment and decodes its escapes; the error says why no request that the
+/// table accepts could match it.
+fn parse_literal(raw: &str) -> Result<Segment, String> {
+    if raw == "." || raw == ".." {
+        return Err("requests with a dot segment are refused".to_owned());
     }
-    out
-}
-
-fn percent_decode(segment: &str) -> Cow<'_, str> {
-    if !segment.contains('%') {
-        return Cow::Borrowed(segment);
-    }
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            #[allow(clippy::cast_possible_truncation)]
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'%' => {
+                let Some(byte) = path::escape_at(bytes, i) else {
+                    return Err("'%' must start an escape of two hex digits".to_owned());
+                };
+                let escape = raw.get(i..i + 3).unwrap_or_default();
+                if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+                    // RFC 3986 §2.3: they mean the same; routers that compare the path as
+                    // sent would not match the escaped spelling.
+                    return Err(format!(
+                        "{escape} is {:?}, which is written unescaped",
+                        char::from(byte)
+                    ));
+                }
+                match byte {
+                    b'/' | b'\\' => return Err(format!("requests with {escape} are refused")),
+                    b';' => return Err(format!("requests with {escape} are refused")),
+                    0x00..=0x1f | 0x7f => {
+                        return Err(format!("requests with {escape} are refused"));
+                    }
+                    b'%' if path::escapes_an_escape(bytes, i + 3) => {
+                        return Err("requests with an escaped escape are refused".to_owned());
+                    }
+                    _ => {}
+                }
+                decoded.push(byte);
+                i += 3;
+            }
+            b'{' | b'}' | b'*' => {
+                return Err("'{', '}' and '*' only appear in parameters".to_owned());
+            }
+            b'\\' | b';' => {
+                return Err(format!("requests with {:?} are refused", char::from(b)));
+            }
+            // Not allowed in a request path (RFC 3986 §3.3), or ending it.
+            0x00..=0x20 | 0x7f | b'?' | b'#' | b'<' | b'>' | b'`' => {
+                return Err(format!(
+                    "{:?} cannot appear in a request path unescaped",
+                    char::from(b)
+                ));
+            }
+            _ => {
+                decoded.push(b);
+                i += 1;
+            }
         }
-        out.push(bytes[i]);
-        i += 1;
     }
-    match String::from_utf8(out) {
-        Ok(s) => Cow::Owned(s),
-        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    }
+    let decoded =
+        String::from_utf8(decoded).map_err(|_| "its escapes do not decode to UTF-8".to_owned())?;
+    Ok(Segment::Literal {
+        raw: raw.to_owned(),
+        decoded,
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    fn table() -> PolicyTable {
-        PolicyTable::builder()
-            .rule("GET", "/health", Requirement::public())
-            .rule("POST", "/payments", Requirement::sensitive(Duration::ZERO))
-            .rule(
-                "DELETE,POST",
-                "/admin/users/{id}",
-                Requirement::sensitive(Duration::from_secs(1)),
-            )
-            .rule(
-                "*",
-                "/admin/{*rest}",
-                Requirement::routine().all_scopes(["admin"]),
-            )
-            .build()
-            .unwrap()
-    }
-
-    #[test]
-    fn first_match_wins() {
-        let t = table();
-        assert_eq!(
-            t.requirement_for(&Method::DELETE, "/admin/users/7").live,
-            Some(Duration::from_secs(1))
-        );
-        assert_eq!(
-            t.requirement_for(&Method::GET, "/admin/users/7").all_scopes,
-            vec!["admin".to_owned()]
-        );
-        assert_eq!(
-            t.requirement_for(&Method::GET, "/admin").all_scopes,
-            vec!["admin".to_owned()]
-        );
-        assert!(t.requirement_for(&Method::POST, "/payments").is_sensitive());
-        assert!(!t.requirement_for(&Method::GET, "/payments").is_sensitive());
-        assert!(
-            !t.requirement_for(&Method::GET, "/payments/x")
-                .is_sensitive()
-        );
-        assert!(t.requirement_for(&Method::HEAD, "/health").is_public());
-        assert_eq!(
-            **t.requirement_for(&Method::GET, "/photos"),
-            Requirement::routine()
-        );
-    }
-
-    #[test]
-    fn other_spellings_of_a_path_still_match() {
-        let t = table();
-        for path in [
-            "//payments",
-            "/payments/",
-            "/%70ayments",
-            "/x/../payments",
-            "/./payments",
-            "/%2e%2e/payments",
-        ] {
-            assert!(
-                t.requirement_for(&Method::POST, path).is_sensitive(),
-                "{path}"
-            );
-        }
-    }
-
-    #[test]
-    fn bad_entries_are_refused() {
-        for (m, p) in [
-            ("GET", "admin"),
-            ("get", "/a"),
-            ("G T", "/a"),
-            ("GET", "/{*rest}/x"),
-            ("GET", "/{}"),
-            ("GET", "/a*"),
-        ] {
-            assert!(
-                PolicyTable::builder()
-                    .rule(m, p, Requirement::routine())
-                    .build()
-                    .is_err(),
-                "{m} {p}"
-            );
-        }
-        assert!(
-            PolicyTable::builder()
-                .rule("GET", "/a", Requirement::routine().all_scopes(["a\"b"]))
-                .build()
-                .is_err()
-        );
-    }
-}
+mod tests;

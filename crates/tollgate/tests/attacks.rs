@@ -1471,3 +1471,338 @@ async fn the_attack_corpus_gets_exactly_the_expected_answers() {
         }
     }
 }
+
+// ---- the policy table and the router must judge the same path ------------------------------
+//
+// A `PolicyTable` in front of an axum router: the router dispatches on the path exactly as
+// sent (matchit compares raw bytes), so the table must never pick a rule less strict than the
+// route that will serve the request. The spellings are sent over a raw TCP connection: an HTTP
+// client library would resolve the dot segments (WHATWG URL) before they reach the server.
+
+/// Sends `method target` over a fresh connection, byte for byte, with an optional bearer
+/// token; reads the whole answer (`Connection: close`).
+async fn raw_request(addr: &str, method: &str, target: &str, token: Option<&str>) -> Answer {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete answer");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    let header = |name: &str| {
+        head.lines()
+            .skip(1)
+            .filter_map(|line| line.split_once(':'))
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    Answer {
+        status,
+        challenge: header("www-authenticate"),
+        retry_after: header("retry-after"),
+        body: body.to_owned(),
+    }
+}
+
+/// A path case: method, target as sent, token, expected answer, and the handler that must
+/// answer a pass.
+type PathCase<'a> = (&'a str, &'a str, Option<&'a str>, Expect, &'a str);
+
+/// The policy table in front of an axum router with a catch-all under `/admin` and one for
+/// everything else; returns its address and the count of handler calls.
+async fn behind_a_router(
+    mock: &MockAuthServer,
+    lenient: bool,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use axum::routing::any;
+    use tollgate::PolicyTable;
+
+    let gate = ready(hybrid_builder(mock)).await;
+    let policy = PolicyTable::builder()
+        .rule("GET", "/health", Requirement::public())
+        .rule(
+            "*",
+            "/admin/{*rest}",
+            Requirement::sensitive(Duration::ZERO).all_scopes(["admin"]),
+        )
+        .lenient_paths(lenient)
+        .build()
+        .expect("valid table");
+    // Every handler counts its calls: a refused request must not reach any of them.
+    let reached = Arc::new(AtomicUsize::new(0));
+    let handler = |name: &'static str| {
+        let reached = Arc::clone(&reached);
+        move || {
+            reached.fetch_add(1, Ordering::SeqCst);
+            async move { name }
+        }
+    };
+    let app = Router::new()
+        .route("/health", get(handler("health")))
+        .route("/admin/{*rest}", any(handler("admin")))
+        .route("/{*rest}", any(handler("anything")))
+        .layer(gate.layer_with_policy(policy));
+    let url = serve(app).await;
+    (url.trim_start_matches("http://").to_owned(), reached)
+}
+
+/// Sends every case and asserts the exact status and `error`, which handler answered a pass,
+/// that a refusal reached no handler, and that a 400 does not echo the path.
+async fn assert_path_cases(
+    addr: &str,
+    reached: &std::sync::atomic::AtomicUsize,
+    cases: &[PathCase<'_>],
+) {
+    use Expect::*;
+    use std::sync::atomic::Ordering;
+
+    let mut failures = Vec::new();
+    for (method, target, token, expect, handler) in cases {
+        let before = reached.load(Ordering::SeqCst);
+        let answer = raw_request(addr, method, target, *token).await;
+        let calls = reached.load(Ordering::SeqCst) - before;
+        let name = format!(
+            "{method} {target} ({})",
+            token.map_or("no token", |_| "token")
+        );
+        let got = (answer.status, answer.error());
+        let want = (expect.status(), expect.error().map(str::to_owned));
+        if got != want {
+            failures.push(format!(
+                "{name}: expected {want:?}, got {got:?} ({:?}; handlers reached: {calls})",
+                answer.param("error_description")
+            ));
+            continue;
+        }
+        let echoed = answer.body.contains(target)
+            || answer
+                .challenge
+                .as_deref()
+                .is_some_and(|c| c.contains(target));
+        if calls != usize::from(*expect == Pass) {
+            failures.push(format!("{name}: {calls} handlers reached"));
+        } else if *expect == Pass && *method != "HEAD" && answer.body != *handler {
+            failures.push(format!("{name}: answered by {:?}", answer.body));
+        } else if *expect == InvalidRequest
+            && (echoed || answer.param("error_description").is_none())
+        {
+            failures.push(format!("{name}: {answer:?}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn the_policy_table_judges_every_spelling_of_a_path_as_strictly_as_the_router() {
+    let mock = MockAuthServer::start().await;
+    let (addr, reached) = behind_a_router(&mock, false).await;
+    let reader = mock.token().scope("read").sign();
+    let admin = mock.token().scope("read admin").sign();
+    use Expect::*;
+    let cases: Vec<PathCase<'_>> = vec![
+        // Controls.
+        ("GET", "/health", None, Pass, "health"),
+        ("HEAD", "/health", None, Pass, ""),
+        ("GET", "/photos", Some(&reader), Pass, "anything"),
+        ("GET", "/admin/users", None, NoToken, ""),
+        (
+            "DELETE",
+            "/admin/users/7",
+            Some(&reader),
+            InsufficientScope,
+            "",
+        ),
+        ("DELETE", "/admin/users/7", Some(&admin), Pass, "admin"),
+        // The issue: a dot segment that the table resolved and the router did not.
+        ("GET", "/admin/%2e%2e/health", None, InvalidRequest, ""),
+        ("GET", "/admin/%2E%2E/health", None, InvalidRequest, ""),
+        ("GET", "/admin/%2e%2E/health", None, InvalidRequest, ""),
+        ("GET", "/admin/.%2e/health", None, InvalidRequest, ""),
+        ("GET", "/admin/%2e./health", None, InvalidRequest, ""),
+        ("GET", "/admin/../health", None, InvalidRequest, ""),
+        ("GET", "/admin/./../health", None, InvalidRequest, ""),
+        ("GET", "/admin/%2e/%2e%2e/health", None, InvalidRequest, ""),
+        ("GET", "/admin/x/..", None, InvalidRequest, ""),
+        (
+            "GET",
+            "/admin/%2e%2e/health",
+            Some(&admin),
+            InvalidRequest,
+            "",
+        ),
+        (
+            "DELETE",
+            "/admin/users/7/%2e%2e/%2e%2e/%2e%2e/x",
+            Some(&reader),
+            InvalidRequest,
+            "",
+        ),
+        (
+            "DELETE",
+            "/admin/users/7/../../../x",
+            Some(&reader),
+            InvalidRequest,
+            "",
+        ),
+        // Encoded slashes, backslashes, NUL and other control characters.
+        ("GET", "/admin%2f..%2fhealth", None, InvalidRequest, ""),
+        (
+            "GET",
+            "/admin/x%2F..%2F..%2Fhealth",
+            None,
+            InvalidRequest,
+            "",
+        ),
+        ("GET", "/admin\\..\\health", None, InvalidRequest, ""),
+        ("GET", "/admin/%5c..%5chealth", None, InvalidRequest, ""),
+        ("GET", "/admin/%5C..%5Chealth", None, InvalidRequest, ""),
+        ("GET", "/health%00/admin", None, InvalidRequest, ""),
+        ("GET", "/health%0a", None, InvalidRequest, ""),
+        // Double encoding, overlong and invalid UTF-8, malformed escapes.
+        ("GET", "/admin/%252e%252e/health", None, InvalidRequest, ""),
+        (
+            "GET",
+            "/admin/%25%32%65%25%32%65/health",
+            None,
+            InvalidRequest,
+            "",
+        ),
+        (
+            "GET",
+            "/admin/%c0%ae%c0%ae/health",
+            None,
+            InvalidRequest,
+            "",
+        ),
+        ("GET", "/admin/%e0%80%ae/health", None, InvalidRequest, ""),
+        ("GET", "/admin/%ff", None, InvalidRequest, ""),
+        ("GET", "/admin/%zz", None, InvalidRequest, ""),
+        ("GET", "/admin/%2", None, InvalidRequest, ""),
+        // Path parameters, which some servers cut off (`/admin;x/..;/` is a classic).
+        ("GET", "/admin;x/users", None, InvalidRequest, ""),
+        ("GET", "/health;/../admin/users", None, InvalidRequest, ""),
+        ("GET", "/health%3b/x", None, InvalidRequest, ""),
+        // Empty segments.
+        ("GET", "//admin/users", None, InvalidRequest, ""),
+        ("GET", "/admin//users", None, InvalidRequest, ""),
+        // Spellings the router reads differently from the table: judged by the stricter
+        // reading. The router sends `/health/` and `/%68ealth` to the catch-all.
+        ("GET", "/health/", None, NoToken, ""),
+        ("GET", "/health/", Some(&reader), Pass, "anything"),
+        ("GET", "/%68ealth", None, NoToken, ""),
+        ("GET", "/%68ealth", Some(&reader), Pass, "anything"),
+        // `/%61dmin/...` reaches the catch-all, but the table still asks for the admin scope.
+        (
+            "GET",
+            "/%61dmin/users",
+            Some(&reader),
+            InsufficientScope,
+            "",
+        ),
+        ("GET", "/%61dmin/users", Some(&admin), Pass, "anything"),
+        ("GET", "/admin/", None, NoToken, ""),
+        ("GET", "/admin", None, NoToken, ""),
+        // Characters that are not ambiguous pass as they are.
+        ("GET", "/photos/caf%C3%A9", Some(&reader), Pass, "anything"),
+        ("GET", "/photos/caf\u{e9}", Some(&reader), Pass, "anything"),
+        ("GET", "/photos/a%20b", Some(&reader), Pass, "anything"),
+        ("GET", "/.well-known/x", Some(&reader), Pass, "anything"),
+        ("GET", "/photos/...", Some(&reader), Pass, "anything"),
+    ];
+    assert_path_cases(&addr, &reached, &cases).await;
+}
+
+/// With `lenient_paths`, the spellings the strict table refuses get the strictest of their
+/// readings, never a public or routine rule that the router does not serve them from.
+#[tokio::test]
+async fn a_lenient_policy_table_holds_every_spelling_to_its_strictest_reading() {
+    let mock = MockAuthServer::start().await;
+    let (addr, reached) = behind_a_router(&mock, true).await;
+    let reader = mock.token().scope("read").sign();
+    let admin = mock.token().scope("read admin").sign();
+    use Expect::*;
+    let cases: Vec<PathCase<'_>> = vec![
+        ("GET", "/health", None, Pass, "health"),
+        // The router serves these from the admin catch-all: the admin rule applies.
+        ("GET", "/admin/%2e%2e/health", None, NoToken, ""),
+        ("GET", "/admin/../health", None, NoToken, ""),
+        (
+            "GET",
+            "/admin/%2E%2E/health",
+            Some(&reader),
+            InsufficientScope,
+            "",
+        ),
+        ("GET", "/admin/%2e%2e/health", Some(&admin), Pass, "admin"),
+        (
+            "DELETE",
+            "/admin/users/7/%2e%2e/%2e%2e/%2e%2e/x",
+            Some(&reader),
+            InsufficientScope,
+            "",
+        ),
+        ("GET", "/admin/x\\..\\..\\health", None, NoToken, ""),
+        ("GET", "/admin//users", Some(&reader), InsufficientScope, ""),
+        // The catch-all serves these; read normalized, they are `/health` (public) or
+        // `/admin/...`: the stricter rule applies.
+        ("GET", "/x/../health", None, NoToken, ""),
+        ("GET", "/x/../health", Some(&reader), Pass, "anything"),
+        ("GET", "//health", None, NoToken, ""),
+        ("GET", "/health/.", None, NoToken, ""),
+        (
+            "GET",
+            "/x/%2e%2e/admin/users",
+            Some(&reader),
+            InsufficientScope,
+            "",
+        ),
+        ("GET", "/admin%2f..%2fhealth", None, NoToken, ""),
+        (
+            "GET",
+            "/admin%2fusers",
+            Some(&reader),
+            InsufficientScope,
+            "",
+        ),
+        (
+            "GET",
+            "/x%5c..%5cadmin%5cusers",
+            Some(&reader),
+            InsufficientScope,
+            "",
+        ),
+        // No reading covers these: still refused.
+        ("GET", "/health;/../admin/users", None, InvalidRequest, ""),
+        ("GET", "/health%00", None, InvalidRequest, ""),
+        ("GET", "/admin/%252e%252e/health", None, InvalidRequest, ""),
+        (
+            "GET",
+            "/admin/%c0%ae%c0%ae/health",
+            None,
+            InvalidRequest,
+            "",
+        ),
+        ("GET", "/admin/%zz", None, InvalidRequest, ""),
+    ];
+    assert_path_cases(&addr, &reached, &cases).await;
+}

@@ -84,10 +84,18 @@ where
     }
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
-        let requirement = self
+        // A path the table refuses (a dot segment, an encoded slash, ...) is answered before
+        // any token is looked at; a table without rules reads no path.
+        match self
             .policy
-            .requirement_for(request.method(), request.uri().path());
-        authorize(&self.gate, &mut self.inner, request, requirement)
+            .requirement_for(request.method(), request.uri().path())
+        {
+            Ok(requirement) => authorize(&self.gate, &mut self.inner, request, requirement),
+            Err(rejection) => {
+                debug!("request refused: {rejection}");
+                ResponseFuture::rejected(self.gate.rejection_response(&rejection))
+            }
+        }
     }
 }
 
