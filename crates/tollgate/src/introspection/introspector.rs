@@ -447,11 +447,17 @@ impl Inner {
             TokenKind::Jwt => &self.jwt_permits,
             TokenKind::Opaque => &self.opaque_permits,
         };
-        let _permit = match tokio::time::timeout_at(deadline, permits.acquire()).await {
-            Ok(Ok(permit)) => permit,
-            Ok(Err(_)) => return self.failed("introspection is shut down"),
+        // A slot freed at the deadline still completes the wait (`timeout_at` polls before it
+        // looks at the clock): a call left with no time is refused, not sent to fail at once.
+        let permit = tokio::time::timeout_at(deadline, permits.acquire())
+            .await
+            .ok()
+            .filter(|_| tokio::time::Instant::now() < deadline);
+        let _permit = match permit {
+            Some(Ok(permit)) => permit,
+            Some(Err(_)) => return self.failed("introspection is shut down"),
             // tollgate's own limit, not the AS's fault: no fail-open, always 503.
-            Err(_) => {
+            None => {
                 self.stats.saturated.fetch_add(1, Ordering::Relaxed);
                 crate::log::debug!("introspection: {hash:?} refused: {NO_SLOT}");
                 return Err(IntrospectionError::Saturated(NO_SLOT));
