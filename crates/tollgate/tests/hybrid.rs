@@ -410,4 +410,11 @@ async fn a_revoked_jwt_stays_refused_after_more_junk_than_every_cache_holds() {
         gate.validate(&token).await.unwrap_err(),
         tollgate::Rejection::InvalidToken(tollgate::InvalidToken::Inactive)
     );
+    let status = gate.status();
+    assert_eq!(status.revoked_tokens_remembered, 1, "{status:?}");
+    assert_eq!(
+        (status.revocations_dropped, status.revocation_memory_full),
+        (0, 0)
+    );
+    assert!(status.introspection_cache_entries <= CAPACITY, "{status:?}");
 }

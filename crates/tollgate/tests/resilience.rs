@@ -506,4 +506,10 @@ async fn junk_opaque_tokens_in_flight_against_a_slow_as_do_not_starve_sensitive_
         let result = task.await.unwrap();
         assert!(result.is_err(), "a junk token passed");
     }
+    // tollgate's own limits turned the excess away (503) rather than queueing it.
+    let status = gate.status();
+    assert!(
+        status.introspection_rate_limited + status.introspection_saturated > 0,
+        "{status:?}"
+    );
 }
