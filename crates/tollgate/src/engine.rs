@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::claims::{self, ClaimRules};
 use crate::hash::TokenHash;
-use crate::introspection::{IntrospectionAnswer, IntrospectionError, Introspector, TokenKind};
+use crate::introspection::{
+    IntrospectionAnswer, IntrospectionError, Introspector, Lookup, TokenKind,
+};
 use crate::keys::{KeyLookupError, KeySet};
 use crate::log::{debug, warn};
 use crate::principal::{Principal, Scopes, TokenFormat, TokenInfo};
@@ -233,8 +235,8 @@ impl Tollgate {
                 live: hash,
             }
         };
-        // Revocation memory (DESIGN §5): once introspection called the token inactive, every
-        // route refuses it until it expires.
+        // Revocation memory: once introspection called the verified token inactive, every
+        // route refuses it until it expires. One atomic load while nothing is remembered.
         if inner
             .introspector
             .as_ref()
@@ -253,12 +255,23 @@ impl Tollgate {
                 inner.accept_opaque
             };
             if let Some(introspector) = inner.introspector.as_ref().filter(|_| accepted) {
-                // A cached answer young enough for this route decides without waiting.
+                // Junk outside the AS's token shape is refused without asking it.
+                if !introspector.admits_shape(token) {
+                    return Step::Done(Err(Rejection::InvalidToken(InvalidToken::Malformed)));
+                }
+                // A cached answer young enough for this route decides without waiting, and so
+                // does a remembered "inactive" for a string the AS does not know.
                 let max_age = requirement
                     .live
                     .unwrap_or_else(|| introspector.routine_ttl());
-                if let Some(answer) = introspector.cached(&hashes.live, max_age) {
-                    return Step::Done(self.opaque_principal(&answer, requirement));
+                match introspector.lookup(&hashes.live, max_age) {
+                    Lookup::Active(answer) => {
+                        return Step::Done(self.opaque_principal(&answer, requirement));
+                    }
+                    Lookup::Inactive => {
+                        return Step::Done(Err(Rejection::InvalidToken(InvalidToken::Inactive)));
+                    }
+                    Lookup::Miss => {}
                 }
                 return Step::Pending(Pending {
                     hashes,

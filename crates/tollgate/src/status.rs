@@ -39,6 +39,33 @@ pub struct Status {
     pub introspection_coalesced: u64,
     /// Introspection calls that failed (timeout, refused, bad status, unparsable answer).
     pub introspection_failures: u64,
+    /// Answers in the introspection cache: active ones, and "inactive" for strings the
+    /// authorization server does not know (approximate, as `verified_cache_entries`).
+    pub introspection_cache_entries: u64,
+    /// The estimated bytes those answers hold; bounded by `Introspection::cache_max_bytes`
+    /// (approximate).
+    pub introspection_cache_bytes: u64,
+    /// Lookups of opaque tokens with nothing cached that the rate limit refused (503), per
+    /// `Introspection::opaque_lookup_rate`. Growing steadily: a flood of made-up tokens, or a
+    /// limit too low for the real traffic.
+    pub introspection_rate_limited: u64,
+    /// Introspection checks refused by tollgate's own bounds (503): no slot of the concurrency
+    /// budget came free within the timeout, or `Introspection::max_pending` calls were
+    /// pending already.
+    pub introspection_saturated: u64,
+    /// Opaque tokens refused without a call because they are outside
+    /// `Introspection::opaque_token_shape` (401).
+    pub opaque_tokens_refused_by_shape: u64,
+    /// Tokens in the revocation memory: verified tokens that introspection called inactive,
+    /// refused on every route until they expire (expired ones included until the next sweep).
+    pub revoked_tokens_remembered: u64,
+    /// Revocations given up because the revocation memory was full
+    /// (`Introspection::revocation_capacity`): each such JWT is accepted again on routine
+    /// routes until its `exp`. Should stay zero.
+    pub revocations_dropped: u64,
+    /// Times the revocation memory reached its bound, each logged once at WARN. Should stay
+    /// zero.
+    pub revocation_memory_full: u64,
 }
 
 impl Tollgate {
@@ -70,6 +97,17 @@ impl Tollgate {
             status.introspection_cache_hits = introspector.cache_hits();
             status.introspection_coalesced = introspector.coalesced();
             status.introspection_failures = introspector.failures();
+            (
+                status.introspection_cache_entries,
+                status.introspection_cache_bytes,
+            ) = introspector.cached_answers();
+            status.introspection_rate_limited = introspector.rate_limited();
+            status.introspection_saturated = introspector.saturated();
+            status.opaque_tokens_refused_by_shape = introspector.shape_refused();
+            status.revoked_tokens_remembered =
+                u64::try_from(introspector.revoked_tokens()).unwrap_or(u64::MAX);
+            status.revocations_dropped = introspector.revocations_dropped();
+            status.revocation_memory_full = introspector.revocation_memory_full();
         }
         status
     }

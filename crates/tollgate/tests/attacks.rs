@@ -1806,3 +1806,114 @@ async fn a_lenient_policy_table_holds_every_spelling_to_its_strictest_reading() 
     ];
     assert_path_cases(&addr, &reached, &cases).await;
 }
+
+/// Distinct junk opaque tokens, `count` of them, `at_once` concurrently; the rejections.
+async fn send_junk(
+    gate: &Tollgate,
+    tag: &str,
+    count: usize,
+    at_once: usize,
+) -> Vec<tollgate::Rejection> {
+    let mut rejections = Vec::new();
+    for batch in 0..count.div_ceil(at_once) {
+        let tasks: Vec<_> = (batch * at_once..((batch + 1) * at_once).min(count))
+            .map(|i| {
+                let gate = gate.clone();
+                let token = format!("{tag}-{i:06}-{}", "q".repeat(30));
+                tokio::spawn(async move { gate.validate(&token).await })
+            })
+            .collect();
+        for task in tasks {
+            rejections.push(task.await.expect("task").expect_err("junk passed"));
+        }
+    }
+    rejections
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_junk_opaque_tokens_is_rate_limited_before_the_as() {
+    const JUNK: usize = 1_500;
+    let mock = MockAuthServer::start().await;
+    let gate = ready(hybrid_builder(&mock)).await;
+    let started = std::time::Instant::now();
+    let rejections = send_junk(&gate, "flood", JUNK, 50).await;
+    let elapsed = started.elapsed().as_secs_f64();
+
+    // The default bucket: a burst of 200 lookups, then 100 per second.
+    let bound = 200 + (100.0 * elapsed).ceil() as usize + 10;
+    let calls = mock.introspection_count();
+    assert!(
+        calls <= bound,
+        "{calls} introspections for {JUNK} junk tokens in {elapsed:.1} s (bound {bound})"
+    );
+    // Beyond the bucket: 503 with Retry-After, never a pass; the others are inactive.
+    let limited = rejections
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                tollgate::Rejection::Unavailable { retry_after, .. } if !retry_after.is_zero()
+            )
+        })
+        .count();
+    let inactive = rejections
+        .iter()
+        .filter(|r| **r == tollgate::Rejection::InvalidToken(tollgate::InvalidToken::Inactive))
+        .count();
+    assert_eq!(limited + inactive, JUNK, "{rejections:?}");
+    assert!(limited >= JUNK - bound, "{limited} rate-limited of {JUNK}");
+    assert_eq!(gate.status().introspection_rate_limited as usize, limited);
+    // A sensitive check never spends the bucket: a valid JWT passes at once.
+    let token = mock.token().sign();
+    assert!(
+        gate.validate_with(&token, &Requirement::sensitive(std::time::Duration::ZERO))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn junk_outside_the_opaque_token_shape_never_reaches_the_as() {
+    use tollgate::introspection::OpaqueShape;
+    let mock = MockAuthServer::start().await;
+    // tollgate-mock's opaque tokens: 32 random bytes in base64url, 43 characters.
+    let shape = OpaqueShape::new().min_len(43).max_len(43);
+    let gate = ready(
+        builder(&mock).introspection(
+            tollgate::Introspection::client_secret_basic(mock.client_id(), mock.client_secret())
+                .opaque_token_shape(shape),
+        ),
+    )
+    .await;
+    let url = serve(app(&gate)).await;
+    let junk = [
+        "x".to_owned(),
+        "a".repeat(42),
+        "a".repeat(44),
+        "b".repeat(4_000),
+        "random-junk-of-the-wrong-length".to_owned(),
+    ];
+    for token in &junk {
+        let answer = send(
+            common::client()
+                .get(format!("{url}/whoami"))
+                .bearer_auth(token),
+        )
+        .await;
+        assert_eq!(
+            (answer.status, answer.error().as_deref()),
+            (401, Some("invalid_token")),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(mock.introspection_count(), 0, "junk was introspected");
+    assert_eq!(
+        gate.status().opaque_tokens_refused_by_shape,
+        junk.len() as u64
+    );
+    // Genuine tokens have the shape and pass as before; a JWT is not an opaque token.
+    let genuine = mock.opaque_token().issue();
+    assert!(gate.validate(&genuine).await.is_ok());
+    assert!(gate.validate(&mock.token().sign()).await.is_ok());
+    assert_eq!(mock.introspection_count(), 1);
+}

@@ -588,3 +588,53 @@ async fn a_jwe_is_refused_locally_unless_introspecting_encrypted_tokens_is_on() 
     );
     assert_eq!(s.mock.introspection_count_for(&jwe), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_jwt_stays_refused_after_more_junk_than_every_cache_holds() {
+    // Small caches, so that the junk below is many times what each of them holds.
+    const CAPACITY: u64 = 16;
+    let mock = MockAuthServer::start().await;
+    let gate = ready(
+        builder(&mock)
+            .verified_cache_capacity(CAPACITY)
+            .introspection(
+                tollgate::Introspection::client_secret_basic(
+                    mock.client_id(),
+                    mock.client_secret(),
+                )
+                .cache_capacity(CAPACITY)
+                .timeout(Duration::from_secs(5)),
+            ),
+    )
+    .await;
+    let token = mock.token().sign();
+    let sensitive = Requirement::sensitive(Duration::ZERO);
+    assert!(gate.validate_with(&token, &sensitive).await.is_ok());
+    mock.revoke(&token);
+    assert_eq!(
+        gate.validate_with(&token, &sensitive).await.unwrap_err(),
+        tollgate::Rejection::InvalidToken(tollgate::InvalidToken::Inactive)
+    );
+
+    // Junk opaque strings the AS never issued: each is "inactive", and each is sent a few
+    // times, as often as the revoked token was seen, so that no cache can tell them apart by
+    // how often they are asked for.
+    for i in 0..20 * CAPACITY {
+        let junk = format!("junk-{i:06}-{}", "j".repeat(24));
+        for _ in 0..4 {
+            assert!(gate.validate(&junk).await.is_err());
+        }
+    }
+    // Revocation is final: the routine route (local validation only) still refuses it.
+    assert_eq!(
+        gate.validate(&token).await.unwrap_err(),
+        tollgate::Rejection::InvalidToken(tollgate::InvalidToken::Inactive)
+    );
+    let status = gate.status();
+    assert_eq!(status.revoked_tokens_remembered, 1, "{status:?}");
+    assert_eq!(
+        (status.revocations_dropped, status.revocation_memory_full),
+        (0, 0)
+    );
+    assert!(status.introspection_cache_entries <= CAPACITY, "{status:?}");
+}

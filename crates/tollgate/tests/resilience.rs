@@ -536,3 +536,67 @@ async fn fail_open_opens_only_when_the_as_cannot_be_reached() {
     .await;
     assert!(back);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junk_opaque_tokens_in_flight_against_a_slow_as_do_not_starve_sensitive_routes() {
+    const JUNK: usize = 400;
+    let mock = MockAuthServer::start().await;
+    let gate = ready(
+        builder(&mock).introspection(
+            Introspection::client_secret_basic(mock.client_id(), mock.client_secret())
+                .timeout(Duration::from_secs(3)),
+        ),
+    )
+    .await;
+    let url = serve(app(&gate)).await;
+    let tokens: Vec<String> = (0..10)
+        .map(|i| mock.token().subject(format!("admin-{i}")).sign())
+        .collect();
+    // Every answer takes a while, the sensitive ones too: well within the timeout for one
+    // call, far beyond it for hundreds of calls queued behind one another.
+    mock.set_fault(
+        Endpoint::Introspection,
+        Fault::Latency(Duration::from_millis(600)),
+    );
+
+    // Hundreds of distinct junk strings at once, each one a new question for the AS.
+    let mut junk = Vec::new();
+    for i in 0..JUNK {
+        let gate = gate.clone();
+        junk.push(tokio::spawn(async move {
+            let token = format!("junk-{i:05}-{}", "x".repeat(32));
+            gate.validate(&token).await
+        }));
+    }
+    // Wait until the junk is in flight at the AS.
+    let started = eventually(Duration::from_secs(30), || async {
+        mock.introspection_count() >= 16
+    })
+    .await;
+    assert!(started, "the junk never reached the AS");
+
+    let mut sensitive = Vec::new();
+    for token in tokens {
+        let url = url.clone();
+        sensitive.push(tokio::spawn(async move {
+            get_with(&format!("{url}/admin"), &token).await
+        }));
+    }
+    for task in sensitive {
+        let answer = task.await.unwrap();
+        assert_eq!(
+            answer.status, 200,
+            "a sensitive request was starved: {answer:?}"
+        );
+    }
+    for task in junk {
+        let result = task.await.unwrap();
+        assert!(result.is_err(), "a junk token passed");
+    }
+    // tollgate's own limits turned the excess away (503) rather than queueing it.
+    let status = gate.status();
+    assert!(
+        status.introspection_rate_limited + status.introspection_saturated > 0,
+        "{status:?}"
+    );
+}

@@ -8,10 +8,14 @@ use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
 use tokio::sync::{Semaphore, oneshot};
 
-use super::cache::{AnswerCache, Entry, Flight, Outcome};
+use super::cache::{AnswerCache, Entry, Flight, MAX_ENTRY_TTL, NotStarted, Outcome};
 use super::client::{self, Credentials};
+use super::limits::TokenBucket;
 use super::parse::{self, Verdict};
-use super::{EndpointSource, Introspection, IntrospectionAnswer, IntrospectionError, TokenKind};
+use super::revoked::RevocationMemory;
+use super::{
+    EndpointSource, Introspection, IntrospectionAnswer, IntrospectionError, OpaqueShape, TokenKind,
+};
 use crate::hash::TokenHash;
 use crate::keys::AuthServerMetadata;
 
@@ -38,8 +42,16 @@ struct Inner {
     max_active_ttl: Duration,
     inactive_ttl: Duration,
     accept_answers_without_audience: bool,
-    permits: Semaphore,
+    /// Slots for sensitive-route JWT checks ([`Introspection::max_concurrent`]).
+    jwt_permits: Semaphore,
+    /// Slots for opaque-token lookups ([`Introspection::max_concurrent_opaque`]): a budget of
+    /// their own, so that junk opaque tokens can never take a sensitive check's slot.
+    opaque_permits: Semaphore,
+    /// Lookups of opaque tokens with nothing cached ([`Introspection::opaque_lookup_rate`]).
+    unknown_opaque: TokenBucket,
+    shape: OpaqueShape,
     cache: AnswerCache,
+    revoked: RevocationMemory,
     stats: Stats,
     trouble: Trouble,
 }
@@ -50,7 +62,25 @@ struct Stats {
     cache_hits: AtomicU64,
     coalesced: AtomicU64,
     failures: AtomicU64,
+    rate_limited: AtomicU64,
+    saturated: AtomicU64,
+    shape_refused: AtomicU64,
 }
+
+/// What is cached for a token, looked up without waiting.
+pub(crate) enum Lookup {
+    /// An active answer within the caller's freshness budget.
+    Active(Arc<IntrospectionAnswer>),
+    /// Known not active: revoked, or an answer for a token the AS does not know.
+    Inactive,
+    /// Nothing usable: the AS must be asked.
+    Miss,
+}
+
+/// Refusal reasons of tollgate's own limits (`IntrospectionError::Saturated`).
+pub(super) const RATE_LIMITED: &str = "lookups of unknown opaque tokens are over the rate limit";
+pub(super) const TOO_MANY_PENDING: &str = "too many introspection calls are waiting";
+pub(super) const NO_SLOT: &str = "no introspection slot came free within the timeout";
 
 impl Introspector {
     /// A configured endpoint ([`Introspection::endpoint`]) wins over `endpoint`.
@@ -75,21 +105,46 @@ impl Introspector {
                 max_active_ttl: config.routine_ttl.max(config.max_cache_ttl),
                 inactive_ttl: config.inactive_ttl,
                 accept_answers_without_audience: config.accept_answers_without_audience,
-                // `validate` keeps this within bounds; clamp anyway, as `Semaphore::new` panics
-                // above MAX_PERMITS.
-                permits: Semaphore::new(config.max_concurrent.min(Semaphore::MAX_PERMITS)),
-                cache: AnswerCache::new(config.cache_capacity),
+                // `validate` keeps these within bounds; clamp anyway, as `Semaphore::new`
+                // panics above MAX_PERMITS.
+                jwt_permits: Semaphore::new(config.max_concurrent.min(Semaphore::MAX_PERMITS)),
+                opaque_permits: Semaphore::new(
+                    config.max_concurrent_opaque.min(Semaphore::MAX_PERMITS),
+                ),
+                unknown_opaque: TokenBucket::new(
+                    config.opaque_lookup_rate.0,
+                    config.opaque_lookup_rate.1,
+                ),
+                shape: config.opaque_shape,
+                cache: AnswerCache::new(
+                    config.cache_capacity,
+                    config.cache_max_bytes,
+                    config.max_pending,
+                ),
+                revoked: RevocationMemory::new(config.revocation_capacity),
                 stats: Stats::default(),
                 trouble: Trouble::default(),
             }),
         }
     }
 
-    /// Revocation memory: true while an inactive answer for this token is remembered.
+    /// Revocation memory: true while this verified token is remembered revoked.
     ///
-    /// Synchronous and cheap (one cache lookup): the engine asks on every request.
+    /// Synchronous and cheap: the engine asks on every request. While nothing is remembered,
+    /// one atomic load.
     pub(crate) fn known_inactive(&self, hash: &TokenHash) -> bool {
-        self.inner.cache.is_inactive(hash)
+        self.inner.revoked.contains(hash)
+    }
+
+    /// Whether an opaque token has the configured [`OpaqueShape`]; counts the ones refused.
+    pub(crate) fn admits_shape(&self, token: &str) -> bool {
+        let inner = &self.inner;
+        if inner.shape.is_open() || inner.shape.admits(token) {
+            return true;
+        }
+        inner.stats.shape_refused.fetch_add(1, Ordering::Relaxed);
+        crate::log::trace!("introspection: an opaque token outside the configured shape");
+        false
     }
 
     /// An active answer no older than `max_age`, from the cache or a fresh call.
@@ -99,6 +154,9 @@ impl Introspector {
     /// - `exp` is the token's own expiry when the caller knows it (a JWT's `exp` claim): an
     ///   inactive answer is remembered until then, and an active one is never kept past it.
     /// - A token remembered inactive is answered [`IntrospectionError::Inactive`] without a call.
+    /// - tollgate's own limits answer [`IntrospectionError::Saturated`]: an opaque token with
+    ///   nothing cached over the rate limit, too many calls of this kind pending, no slot of
+    ///   this kind's budget within the timeout.
     pub(crate) async fn check(
         &self,
         token: &str,
@@ -108,7 +166,16 @@ impl Introspector {
         exp: Option<i64>,
     ) -> Result<Arc<IntrospectionAnswer>, IntrospectionError> {
         let inner = &self.inner;
-        match inner.cache.get(&hash) {
+        if inner.revoked.contains(&hash) {
+            inner.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+            crate::log::trace!("introspection: {hash:?} remembered revoked");
+            return Err(IntrospectionError::Inactive);
+        }
+        let entry = inner.cache.get(&hash);
+        // An active answer seen before: an inactive one now is a revocation (kept in the
+        // revocation memory), and a refresh costs nothing from the rate limit.
+        let was_active = matches!(entry, Some(Entry::Active { .. }));
+        match entry {
             Some(Entry::Inactive { .. }) => {
                 inner.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
                 crate::log::trace!("introspection: {hash:?} remembered inactive");
@@ -126,16 +193,37 @@ impl Introspector {
         }
 
         let endpoint = inner.endpoint()?;
-        let (flight, started) = inner.cache.join_or_start(hash, || {
-            Inner::start(
+        let admitted = inner.cache.join_or_start(hash, kind, || {
+            // Only a new call for an opaque token nothing is known about spends the bucket:
+            // anyone can make up such a token; a JWT here has been verified.
+            if kind == TokenKind::Opaque && !was_active && !inner.unknown_opaque.try_take() {
+                inner.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                return Err(IntrospectionError::Saturated(RATE_LIMITED));
+            }
+            Ok(Inner::start(
                 Arc::clone(inner),
                 endpoint,
                 token.to_owned(),
-                hash,
-                kind,
-                exp,
-            )
+                Call {
+                    hash,
+                    kind,
+                    exp,
+                    was_active,
+                },
+            ))
         });
+        let (flight, started) = match admitted {
+            Ok(admitted) => admitted,
+            Err(NotStarted::Refused(error)) => {
+                crate::log::debug!("introspection: {hash:?} refused: {error:?}");
+                return Err(error);
+            }
+            Err(NotStarted::TooManyPending) => {
+                inner.stats.saturated.fetch_add(1, Ordering::Relaxed);
+                crate::log::debug!("introspection: {hash:?} refused: {TOO_MANY_PENDING}");
+                return Err(IntrospectionError::Saturated(TOO_MANY_PENDING));
+            }
+        };
         match started {
             Some((id, work)) => Inner::spawn(inner, hash, id, work),
             None => {
@@ -153,14 +241,29 @@ impl Introspector {
         hash: &TokenHash,
         max_age: Duration,
     ) -> Option<Arc<IntrospectionAnswer>> {
+        match self.lookup(hash, max_age) {
+            Lookup::Active(answer) => Some(answer),
+            Lookup::Inactive | Lookup::Miss => None,
+        }
+    }
+
+    /// What is cached for `hash`, without waiting: an active answer no older than `max_age`
+    /// (zero never reuses one), a remembered inactive answer, or nothing. Lets an opaque token
+    /// be decided synchronously, junk included, once it has been answered.
+    pub(crate) fn lookup(&self, hash: &TokenHash, max_age: Duration) -> Lookup {
+        let stats = &self.inner.stats;
         match self.inner.cache.get(hash) {
             Some(Entry::Active {
                 answer, fetched_at, ..
             }) if !max_age.is_zero() && fetched_at.elapsed() <= max_age => {
-                self.inner.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-                Some(answer)
+                stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                Lookup::Active(answer)
             }
-            _ => None,
+            Some(Entry::Inactive { .. }) => {
+                stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                Lookup::Inactive
+            }
+            Some(Entry::Active { .. }) | None => Lookup::Miss,
         }
     }
 
@@ -202,10 +305,66 @@ impl Introspector {
         self.inner.stats.failures.load(Ordering::Relaxed)
     }
 
+    /// Lookups of unknown opaque tokens refused by the rate limit (diagnostics).
+    pub(crate) fn rate_limited(&self) -> u64 {
+        self.inner.stats.rate_limited.load(Ordering::Relaxed)
+    }
+
+    /// Checks refused because a concurrency budget or the bound on pending calls was full
+    /// (diagnostics).
+    pub(crate) fn saturated(&self) -> u64 {
+        self.inner.stats.saturated.load(Ordering::Relaxed)
+    }
+
+    /// Opaque tokens refused for their shape, without a call (diagnostics).
+    pub(crate) fn shape_refused(&self) -> u64 {
+        self.inner.stats.shape_refused.load(Ordering::Relaxed)
+    }
+
+    /// Tokens in the revocation memory (diagnostics).
+    pub(crate) fn revoked_tokens(&self) -> usize {
+        self.inner.revoked.len()
+    }
+
+    /// Revocations given up because the revocation memory was full (diagnostics).
+    pub(crate) fn revocations_dropped(&self) -> u64 {
+        self.inner.revoked.dropped()
+    }
+
+    /// Times the revocation memory reached its bound (diagnostics).
+    pub(crate) fn revocation_memory_full(&self) -> u64 {
+        self.inner.revoked.full_episodes()
+    }
+
+    /// Answers in the cache, and their estimated bytes (diagnostics; approximate).
+    pub(crate) fn cached_answers(&self) -> (u64, u64) {
+        (
+            self.inner.cache.entry_count(),
+            self.inner.cache.weighted_size(),
+        )
+    }
+
     #[cfg(test)]
     pub(super) fn in_flight(&self) -> usize {
         self.inner.cache.in_flight()
     }
+
+    /// Applies the answer cache's pending evictions (tests).
+    #[cfg(test)]
+    pub(super) fn sync_cache(&self) {
+        self.inner.cache.sync();
+    }
+}
+
+/// What a call is about, beside the token itself.
+#[derive(Clone, Copy)]
+struct Call {
+    hash: TokenHash,
+    kind: TokenKind,
+    /// The token's own expiry, when the caller knows it (a verified JWT's `exp`).
+    exp: Option<i64>,
+    /// An active answer for the token was cached when the call started.
+    was_active: bool,
 }
 
 impl Inner {
@@ -226,14 +385,16 @@ impl Inner {
         inner: Arc<Self>,
         endpoint: String,
         token: String,
-        hash: TokenHash,
-        kind: TokenKind,
-        exp: Option<i64>,
+        call: Call,
     ) -> (Flight, BoxFuture<'static, ()>) {
         let (sender, receiver) = oneshot::channel::<Outcome>();
         let work = async move {
-            crate::log::debug!("introspection: asking the AS about {hash:?} ({kind:?})");
-            let outcome = inner.fetch(&endpoint, &token, hash, exp).await;
+            crate::log::debug!(
+                "introspection: asking the AS about {:?} ({:?})",
+                call.hash,
+                call.kind
+            );
+            let outcome = inner.fetch(&endpoint, &token, call).await;
             // Nobody may be waiting any more (all requests cancelled): the answer is cached
             // all the same, so the send result does not matter.
             let _ = sender.send(outcome);
@@ -280,13 +441,8 @@ impl Inner {
     }
 
     /// One call: wait for a slot, POST, read, parse, remember what may be remembered.
-    async fn fetch(
-        &self,
-        endpoint: &str,
-        token: &str,
-        hash: TokenHash,
-        exp: Option<i64>,
-    ) -> Outcome {
+    async fn fetch(&self, endpoint: &str, token: &str, call: Call) -> Outcome {
+        let Call { hash, exp, .. } = call;
         let Some(credentials) = &self.credentials else {
             return self.failed(IntrospectionError::Broken(
                 "the introspection bearer credential is not a valid header value",
@@ -294,23 +450,40 @@ impl Inner {
         };
         let fetched_at = Instant::now();
         // The timeout covers the wait for a slot too: a caller never waits longer than it.
-        let exchange = async {
-            let _permit = self
-                .permits
-                .acquire()
-                .await
-                .map_err(|_| IntrospectionError::Saturated("introspection is shut down"))?;
-            self.stats.calls.fetch_add(1, Ordering::Relaxed);
-            client::exchange(
-                &self.http,
-                endpoint,
-                credentials,
-                token,
-                self.max_body_bytes,
-            )
-            .await
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        // Each kind has its own budget: opaque lookups (which anyone can cause with made-up
+        // tokens) never hold a slot that a sensitive check needs.
+        let permits = match call.kind {
+            TokenKind::Jwt => &self.jwt_permits,
+            TokenKind::Opaque => &self.opaque_permits,
         };
-        let body = match tokio::time::timeout(self.timeout, exchange).await {
+        // A slot freed at the deadline still completes the wait (`timeout_at` polls before it
+        // looks at the clock): a call left with no time is refused, not sent to fail at once.
+        let permit = tokio::time::timeout_at(deadline, permits.acquire())
+            .await
+            .ok()
+            .filter(|_| tokio::time::Instant::now() < deadline);
+        let _permit = match permit {
+            Some(Ok(permit)) => permit,
+            Some(Err(_)) => {
+                return self.failed(IntrospectionError::Saturated("introspection is shut down"));
+            }
+            // tollgate's own limit, not the AS's fault: no fail-open, always 503.
+            None => {
+                self.stats.saturated.fetch_add(1, Ordering::Relaxed);
+                crate::log::debug!("introspection: {hash:?} refused: {NO_SLOT}");
+                return Err(IntrospectionError::Saturated(NO_SLOT));
+            }
+        };
+        self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        let exchange = client::exchange(
+            &self.http,
+            endpoint,
+            credentials,
+            token,
+            self.max_body_bytes,
+        );
+        let body = match tokio::time::timeout_at(deadline, exchange).await {
             Ok(Ok(body)) => body,
             // About the token, not the AS: the AS works, so the trouble (if any) is over.
             Ok(Err(error @ IntrospectionError::Unconfirmable(_))) => {
@@ -321,8 +494,7 @@ impl Inner {
             Ok(Err(error)) => return self.failed(error),
             Err(_) => {
                 crate::log::debug!(
-                    "introspection timed out after {:?} (includes waiting for one of the \
-                     max_concurrent slots)",
+                    "introspection timed out after {:?} (includes waiting for a free slot)",
                     self.timeout
                 );
                 return self.failed(IntrospectionError::Unreachable("introspection timed out"));
@@ -351,23 +523,15 @@ impl Inner {
                 Ok(answer)
             }
             Verdict::Inactive { exp: answer_exp } => {
-                // Revocation is final (DESIGN §5): remember until the token expires anyway. The
-                // caller's `exp` (from the verified JWT) is the authority; an inactive answer
-                // rarely carries one (RFC 7662 §2.2).
-                let known = exp.or(answer_exp);
-                let ttl = known
-                    .map(|exp| until(exp.saturating_add(leeway)))
-                    .filter(|ttl| !ttl.is_zero())
-                    // Unknown, or already expired: an expired token is dead for good, so
-                    // remembering it longer is never wrong.
-                    .unwrap_or(self.inactive_ttl);
-                crate::log::debug!("introspection: {hash:?} is not active; remembered {ttl:?}");
-                self.cache.insert_inactive(hash, ttl);
+                // Revocation is final: remember until the token expires anyway. The caller's
+                // `exp` (from the verified JWT) is the authority; an inactive answer rarely
+                // carries one (RFC 7662 §2.2).
+                self.remember_inactive(call, exp.or(answer_exp), now, leeway);
                 Err(IntrospectionError::Inactive)
             }
             Verdict::Expired => {
                 crate::log::debug!("introspection: {hash:?} active but expired");
-                self.cache.insert_inactive(hash, self.inactive_ttl);
+                self.remember_inactive(call, exp, now, leeway);
                 Err(IntrospectionError::Inactive)
             }
             Verdict::NotYetValid { nbf } => {
@@ -377,6 +541,38 @@ impl Inner {
                 self.cache.insert_inactive(hash, ttl);
                 Err(IntrospectionError::Inactive)
             }
+        }
+    }
+
+    /// Stores an inactive answer where it belongs. A verified token (a JWT that passed local
+    /// validation, an opaque token that was active before) goes to the revocation memory,
+    /// which nothing an unauthenticated client sends can push out; anything else (a string the
+    /// AS does not know) to the evictable answer cache.
+    fn remember_inactive(&self, call: Call, exp: Option<i64>, now: i64, leeway: i64) {
+        let hash = call.hash;
+        let inactive_secs = i64::try_from(self.inactive_ttl.as_secs()).unwrap_or(i64::MAX);
+        let longest = now.saturating_add(i64::try_from(MAX_ENTRY_TTL.as_secs()).unwrap_or(0));
+        let until = exp
+            .map(|exp| exp.saturating_add(leeway))
+            .filter(|until| *until > now)
+            // Unknown, or already expired: an expired token is dead for good, so remembering
+            // it longer is never wrong.
+            .unwrap_or_else(|| now.saturating_add(inactive_secs))
+            .min(longest);
+        let verified = match call.kind {
+            TokenKind::Jwt => true,
+            TokenKind::Opaque => {
+                call.was_active || matches!(self.cache.get(&hash), Some(Entry::Active { .. }))
+            }
+        };
+        if verified {
+            crate::log::debug!("introspection: {hash:?} is revoked; remembered until {until}");
+            self.cache.remove(&hash);
+            self.revoked.insert(hash, until, now);
+        } else {
+            let ttl = Duration::from_secs(u64::try_from(until.saturating_sub(now)).unwrap_or(0));
+            crate::log::debug!("introspection: {hash:?} is not active; cached {ttl:?}");
+            self.cache.insert_inactive(hash, ttl);
         }
     }
 
@@ -485,7 +681,7 @@ fn resolve_discovered(metadata: Option<&AuthServerMetadata>) -> Result<&str, Int
 }
 
 /// Seconds since the Unix epoch; a clock before 1970 reads as 0 rather than panicking.
-fn unix_now() -> i64 {
+pub(super) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

@@ -15,11 +15,17 @@
 //!   an `aud` naming one of the configured audiences, unless
 //!   [`accept_answers_without_audience`](Introspection::accept_answers_without_audience) says
 //!   otherwise: a refresh token usually has none.
-//! - An inactive answer is final: it is remembered until the token's `exp` (or for
-//!   [`inactive_ttl`](Introspection::inactive_ttl) when the expiry is unknown) and the token is
-//!   then rejected on every route, sensitive or not. Revocation memory is bounded by
-//!   [`cache_capacity`](Introspection::cache_capacity); a token evicted from a full cache is
-//!   simply asked about again.
+//! - Revocation is final: once introspection calls a verified token inactive (a JWT with a good
+//!   signature, or an opaque token that was active before), it is remembered until the token's
+//!   `exp` (or for [`inactive_ttl`](Introspection::inactive_ttl) when the expiry is unknown),
+//!   and the token is rejected on every route, sensitive or not. This revocation memory is a
+//!   structure of its own, bounded by
+//!   [`revocation_capacity`](Introspection::revocation_capacity); nothing an unauthenticated
+//!   client sends can push a revocation out of it.
+//! - Other answers (active ones, and "inactive" for strings the authorization server does not
+//!   know) live in an evictable cache bounded by
+//!   [`cache_capacity`](Introspection::cache_capacity) entries and
+//!   [`cache_max_bytes`](Introspection::cache_max_bytes) bytes.
 //! - Failures are classified by whose fault they are, and none is ever cached (the next request
 //!   asks again):
 //!   - the AS *cannot be reached*: connection refused or reset, timeout, HTTP 5xx. 503 with
@@ -35,8 +41,16 @@
 //!     non-200 2xx status, a malformed or too large answer. 503, always closed, logged at ERROR
 //!     with a hint at the fix, once until the next usable answer.
 //!
-//!   Concurrent identical asks share one call, and at most
-//!   [`max_concurrent`](Introspection::max_concurrent) calls run at once.
+//!   Concurrent identical asks share one call.
+//! - Made-up opaque tokens cannot drain the authorization server or starve sensitive routes:
+//!   sensitive-route JWT checks and opaque-token lookups each have their own concurrency budget
+//!   ([`max_concurrent`](Introspection::max_concurrent),
+//!   [`max_concurrent_opaque`](Introspection::max_concurrent_opaque)), lookups of opaque tokens
+//!   with nothing cached are rate-limited
+//!   ([`opaque_lookup_rate`](Introspection::opaque_lookup_rate)), the calls waiting are bounded
+//!   ([`max_pending`](Introspection::max_pending)), and an
+//!   [`OpaqueShape`] refuses junk without a call. Beyond a limit the answer is 503 with
+//!   `Retry-After`, never a queue without end, and fail-open never applies.
 //! - RFC 7662 §4 requires TLS for the introspection endpoint: the token travels in the request
 //!   body. `http://` endpoints are accepted (for tests on loopback); use `https://` in
 //!   production.
@@ -67,19 +81,33 @@ use crate::keys::KeySet;
 mod cache;
 mod client;
 mod introspector;
+mod limits;
 mod parse;
+mod revoked;
+mod shape;
 
 #[cfg(test)]
 mod tests;
 
-pub(crate) use introspector::Introspector;
+pub(crate) use introspector::{Introspector, Lookup};
+pub use shape::OpaqueShape;
 
 /// Default for [`Introspection::timeout`].
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default for [`Introspection::max_concurrent`].
 const DEFAULT_MAX_CONCURRENT: usize = 64;
+/// Default for [`Introspection::max_concurrent_opaque`].
+const DEFAULT_MAX_CONCURRENT_OPAQUE: usize = 32;
+/// Default for [`Introspection::max_pending`].
+const DEFAULT_MAX_PENDING: usize = 1_024;
+/// Default for [`Introspection::opaque_lookup_rate`]: per second, burst.
+const DEFAULT_OPAQUE_LOOKUP_RATE: (u32, u32) = (100, 200);
 /// Default for [`Introspection::cache_capacity`].
 const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
+/// Default for [`Introspection::cache_max_bytes`].
+const DEFAULT_CACHE_MAX_BYTES: u64 = 16 * 1024 * 1024;
+/// Default for [`Introspection::revocation_capacity`].
+const DEFAULT_REVOCATION_CAPACITY: usize = 100_000;
 /// Default for [`Introspection::routine_ttl`].
 const DEFAULT_ROUTINE_TTL: Duration = Duration::from_secs(30);
 /// Default for [`Introspection::max_cache_ttl`].
@@ -151,7 +179,13 @@ pub struct Introspection {
     endpoint: Option<String>,
     timeout: Duration,
     max_concurrent: usize,
+    max_concurrent_opaque: usize,
+    max_pending: usize,
+    opaque_lookup_rate: (u32, u32),
+    opaque_shape: OpaqueShape,
     cache_capacity: u64,
+    cache_max_bytes: u64,
+    revocation_capacity: usize,
     routine_ttl: Duration,
     max_cache_ttl: Duration,
     inactive_ttl: Duration,
@@ -167,7 +201,13 @@ impl Introspection {
             endpoint: None,
             timeout: DEFAULT_TIMEOUT,
             max_concurrent: DEFAULT_MAX_CONCURRENT,
+            max_concurrent_opaque: DEFAULT_MAX_CONCURRENT_OPAQUE,
+            max_pending: DEFAULT_MAX_PENDING,
+            opaque_lookup_rate: DEFAULT_OPAQUE_LOOKUP_RATE,
+            opaque_shape: OpaqueShape::new(),
             cache_capacity: DEFAULT_CACHE_CAPACITY,
+            cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
+            revocation_capacity: DEFAULT_REVOCATION_CAPACITY,
             routine_ttl: DEFAULT_ROUTINE_TTL,
             max_cache_ttl: DEFAULT_MAX_CACHE_TTL,
             inactive_ttl: DEFAULT_INACTIVE_TTL,
@@ -225,8 +265,11 @@ impl Introspection {
     }
 
     /// Upper bound on one introspection call: waiting for a free slot
-    /// ([`max_concurrent`](Self::max_concurrent)), connecting, sending and reading the whole
-    /// answer. A call that takes longer counts as a failure (the AS is unavailable).
+    /// ([`max_concurrent`](Self::max_concurrent),
+    /// [`max_concurrent_opaque`](Self::max_concurrent_opaque)), connecting, sending and reading
+    /// the whole answer. A call that takes longer counts as a failure: the AS is unreachable
+    /// when the exchange itself took too long, tollgate is saturated when no slot came free
+    /// (503 either way; only the first lets a fail-open route through).
     ///
     /// Defaults to 2 seconds. Must not be zero.
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -234,9 +277,12 @@ impl Introspection {
         self
     }
 
-    /// How many introspection calls may be in flight at once, protecting the authorization
-    /// server from a burst of distinct tokens. Calls over the bound wait for a slot, and the wait
-    /// counts against the [`timeout`](Self::timeout).
+    /// How many introspection calls for sensitive-route JWT checks may be in flight at once,
+    /// protecting the authorization server from a burst of distinct tokens. Calls over the
+    /// bound wait for a slot, and the wait counts against the [`timeout`](Self::timeout); a
+    /// call that gets no slot in time is refused (503 with `Retry-After`). Opaque-token lookups
+    /// have a budget of their own ([`max_concurrent_opaque`](Self::max_concurrent_opaque)) and
+    /// never take one of these slots.
     ///
     /// Defaults to 64. Must not be zero.
     pub fn max_concurrent(mut self, max: usize) -> Self {
@@ -244,12 +290,100 @@ impl Introspection {
         self
     }
 
-    /// How many answers (active and inactive) the cache holds, one per token.
+    /// How many introspection calls for opaque tokens may be in flight at once, on any route.
+    /// Separate from [`max_concurrent`](Self::max_concurrent), so that a flood of made-up
+    /// opaque tokens, which anyone can send, never delays a sensitive-route JWT check. Calls
+    /// over the bound wait for a slot within the [`timeout`](Self::timeout), as there.
     ///
-    /// Defaults to 10,000 entries. Must not be zero: the cache is also the memory of revoked
-    /// tokens.
+    /// Defaults to 32: at the default [`opaque_lookup_rate`](Self::opaque_lookup_rate) of 100
+    /// unknown tokens per second, enough while the AS answers within about 300 ms, with the
+    /// refreshes of known tokens on top. Must not be zero.
+    pub fn max_concurrent_opaque(mut self, max: usize) -> Self {
+        self.max_concurrent_opaque = max;
+        self
+    }
+
+    /// How many introspection calls of one kind (sensitive-route JWT checks; opaque-token
+    /// lookups) may be pending at once: waiting for a slot or in progress. Beyond it a request
+    /// that needs a new call is refused at once (503 with `Retry-After`) instead of joining a
+    /// queue without end. Requests for a token whose call is already pending share that call
+    /// and are never refused by this bound.
+    ///
+    /// Defaults to 1,024 per kind (each pending call holds a copy of its token and a task, a
+    /// few KiB at most). Must not be zero.
+    pub fn max_pending(mut self, calls: usize) -> Self {
+        self.max_pending = calls;
+        self
+    }
+
+    /// The rate limit on introspection calls for opaque tokens nothing is cached about: a
+    /// token bucket of `burst` calls, refilled at `per_second`. Anyone can make up an opaque
+    /// token, and each new one would be a question for the AS; beyond the bucket such a token
+    /// gets 503 with `Retry-After` instead. Tokens with a cached answer (active or inactive),
+    /// refreshes of an active answer and sensitive-route JWT checks never take from it.
+    ///
+    /// Defaults to 100 per second with a burst of 200: 360,000 tokens an hour that tollgate
+    /// has not seen before (or not within [`max_cache_ttl`](Self::max_cache_ttl)), far above
+    /// the rate at which real clients show up with new tokens, and a load any AS can carry.
+    /// During a flood, genuine new opaque tokens compete with the junk for this budget: an
+    /// [`opaque_token_shape`](Self::opaque_token_shape) keeps the junk out of it. Neither
+    /// value may be zero.
+    pub fn opaque_lookup_rate(mut self, per_second: u32, burst: u32) -> Self {
+        self.opaque_lookup_rate = (per_second, burst);
+        self
+    }
+
+    /// The shape of the AS's opaque tokens (length bounds, a prefix): opaque tokens outside
+    /// it are refused with 401 `invalid_token` without an introspection call.
+    ///
+    /// Defaults to [`OpaqueShape::new`], which admits every token (the builder's
+    /// `max_token_bytes` bounds the length). Checked when the engine is built.
+    pub fn opaque_token_shape(mut self, shape: OpaqueShape) -> Self {
+        self.opaque_shape = shape;
+        self
+    }
+
+    /// How many answers the cache holds: active answers, and inactive ones for tokens never
+    /// verified (strings the AS does not know, which anyone can send). The cache is
+    /// evictable; revoked tokens are remembered apart
+    /// ([`revocation_capacity`](Self::revocation_capacity)).
+    ///
+    /// Defaults to 10,000 entries. Must not be zero. See also
+    /// [`cache_max_bytes`](Self::cache_max_bytes): both bounds hold.
     pub fn cache_capacity(mut self, entries: u64) -> Self {
         self.cache_capacity = entries;
+        self
+    }
+
+    /// How many bytes the answer cache holds at most, by an estimate of each entry's real
+    /// size (the parsed answer with all its members, and the cache's own bookkeeping). An
+    /// answer of up to [`max_body_bytes`](Self::max_body_bytes) costs its size, not one entry,
+    /// so large answers cannot multiply the memory that
+    /// [`cache_capacity`](Self::cache_capacity) allows. Each entry is charged at least
+    /// `cache_max_bytes / cache_capacity`, which is how the entry bound is kept.
+    ///
+    /// Defaults to 16 MiB (10,000 answers of about 1.6 KiB). Must not be zero.
+    pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
+        self.cache_max_bytes = bytes;
+        self
+    }
+
+    /// How many revoked tokens are remembered: tokens introspection called inactive after
+    /// they were verified (a JWT with a good signature, an opaque token that was active
+    /// before). Each is refused on every route until its `exp` plus the leeway (or for
+    /// [`inactive_ttl`](Self::inactive_ttl) when the expiry is unknown), then forgotten. Only
+    /// verified tokens enter, so an unauthenticated client cannot fill it.
+    ///
+    /// Defaults to 100,000 tokens, about 6 MiB when full. Revocations stay until their tokens
+    /// expire, so this covers a sustained 27 revocations per second with 1-hour access tokens,
+    /// or 270 per second with 5-minute ones: far above real revocation rates. Must not be zero.
+    ///
+    /// At the bound, the revocation that expires first is given up (if it is the new one, the
+    /// new one), a WARN is logged once per episode, and `Status` counts it. A given-up JWT is
+    /// accepted again on routine routes until its `exp`: they never ask the AS. Sensitive
+    /// routes ask and refuse it again; a given-up opaque token is asked about again.
+    pub fn revocation_capacity(mut self, tokens: usize) -> Self {
+        self.revocation_capacity = tokens;
         self
     }
 
@@ -275,8 +409,9 @@ impl Introspection {
     }
 
     /// How long an inactive answer is remembered when the token's expiry is not known (an
-    /// opaque token whose answer carries no `exp`). When the expiry is known, the answer is
-    /// remembered until then, and the token is rejected on every route meanwhile.
+    /// opaque token whose answer carries no `exp`), in the revocation memory or the answer
+    /// cache. When the expiry is known, the answer is remembered until then, and the token is
+    /// rejected on every route meanwhile.
     ///
     /// Defaults to 1 hour. A short value weakens revocation for opaque tokens: once forgotten,
     /// the token is asked about again, so a revoked token is only accepted again if the
@@ -377,8 +512,27 @@ impl Introspection {
         if self.max_concurrent > tokio::sync::Semaphore::MAX_PERMITS {
             return bounds("introspection max_concurrent is too large");
         }
+        if self.max_concurrent_opaque == 0 {
+            return bounds("introspection max_concurrent_opaque must not be zero");
+        }
+        if self.max_concurrent_opaque > tokio::sync::Semaphore::MAX_PERMITS {
+            return bounds("introspection max_concurrent_opaque is too large");
+        }
+        if self.max_pending == 0 {
+            return bounds("introspection max_pending must not be zero");
+        }
+        if self.opaque_lookup_rate.0 == 0 || self.opaque_lookup_rate.1 == 0 {
+            return bounds("introspection opaque_lookup_rate: neither value may be zero");
+        }
+        self.opaque_shape.validate()?;
         if self.cache_capacity == 0 {
             return bounds("introspection cache_capacity must not be zero");
+        }
+        if self.cache_max_bytes == 0 {
+            return bounds("introspection cache_max_bytes must not be zero");
+        }
+        if self.revocation_capacity == 0 {
+            return bounds("introspection revocation_capacity must not be zero");
         }
         if self.max_body_bytes == 0 {
             return bounds("introspection max_body_bytes must not be zero");
@@ -423,7 +577,13 @@ impl fmt::Debug for Introspection {
             .field("endpoint", &self.endpoint)
             .field("timeout", &self.timeout)
             .field("max_concurrent", &self.max_concurrent)
+            .field("max_concurrent_opaque", &self.max_concurrent_opaque)
+            .field("max_pending", &self.max_pending)
+            .field("opaque_lookup_rate", &self.opaque_lookup_rate)
+            .field("opaque_shape", &self.opaque_shape)
             .field("cache_capacity", &self.cache_capacity)
+            .field("cache_max_bytes", &self.cache_max_bytes)
+            .field("revocation_capacity", &self.revocation_capacity)
             .field("routine_ttl", &self.routine_ttl)
             .field("max_cache_ttl", &self.max_cache_ttl)
             .field("inactive_ttl", &self.inactive_ttl)

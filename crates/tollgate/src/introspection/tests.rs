@@ -35,6 +35,8 @@ struct Server {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     seen: Mutex<Vec<Seen>>,
+    /// Tokens the "revocable" mode answers inactive; every other token is active.
+    revoked: Mutex<Vec<String>>,
 }
 
 impl Server {
@@ -44,6 +46,10 @@ impl Server {
 
     fn last(&self) -> Seen {
         self.seen.lock().unwrap().last().cloned().unwrap()
+    }
+
+    fn revoke(&self, token: &str) {
+        self.revoked.lock().unwrap().push(token.to_owned());
     }
 }
 
@@ -90,6 +96,7 @@ async fn answer(
             .and_then(|v: &http::HeaderValue| v.to_str().ok())
             .map(str::to_owned)
     };
+    let token = form_fields(&body).remove("token").unwrap_or_default();
     server.seen.lock().unwrap().push(Seen {
         authorization: header(header::AUTHORIZATION),
         accept: header(header::ACCEPT),
@@ -100,6 +107,14 @@ async fn answer(
     let now = now();
     let response = match mode.as_str() {
         "active" => json(active_body()),
+        "revocable" if server.revoked.lock().unwrap().contains(&token) => {
+            json(r#"{"active":false}"#.into())
+        }
+        "revocable" => json(active_body()),
+        "padded" => json(format!(
+            r#"{{"active":true,"sub":"alice","padding":"{}"}}"#,
+            "p".repeat(8 * 1024)
+        )),
         "inactive" => json(r#"{"active":false}"#.into()),
         "string-active" => json(r#"{"active":"true","sub":"alice"}"#.into()),
         "number-active" => json(r#"{"active":1}"#.into()),
@@ -144,6 +159,10 @@ async fn answer(
         "delayed" => {
             tokio::time::sleep(Duration::from_millis(200)).await;
             json(active_body())
+        }
+        "slow-inactive" => {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            json(r#"{"active":false}"#.into())
         }
         "huge" => json(format!(
             r#"{{"active":true,"padding":"{}"}}"#,
@@ -410,25 +429,145 @@ async fn a_cancelled_caller_does_not_cancel_the_call() {
     assert_eq!(server.calls(), 1);
 }
 
+/// A check for a verified JWT (the engine calls it only after local validation).
+async fn check_jwt(
+    introspector: &Introspector,
+    token: &str,
+    exp: Option<i64>,
+) -> Result<Arc<IntrospectionAnswer>, IntrospectionError> {
+    introspector
+        .check(
+            token,
+            TokenHash::of(token),
+            TokenKind::Jwt,
+            Duration::ZERO,
+            exp,
+        )
+        .await
+}
+
 #[tokio::test]
-async fn inactive_is_remembered_and_known() {
+async fn inactive_for_an_unknown_opaque_token_is_cached_but_no_revocation() {
     let (base, server) = start().await;
     let introspector = introspector(basic(), format!("{base}/inactive"));
-    let hash = TokenHash::of("revoked");
-    assert!(!introspector.known_inactive(&hash));
-
+    let hash = TokenHash::of("junk");
     assert_eq!(
-        check(&introspector, "revoked", Duration::ZERO).await.err(),
+        check(&introspector, "junk", Duration::ZERO).await.err(),
         Some(IntrospectionError::Inactive)
     );
-    assert!(introspector.known_inactive(&hash));
-    // Revocation is final: even a caller that wants a fresh answer gets no new call.
+    // Never verified: not in the revocation memory, but answered from the cache.
+    assert!(!introspector.known_inactive(&hash));
+    assert!(matches!(
+        introspector.lookup(&hash, MINUTE),
+        super::Lookup::Inactive
+    ));
     assert_eq!(
-        check(&introspector, "revoked", Duration::ZERO).await.err(),
+        check(&introspector, "junk", Duration::ZERO).await.err(),
         Some(IntrospectionError::Inactive)
     );
     assert_eq!(server.calls(), 1);
+    assert_eq!(introspector.revoked_tokens(), 0);
+}
+
+#[tokio::test]
+async fn a_verified_token_called_inactive_is_remembered_revoked() {
+    let (base, server) = start().await;
+    let introspector = introspector(basic(), format!("{base}/revocable"));
+
+    // A verified JWT.
+    let exp = now() + 3600;
+    assert_eq!(
+        check_jwt(&introspector, "jwt", Some(exp)).await.err(),
+        None,
+        "active at first"
+    );
+    server.revoke("jwt");
+    assert_eq!(
+        check_jwt(&introspector, "jwt", Some(exp)).await.err(),
+        Some(IntrospectionError::Inactive)
+    );
+    assert!(introspector.known_inactive(&TokenHash::of("jwt")));
+
+    // An opaque token that was active before.
+    check(&introspector, "opaque", MINUTE).await.unwrap();
+    server.revoke("opaque");
+    assert_eq!(
+        check(&introspector, "opaque", Duration::ZERO).await.err(),
+        Some(IntrospectionError::Inactive)
+    );
+    assert!(introspector.known_inactive(&TokenHash::of("opaque")));
+    // Its active answer is gone: nobody is handed it again.
+    assert!(
+        introspector
+            .cached(&TokenHash::of("opaque"), MINUTE)
+            .is_none()
+    );
+
+    // Revocation is final: even a caller that wants a fresh answer gets no new call.
+    let calls = server.calls();
+    for token in ["jwt", "opaque"] {
+        assert_eq!(
+            check(&introspector, token, Duration::ZERO).await.err(),
+            Some(IntrospectionError::Inactive)
+        );
+    }
+    assert_eq!(server.calls(), calls);
+    assert_eq!(introspector.revoked_tokens(), 2);
     assert!(!introspector.known_inactive(&TokenHash::of("other")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_survive_more_junk_than_the_answer_cache_holds() {
+    const CAPACITY: u64 = 8;
+    let (base, _server) = start().await;
+    let introspector = introspector(basic().cache_capacity(CAPACITY), format!("{base}/inactive"));
+    let exp = now() + 3600;
+    assert_eq!(
+        check_jwt(&introspector, "revoked-jwt", Some(exp))
+            .await
+            .err(),
+        Some(IntrospectionError::Inactive)
+    );
+    let revoked = TokenHash::of("revoked-jwt");
+    // Each junk string asked as often as the revoked token, so that no cache could tell them
+    // apart by frequency.
+    for i in 0..50 * CAPACITY {
+        let junk = format!("junk-{i}");
+        for _ in 0..3 {
+            assert!(check(&introspector, &junk, MINUTE).await.is_err());
+            let _ = introspector.known_inactive(&revoked);
+        }
+    }
+    introspector.sync_cache();
+    assert!(introspector.known_inactive(&revoked));
+    // The junk stayed in the cache's bounds.
+    let (entries, _) = introspector.cached_answers();
+    assert!(entries <= CAPACITY, "{entries} entries");
+    assert_eq!(introspector.revoked_tokens(), 1);
+}
+
+#[tokio::test]
+async fn the_revocation_memory_bound_is_counted_once_per_episode() {
+    let (base, _server) = start().await;
+    let introspector = introspector(basic().revocation_capacity(2), format!("{base}/inactive"));
+    let now = now();
+    for (token, exp) in [("a", now + 1_000), ("b", now + 3_000), ("c", now + 2_000)] {
+        assert_eq!(
+            check_jwt(&introspector, token, Some(exp)).await.err(),
+            Some(IntrospectionError::Inactive)
+        );
+    }
+    // Full at "c": the revocation expiring first ("a") was given up.
+    assert!(!introspector.known_inactive(&TokenHash::of("a")));
+    assert!(introspector.known_inactive(&TokenHash::of("b")));
+    assert!(introspector.known_inactive(&TokenHash::of("c")));
+    // One more, expiring before the others: it is the one given up.
+    check_jwt(&introspector, "d", Some(now + 1_500)).await.ok();
+    assert!(!introspector.known_inactive(&TokenHash::of("d")));
+    assert_eq!(introspector.revoked_tokens(), 2);
+    assert_eq!(introspector.revocations_dropped(), 2);
+    // Two drops, one episode (one WARN).
+    assert_eq!(introspector.revocation_memory_full(), 1);
 }
 
 #[tokio::test]
@@ -455,7 +594,10 @@ async fn active_but_expired_or_premature_is_inactive() {
         check(&expired, "t", MINUTE).await.err(),
         Some(IntrospectionError::Inactive)
     );
-    assert!(expired.known_inactive(&TokenHash::of("t")));
+    assert!(matches!(
+        expired.lookup(&TokenHash::of("t"), MINUTE),
+        super::Lookup::Inactive
+    ));
 
     let premature = introspector(basic(), format!("{base}/premature"));
     assert_eq!(
@@ -642,23 +784,167 @@ async fn accessors_report_the_configuration() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_concurrent_bounds_calls_in_flight() {
-    let (base, server) = start().await;
+async fn max_concurrent_bounds_calls_in_flight_per_kind() {
+    for kind in [TokenKind::Jwt, TokenKind::Opaque] {
+        let (base, server) = start().await;
+        let config = match kind {
+            TokenKind::Jwt => basic().max_concurrent(2),
+            TokenKind::Opaque => basic().max_concurrent_opaque(2),
+        };
+        let introspector = introspector(
+            config.timeout(Duration::from_secs(20)),
+            format!("{base}/delayed"),
+        );
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let introspector = introspector.clone();
+                tokio::spawn(async move {
+                    let token = format!("t{i}");
+                    let hash = TokenHash::of(&token);
+                    introspector.check(&token, hash, kind, MINUTE, None).await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(server.calls(), 8);
+        let peak = server.max_in_flight.load(Ordering::SeqCst);
+        assert!(peak <= 2, "{kind:?}: {peak} at once");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opaque_lookups_never_take_a_sensitive_checks_slot() {
+    let (base, _server) = start().await;
+    // One slot each; the opaque lookups alone need far longer than the timeout.
     let introspector = introspector(
-        basic().max_concurrent(2).timeout(Duration::from_secs(20)),
+        basic()
+            .max_concurrent(1)
+            .max_concurrent_opaque(1)
+            .timeout(Duration::from_secs(1)),
         format!("{base}/delayed"),
     );
-    let tasks: Vec<_> = (0..8)
+    let junk: Vec<_> = (0..20)
         .map(|i| {
             let introspector = introspector.clone();
-            tokio::spawn(async move { check(&introspector, &format!("t{i}"), MINUTE).await })
+            tokio::spawn(async move { check(&introspector, &format!("junk-{i}"), MINUTE).await })
         })
         .collect();
-    for task in tasks {
+    // The junk is queued and in flight.
+    while introspector.in_flight() < 20 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A sensitive check still has its slot.
+    check_jwt(&introspector, "admin-jwt", None).await.unwrap();
+    let mut saturated = 0;
+    let mut outcomes = Vec::new();
+    for task in junk {
+        let outcome = task.await.unwrap();
+        outcomes.push(format!("{:?}", outcome.as_ref().map(|_| ())));
+        match outcome {
+            Ok(_) => {}
+            Err(IntrospectionError::Saturated(_)) => saturated += 1,
+            // A slot came free late, and the call ran out of time in the exchange.
+            Err(IntrospectionError::Unreachable("introspection timed out")) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    // Twenty calls of 200 ms in one slot within one second: most got no slot, and said so.
+    assert!(saturated >= 10, "{saturated}: {outcomes:?}");
+    assert_eq!(introspector.saturated(), saturated);
+}
+
+#[tokio::test]
+async fn the_rate_limit_spends_only_on_unknown_opaque_tokens() {
+    let (base, server) = start().await;
+    let introspector = introspector(basic().opaque_lookup_rate(1, 3), format!("{base}/active"));
+    let started = Instant::now();
+    let mut refused = 0;
+    for i in 0..10 {
+        match check(&introspector, &format!("new-{i}"), MINUTE).await {
+            Ok(_) => {}
+            Err(IntrospectionError::Saturated(_)) => refused += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    // A burst of three, then one per second.
+    let allowed = 3 + usize::try_from(started.elapsed().as_secs()).unwrap() + 1;
+    assert!(server.calls() <= allowed, "{} calls", server.calls());
+    assert_eq!(server.calls() + refused, 10);
+    assert_eq!(introspector.rate_limited(), u64::try_from(refused).unwrap());
+
+    // Even with the bucket empty: a cached token is answered, a known token refreshed, a
+    // sensitive JWT check asked, none of them spending the bucket.
+    let mut drained = 0;
+    while check(&introspector, &format!("drain-{drained}"), MINUTE)
+        .await
+        .is_ok()
+    {
+        drained += 1;
+        assert!(drained < 100, "the bucket never ran dry");
+    }
+    let limited = introspector.rate_limited();
+    check(&introspector, "new-0", MINUTE).await.unwrap();
+    check(&introspector, "new-0", Duration::ZERO).await.unwrap();
+    check_jwt(&introspector, "jwt-1", None).await.unwrap();
+    check_jwt(&introspector, "jwt-2", None).await.unwrap();
+    assert_eq!(introspector.rate_limited(), limited);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_calls_are_bounded_per_kind() {
+    let (base, server) = start().await;
+    let introspector = introspector(
+        basic().max_pending(2).timeout(Duration::from_secs(10)),
+        format!("{base}/slow"),
+    );
+    let spawn = |token: &'static str, kind: TokenKind| {
+        let introspector = introspector.clone();
+        tokio::spawn(async move {
+            introspector
+                .check(token, TokenHash::of(token), kind, MINUTE, None)
+                .await
+        })
+    };
+    let first = [spawn("a", TokenKind::Opaque), spawn("b", TokenKind::Opaque)];
+    while introspector.in_flight() < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A third opaque call is refused at once...
+    assert_eq!(
+        check(&introspector, "c", MINUTE).await.err(),
+        Some(IntrospectionError::Saturated(
+            super::introspector::TOO_MANY_PENDING
+        ))
+    );
+    assert_eq!(introspector.saturated(), 1);
+    // ... but a request for a pending token shares its call, and a sensitive JWT check has
+    // its own bound.
+    let joined = spawn("a", TokenKind::Opaque);
+    let jwt = spawn("jwt", TokenKind::Jwt);
+    for task in first.into_iter().chain([joined, jwt]) {
         task.await.unwrap().unwrap();
     }
-    assert_eq!(server.calls(), 8);
-    assert!(server.max_in_flight.load(Ordering::SeqCst) <= 2);
+    assert_eq!(server.calls(), 3);
+    assert_eq!(introspector.coalesced(), 1);
+}
+
+#[tokio::test]
+async fn the_answer_cache_is_bounded_in_bytes() {
+    const BYTES: u64 = 64 * 1024;
+    let (base, _server) = start().await;
+    let introspector = introspector(basic().cache_max_bytes(BYTES), format!("{base}/padded"));
+    for i in 0..100 {
+        check(&introspector, &format!("t{i}"), MINUTE)
+            .await
+            .unwrap();
+    }
+    introspector.sync_cache();
+    let (entries, bytes) = introspector.cached_answers();
+    // Each answer holds over 8 KiB: a few of them fill 64 KiB.
+    assert!(bytes <= BYTES, "{bytes} bytes");
+    assert!((1..=8).contains(&entries), "{entries} entries");
 }
 
 #[tokio::test]
@@ -717,6 +1003,20 @@ fn validation_refuses_unusable_configurations() {
     assert_eq!(kind(basic().max_concurrent(0)), Kind::Bounds);
     assert_eq!(kind(basic().max_concurrent(usize::MAX)), Kind::Bounds);
     assert_eq!(kind(basic().cache_capacity(0)), Kind::Bounds);
+    assert_eq!(kind(basic().cache_max_bytes(0)), Kind::Bounds);
+    assert_eq!(kind(basic().revocation_capacity(0)), Kind::Bounds);
+    assert_eq!(kind(basic().max_concurrent_opaque(0)), Kind::Bounds);
+    assert_eq!(
+        kind(basic().max_concurrent_opaque(usize::MAX)),
+        Kind::Bounds
+    );
+    assert_eq!(kind(basic().max_pending(0)), Kind::Bounds);
+    assert_eq!(kind(basic().opaque_lookup_rate(0, 10)), Kind::Bounds);
+    assert_eq!(kind(basic().opaque_lookup_rate(10, 0)), Kind::Bounds);
+    assert_eq!(
+        kind(basic().opaque_token_shape(OpaqueShape::new().min_len(9).max_len(8))),
+        Kind::Bounds
+    );
     assert_eq!(kind(basic().max_body_bytes(0)), Kind::Bounds);
 
     // The messages never echo a credential.
@@ -742,7 +1042,13 @@ fn defaults_are_as_documented() {
     let config = basic();
     assert_eq!(config.timeout, Duration::from_secs(2));
     assert_eq!(config.max_concurrent, 64);
+    assert_eq!(config.max_concurrent_opaque, 32);
+    assert_eq!(config.max_pending, 1_024);
+    assert_eq!(config.opaque_lookup_rate, (100, 200));
+    assert_eq!(config.opaque_shape, OpaqueShape::new());
     assert_eq!(config.cache_capacity, 10_000);
+    assert_eq!(config.cache_max_bytes, 16 * 1024 * 1024);
+    assert_eq!(config.revocation_capacity, 100_000);
     assert_eq!(config.routine_ttl, Duration::from_secs(30));
     assert_eq!(config.max_cache_ttl, Duration::from_secs(300));
     assert_eq!(config.inactive_ttl, Duration::from_secs(3600));
