@@ -27,7 +27,8 @@ Routes:
   POST   /payments           scope payments (sensitive: introspected)
 
 Logs (stderr, RUST_LOG, default info): one line per request with method, path, status and
-tollgate's decision; never a token.";
+tollgate's decision; never a token. RUST_LOG=protected_api=debug adds the request headers,
+with Authorization redacted.";
 
 /// A small API protected by tollgate, for trying it against an authorization server
 ///

@@ -27,6 +27,7 @@
 //! ```
 
 mod config;
+mod request_log;
 mod routes;
 
 use std::fmt;
@@ -41,7 +42,8 @@ use tollgate::{ConfigError, Introspection, Tollgate};
 use tollgate_mock::MockAuthServer;
 
 pub use config::{Compatibility, Config, DEFAULT_LISTEN, IntrospectionConfig, Trust};
-pub use routes::{Decision, Me, app};
+pub use request_log::Decision;
+pub use routes::{Me, app};
 
 /// The realm of the API's `WWW-Authenticate` challenges.
 pub const REALM: &str = "protected-api";
