@@ -162,6 +162,18 @@ fn help_and_bad_flags() {
         String::from_utf8_lossy(&bad.stderr)
     );
 
+    // An empty variable is a mistake, not an unset one: an empty TOLLGATE_ISSUER must not
+    // quietly start the embedded mock, which trusts the tokens it mints itself.
+    let bad = command(&[], &[("TOLLGATE_ISSUER", String::new())])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("the value is empty") && stderr.contains("TOLLGATE_ISSUER"),
+        "{stderr}"
+    );
+
     // The issuer from a variable needs an audience as much as the flag does.
     let bad = command(&[], &[("TOLLGATE_ISSUER", "https://as.example".into())])
         .output()
