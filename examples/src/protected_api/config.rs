@@ -89,7 +89,7 @@ pub struct Trust {
     /// An audience this API answers to (repeatable, or comma-separated)
     ///
     /// Required with --issuer: the `aud` your tokens carry for this API.
-    /// Without --issuer, defaults to the embedded mock's, https://api.tollgate.test.
+    /// Without --issuer, defaults to the embedded mock's, `https://api.tollgate.test`.
     #[arg(
         verbatim_doc_comment,
         long = "audience",
