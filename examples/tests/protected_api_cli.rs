@@ -119,30 +119,145 @@ fn help_and_bad_flags() {
     let help = command(&["--help"], &[]).output().expect("runs");
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    for flag in [
-        "--listen",
-        "--issuer",
-        "--audience",
-        "--introspection-client-secret",
-        "--freshness",
-        "--allow-untyped-tokens",
-        "--accept-scp-claim",
+    for (flag, variable) in [
+        ("--listen", "TOLLGATE_LISTEN"),
+        ("--issuer", "TOLLGATE_ISSUER"),
+        ("--audience", "TOLLGATE_AUDIENCE"),
+        (
+            "--introspection-client-secret",
+            "TOLLGATE_INTROSPECTION_CLIENT_SECRET",
+        ),
+        ("--freshness", "TOLLGATE_FRESHNESS"),
+        ("--allow-untyped-tokens", "TOLLGATE_ALLOW_UNTYPED_TOKENS"),
+        ("--accept-scp-claim", "TOLLGATE_ACCEPT_SCP_CLAIM"),
     ] {
         assert!(
-            text.contains(flag),
-            "--help does not mention {flag}:\n{text}"
+            text.contains(flag) && text.contains(&format!("[env: {variable}")),
+            "--help does not mention {flag} and {variable}:\n{text}"
         );
     }
 
     let bad = command(&["--bogus"], &[]).output().expect("runs");
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown option --bogus"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unexpected argument '--bogus'"));
 
+    // A bad value from a variable: clap names the flag, and the tip names the variable.
     let bad = command(&[], &[("TOLLGATE_FRESHNESS", "soon".into())])
         .output()
         .expect("runs");
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("TOLLGATE_FRESHNESS"));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("'soon' for '--freshness <SECONDS>'")
+            && stderr.contains("environment variable TOLLGATE_FRESHNESS"),
+        "{stderr}"
+    );
+    let bad = command(&[], &[("TOLLGATE_ALLOW_UNTYPED_TOKENS", "maybe".into())])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("TOLLGATE_ALLOW_UNTYPED_TOKENS"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+
+    // An empty variable is a mistake, not an unset one: an empty TOLLGATE_ISSUER must not
+    // quietly start the embedded mock, which trusts the tokens it mints itself.
+    let bad = command(&[], &[("TOLLGATE_ISSUER", String::new())])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("the value is empty") && stderr.contains("TOLLGATE_ISSUER"),
+        "{stderr}"
+    );
+
+    // The issuer from a variable needs an audience as much as the flag does.
+    let bad = command(&[], &[("TOLLGATE_ISSUER", "https://as.example".into())])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--audience <AUD>"));
+}
+
+#[test]
+fn the_secret_of_the_environment_is_never_printed() {
+    let secret = (
+        "TOLLGATE_INTROSPECTION_CLIENT_SECRET",
+        "s3cret-of-env".to_owned(),
+    );
+    // clap shows the values of the other variables in --help, never this one.
+    let help = command(&["--help"], std::slice::from_ref(&secret))
+        .output()
+        .expect("runs");
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains("[env: TOLLGATE_INTROSPECTION_CLIENT_SECRET]"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret-of-env"), "{text}");
+    // Without its client id the secret is a mistake; the error names it, not its value.
+    for args in [&[][..], &["--freshness", "soon"], &["--bogus"]] {
+        let bad = command(args, std::slice::from_ref(&secret))
+            .output()
+            .expect("runs");
+        assert_eq!(bad.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&bad.stderr);
+        assert!(!stderr.contains("s3cret-of-env"), "{args:?}: {stderr}");
+    }
+    let bad = command(&[], std::slice::from_ref(&secret))
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--introspection-client-id <ID>"));
+}
+
+#[tokio::test]
+async fn variables_configure_it_and_flags_win() {
+    let env = [
+        ("TOLLGATE_LISTEN", "127.0.0.1:0".to_owned()),
+        (
+            "TOLLGATE_AUDIENCE",
+            "https://x.example, https://y.example".to_owned(),
+        ),
+        ("TOLLGATE_FRESHNESS", "7".to_owned()),
+        ("TOLLGATE_ALLOW_UNTYPED_TOKENS", "true".to_owned()),
+        ("TOLLGATE_ACCEPT_SCP_CLAIM", "1".to_owned()),
+    ];
+    let api = Running::start(&[], &env).await;
+    for line in [
+        "audience:      https://x.example, https://y.example",
+        "freshness:     7 s on sensitive routes",
+        "compatibility: untyped tokens on, scp claim on",
+    ] {
+        assert!(
+            api.banner.contains(line),
+            "{line:?} missing:\n{}",
+            api.banner
+        );
+    }
+    drop(api);
+
+    let flags = [
+        "--audience=https://z.example",
+        "--freshness",
+        "0",
+        "--allow-untyped-tokens=false",
+    ];
+    let api = Running::start(&flags, &env).await;
+    for line in [
+        "audience:      https://z.example\n",
+        "freshness:     0 s on sensitive routes",
+        "compatibility: untyped tokens off, scp claim on",
+    ] {
+        assert!(
+            api.banner.contains(line),
+            "{line:?} missing:\n{}",
+            api.banner
+        );
+    }
 }
 
 #[tokio::test]
@@ -204,6 +319,8 @@ async fn environment_variables_point_it_at_a_separate_authorization_server() {
         ("TOLLGATE_AUDIENCE", mock.audience()),
         ("TOLLGATE_INTROSPECTION_CLIENT_ID", mock.client_id()),
         ("TOLLGATE_INTROSPECTION_CLIENT_SECRET", mock.client_secret()),
+        ("TOLLGATE_ALLOW_UNTYPED_TOKENS", "true".to_owned()),
+        ("TOLLGATE_ACCEPT_SCP_CLAIM", "true".to_owned()),
     ];
     let api = Running::start(&[], &env).await;
     assert!(
@@ -237,6 +354,24 @@ async fn environment_variables_point_it_at_a_separate_authorization_server() {
         .await
         .expect("answer");
     assert_eq!(response.status(), 401);
+
+    // The compatibility switches came from their variables: what Entra ID or Okta send
+    // (`typ: JWT`, `scp` as an array, `azp`) passes.
+    let untyped = mock
+        .token()
+        .header("typ", "JWT")
+        .remove_claim("scope")
+        .remove_claim("client_id")
+        .claim("azp", "web-app")
+        .claim("scp", serde_json::json!(["read"]))
+        .sign();
+    let response = client()
+        .get(format!("{}/photos", api.url()))
+        .bearer_auth(&untyped)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), 200);
 }
 
 #[tokio::test]

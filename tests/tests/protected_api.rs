@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use common::{Api, config, eventually, revoke, start};
 use serde_json::json;
-use tollgate_examples::protected_api::{self, Config, Me, StartError};
+use tollgate_examples::protected_api::{
+    self, Compatibility, Config, IntrospectionConfig, Me, StartError, Trust,
+};
 use tollgate_mock::MockAuthServer;
 
 const ALL: &str = "read admin payments";
@@ -356,9 +358,15 @@ async fn when_the_as_is_down_routine_routes_serve_and_sensitive_ones_answer_503(
 #[tokio::test]
 async fn the_embedded_mock_takes_the_configured_audience_and_client() {
     let api = start(Config {
-        audiences: vec!["https://photos.example".into()],
-        introspection_client_id: Some("photos-api".into()),
-        introspection_client_secret: Some("photos-secret".into()),
+        trust: Trust {
+            audiences: vec!["https://photos.example".into()],
+            ..Trust::default()
+        },
+        introspection: IntrospectionConfig {
+            client_id: Some("photos-api".into()),
+            client_secret: Some("photos-secret".into()),
+            ..IntrospectionConfig::default()
+        },
         ..config()
     })
     .await;
@@ -385,10 +393,16 @@ async fn separate_mock() -> MockAuthServer {
 
 fn pointed_at(mock: &MockAuthServer) -> Config {
     Config {
-        issuer: Some(mock.issuer()),
-        audiences: vec![mock.audience()],
-        introspection_client_id: Some(mock.client_id()),
-        introspection_client_secret: Some(mock.client_secret()),
+        trust: Trust {
+            issuer: Some(mock.issuer()),
+            audiences: vec![mock.audience()],
+            jwks_uri: None,
+        },
+        introspection: IntrospectionConfig {
+            client_id: Some(mock.client_id()),
+            client_secret: Some(mock.client_secret()),
+            ..IntrospectionConfig::default()
+        },
         ..config()
     }
 }
@@ -453,8 +467,7 @@ async fn with_an_explicit_issuer_the_whole_api_works() {
 async fn without_introspection_credentials_sensitive_routes_answer_503() {
     let mock = separate_mock().await;
     let api = start(Config {
-        introspection_client_id: None,
-        introspection_client_secret: None,
+        introspection: IntrospectionConfig::default(),
         ..pointed_at(&mock)
     })
     .await;
@@ -475,9 +488,13 @@ async fn without_introspection_credentials_sensitive_routes_answer_503() {
 #[tokio::test]
 async fn an_explicit_introspection_endpoint_is_used() {
     let mock = separate_mock().await;
+    let pointed = pointed_at(&mock);
     let api = start(Config {
-        introspection_endpoint: Some(mock.introspection_endpoint()),
-        ..pointed_at(&mock)
+        introspection: IntrospectionConfig {
+            endpoint: Some(mock.introspection_endpoint()),
+            ..pointed.introspection.clone()
+        },
+        ..pointed
     })
     .await;
     let token = mock.token().scope(ALL).sign();
@@ -489,9 +506,13 @@ async fn an_explicit_introspection_endpoint_is_used() {
 async fn a_freshness_budget_saves_calls_and_delays_the_revocation_by_as_much() {
     let mock = separate_mock().await;
     // An hour: far longer than this test runs, so the answer is always reused here.
+    let pointed = pointed_at(&mock);
     let api = start(Config {
-        freshness: Duration::from_secs(3600),
-        ..pointed_at(&mock)
+        introspection: IntrospectionConfig {
+            freshness: Duration::from_secs(3600),
+            ..pointed.introspection.clone()
+        },
+        ..pointed
     })
     .await;
     let token = mock.token().scope(ALL).sign();
@@ -532,8 +553,10 @@ async fn compatibility_switches_accept_untyped_tokens_with_scp() {
     );
 
     let lax = start(Config {
-        allow_untyped_tokens: true,
-        accept_scp_claim: true,
+        compatibility: Compatibility {
+            allow_untyped_tokens: true,
+            accept_scp_claim: true,
+        },
         ..pointed_at(&mock)
     })
     .await;
@@ -570,8 +593,11 @@ async fn the_api_starts_while_the_as_is_down_and_serves_once_it_is_up() {
 #[tokio::test]
 async fn a_bad_configuration_or_a_taken_port_is_a_start_error() {
     let bad_issuer = Config {
-        issuer: Some("not a url".into()),
-        audiences: vec!["https://api.example".into()],
+        trust: Trust {
+            issuer: Some("not a url".into()),
+            audiences: vec!["https://api.example".into()],
+            jwks_uri: None,
+        },
         ..config()
     };
     let error = protected_api::start(bad_issuer).await.expect_err("refused");

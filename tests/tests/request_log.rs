@@ -1,5 +1,6 @@
 //! `protected-api` logs one line per request (method, path, status, decision) and never a
-//! token. Its own test binary: the captured subscriber is process-wide.
+//! token, not even in the request headers it logs at DEBUG. Its own test binary: the
+//! captured subscriber is process-wide.
 
 mod common;
 
@@ -38,9 +39,10 @@ async fn one_line_per_request_with_the_decision_and_never_a_token() {
     let captured = Captured::default();
     let writer = captured.clone();
     // tollgate's own per-request decisions (DEBUG, TRACE) are captured too, and must not leak
-    // a token either. (The test's HTTP client logs its URLs; it is not the server.)
+    // a token either; so are the request headers (DEBUG), where the Authorization header must
+    // show redacted. (The test's HTTP client logs its URLs; it is not the server.)
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new("protected_api=info,tollgate=trace"))
+        .with_env_filter(EnvFilter::new("protected_api=debug,tollgate=trace"))
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .init();
@@ -69,7 +71,7 @@ async fn one_line_per_request_with_the_decision_and_never_a_token() {
     let log = captured.text();
     let lines: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains("protected_api:"))
+        .filter(|l| l.contains(" INFO ") && l.contains("protected_api:"))
         .collect();
     let expected = [
         "GET /health 200 no token checked",
@@ -89,6 +91,30 @@ async fn one_line_per_request_with_the_decision_and_never_a_token() {
             "expected {expected:?} in {line:?}\n{log}"
         );
     }
+    // The headers of every request are logged, the Authorization header marked sensitive
+    // before the trace layer sees it: six requests sent one.
+    let headers: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("request received"))
+        .collect();
+    assert_eq!(
+        headers.len(),
+        expected.len(),
+        "headers once per request:\n{log}"
+    );
+    let redacted = headers
+        .iter()
+        .filter(|l| l.contains(r#""authorization": Sensitive"#))
+        .count();
+    assert_eq!(
+        redacted, 6,
+        "the Authorization header is not redacted:\n{log}"
+    );
+    // The trace span names the path without its query.
+    assert!(
+        log.contains("request{method=GET path=/photos}"),
+        "no request span:\n{log}"
+    );
     for secret in [&token, &reader, &opaque, &expired] {
         assert!(
             !log.contains(secret.as_str()),

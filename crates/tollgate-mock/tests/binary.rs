@@ -86,17 +86,40 @@ fn serves_and_prints_issuer_and_token() {
 fn help_and_bad_flags() {
     let help = Command::new(BIN).arg("--help").output().unwrap();
     assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("--jwks-cache-control"));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--port <PORT>",
+        "--host <IP>",
+        "--audience <AUD>",
+        "--client-id <ID>",
+        "--client-secret <SECRET>",
+        "--alg <ALG>",
+        "--jwks-cache-control <VALUE>",
+        "[default: 9000]",
+        "[default: 127.0.0.1]",
+    ] {
+        assert!(text.contains(flag), "--help lacks {flag}:\n{text}");
+    }
 
-    for args in [
-        &["--bogus"][..],
-        &["--port"],
-        &["--port", "x"],
-        &["--alg", "HS256"],
-        &["--host", "nowhere"],
+    // Each mistake is named: the flag, and what is wrong with its value.
+    for (args, expected) in [
+        (&["--bogus"][..], "unexpected argument '--bogus'"),
+        (&["--port"], "a value is required for '--port <PORT>'"),
+        (&["--port", "x"], "'x' for '--port <PORT>'"),
+        (&["--port", "70000"], "'70000' for '--port <PORT>'"),
+        (&["--host", "nowhere"], "'nowhere' for '--host <IP>'"),
+        // HMAC keys cannot be published in a JWKS: not among the possible values.
+        (&["--alg", "HS256"], "'HS256' for '--alg <ALG>'"),
     ] {
         let output = Command::new(BIN).args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
-        assert!(!output.stderr.is_empty());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+    let output = Command::new(BIN).args(["--alg", "HS256"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("[possible values: RS256,") && !stderr.contains("HS256,"),
+        "{stderr}"
+    );
 }

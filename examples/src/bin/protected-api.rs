@@ -9,22 +9,13 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tollgate_examples::protected_api::{self, Command, Config, USAGE};
+use tollgate_examples::protected_api::{self, Config};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match Config::parse(std::env::args().skip(1), |name| std::env::var(name).ok()) {
-        Ok(Command::Run(config)) => config,
-        Ok(Command::Help) => {
-            print!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("protected-api: {e}\n\nRun with --help for the options.");
-            return ExitCode::from(2);
-        }
-    };
+    // `--help` exits 0, a mistake exits 2, both as clap does.
+    let config = Config::from_command_line();
 
     // Request lines at INFO; tollgate's own WARNs about the AS or its keys show too.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));

@@ -1,41 +1,23 @@
-//! The command line and environment of `protected-api`.
+//! The command line and environment of `protected-api`, read by clap.
+//!
+//! [`Config`] is the clap parser itself. Its options come in groups ([`Trust`],
+//! [`IntrospectionConfig`], [`Compatibility`]), each flattened into it and shown under its own
+//! heading in `--help`: a new option is one field in the group it belongs to (or a new group).
 
+use std::ffi::OsString;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// The help text of `protected-api`.
-pub const USAGE: &str = "\
-Usage: protected-api [OPTIONS]
+use clap::builder::{BoolishValueParser, StyledStr};
+use clap::error::{ContextKind, ContextValue};
+use clap::{Args, CommandFactory, FromArgMatches, Parser};
 
-A small API protected by tollgate, for trying it against an authorization server.
-Without --issuer it starts an embedded tollgate-mock and prints a ready-to-use curl line.
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
-Options (each also read from the environment variable in brackets; a flag wins):
-  --listen ADDR                        address to serve on (default 127.0.0.1:8080) [TOLLGATE_LISTEN]
-  --issuer URL                         the authorization server's issuer identifier; keys are
-                                       found through its metadata [TOLLGATE_ISSUER]
-  --audience AUD                       an audience this API answers to; repeatable (the variable
-                                       takes a comma-separated list). Required with --issuer;
-                                       default https://api.tollgate.test otherwise [TOLLGATE_AUDIENCE]
-  --introspection-client-id ID         this API's client id at the AS, for RFC 7662 introspection
-                                       [TOLLGATE_INTROSPECTION_CLIENT_ID]
-  --introspection-client-secret SECRET its secret (client_secret_basic); prefer the variable, a
-                                       flag shows in the process list
-                                       [TOLLGATE_INTROSPECTION_CLIENT_SECRET]
-  --introspection-endpoint URL         the introspection endpoint, when the AS metadata does not
-                                       name one [TOLLGATE_INTROSPECTION_ENDPOINT]
-  --jwks-uri URL                       fetch the keys from here instead of discovering them
-                                       (then set --introspection-endpoint too) [TOLLGATE_JWKS_URI]
-  --freshness SECONDS                  how old an introspection answer may be on sensitive routes
-                                       (default 0: ask on every request) [TOLLGATE_FRESHNESS]
-  --allow-untyped-tokens               accept `typ: JWT` or no typ, and relax RFC 9068's required
-                                       claims (Keycloak, Entra ID, Okta, Cognito, Auth0); weakens
-                                       security [TOLLGATE_ALLOW_UNTYPED_TOKENS=true]
-  --accept-scp-claim                   read scopes from an `scp` claim or a `scope` array
-                                       [TOLLGATE_ACCEPT_SCP_CLAIM=true]
-  -h, --help                           print this help
-
+/// What `--help` shows after the options.
+const AFTER_HELP: &str = "\
 Routes:
   GET    /health             no token needed
   GET    /me                 any valid token; answers the principal as JSON
@@ -45,394 +27,475 @@ Routes:
   POST   /payments           scope payments (sensitive: introspected)
 
 Logs (stderr, RUST_LOG, default info): one line per request with method, path, status and
-tollgate's decision; never a token.
-";
+tollgate's decision; never a token. RUST_LOG=protected_api=debug adds the request headers,
+with Authorization redacted.";
 
-/// The default listen address.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-
-/// The configuration of `protected-api`, from its flags and environment.
-#[derive(Clone, PartialEq, Eq)]
+/// A small API protected by tollgate, for trying it against an authorization server
+///
+/// Without --issuer it starts an embedded tollgate-mock and prints a ready-to-use curl line.
+/// Every option can also be set by the environment variable shown with it; a flag wins.
+//
+// The doc comments here are also the `--help` text, which clap does not wrap (that would
+// take its `wrap_help` feature and a terminal-size dependency): hence `verbatim_doc_comment`
+// and short lines.
+#[derive(Parser, Clone, Debug, PartialEq, Eq)]
+#[command(
+    name = "protected-api",
+    after_help = AFTER_HELP,
+    next_line_help = true,
+    verbatim_doc_comment
+)]
 pub struct Config {
-    /// Where to listen. `--listen`, `TOLLGATE_LISTEN`; defaults to 127.0.0.1:8080.
+    /// The address to serve on
+    #[arg(
+        long,
+        env = "TOLLGATE_LISTEN",
+        value_name = "ADDR",
+        default_value = DEFAULT_LISTEN
+    )]
     pub listen: SocketAddr,
-    /// The issuer to trust; `None` starts an embedded tollgate-mock. `--issuer`,
-    /// `TOLLGATE_ISSUER`.
+
+    /// Whose tokens to accept, and for which audiences.
+    #[command(flatten)]
+    pub trust: Trust,
+
+    /// How the sensitive routes ask the authorization server about a token.
+    #[command(flatten)]
+    pub introspection: IntrospectionConfig,
+
+    /// Switches for authorization servers that do not follow RFC 9068.
+    #[command(flatten)]
+    pub compatibility: Compatibility,
+}
+
+/// Whose tokens `protected-api` accepts, and for which audiences.
+#[derive(Args, Clone, Debug, Default, PartialEq, Eq)]
+#[command(next_help_heading = "Authorization server")]
+pub struct Trust {
+    /// The issuer identifier of the authorization server to trust
+    ///
+    /// Its keys, and its introspection endpoint, are found through its metadata (RFC 8414).
+    /// None (the default) starts an embedded tollgate-mock.
+    #[arg(
+        verbatim_doc_comment,
+        long,
+        env = "TOLLGATE_ISSUER",
+        value_name = "URL",
+        requires = "audiences",
+        value_parser = non_blank
+    )]
     pub issuer: Option<String>,
-    /// The audiences this API answers to. `--audience` (repeatable), `TOLLGATE_AUDIENCE`
-    /// (comma-separated). Empty means the embedded mock's default audience.
+
+    /// An audience this API answers to (repeatable, or comma-separated)
+    ///
+    /// Required with --issuer: the `aud` your tokens carry for this API.
+    /// Without --issuer, defaults to the embedded mock's, `https://api.tollgate.test`.
+    #[arg(
+        verbatim_doc_comment,
+        long = "audience",
+        env = "TOLLGATE_AUDIENCE",
+        value_name = "AUD",
+        value_delimiter = ',',
+        value_parser = audience
+    )]
     pub audiences: Vec<String>,
-    /// Client id for introspection. `--introspection-client-id`,
-    /// `TOLLGATE_INTROSPECTION_CLIENT_ID`.
-    pub introspection_client_id: Option<String>,
-    /// Client secret for introspection. `--introspection-client-secret`,
-    /// `TOLLGATE_INTROSPECTION_CLIENT_SECRET`. Never shown by `Debug`.
-    pub introspection_client_secret: Option<String>,
-    /// An explicit introspection endpoint. `--introspection-endpoint`,
-    /// `TOLLGATE_INTROSPECTION_ENDPOINT`.
-    pub introspection_endpoint: Option<String>,
-    /// An explicit JWKS URI. `--jwks-uri`, `TOLLGATE_JWKS_URI`.
+
+    /// Fetch the keys from here instead of discovering them
+    ///
+    /// Then set --introspection-endpoint too.
+    #[arg(
+        verbatim_doc_comment,
+        long,
+        env = "TOLLGATE_JWKS_URI",
+        value_name = "URL",
+        requires = "issuer",
+        value_parser = non_blank
+    )]
     pub jwks_uri: Option<String>,
-    /// Freshness budget of the sensitive routes. `--freshness`, `TOLLGATE_FRESHNESS`;
-    /// defaults to zero.
+}
+
+/// How the sensitive routes ask the authorization server about a token (RFC 7662).
+#[derive(Args, Clone, Default, PartialEq, Eq)]
+#[command(next_help_heading = "Introspection")]
+pub struct IntrospectionConfig {
+    /// This API's client id at the authorization server, for introspection
+    ///
+    /// Sent with the secret as client_secret_basic (RFC 7662 §2.1).
+    /// None (the default) leaves introspection unconfigured: sensitive routes answer 503.
+    #[arg(
+        verbatim_doc_comment,
+        long = "introspection-client-id",
+        env = "TOLLGATE_INTROSPECTION_CLIENT_ID",
+        value_name = "ID",
+        requires = "client_secret",
+        value_parser = non_blank
+    )]
+    pub client_id: Option<String>,
+
+    /// Its secret; prefer the variable, a flag shows in the process list
+    ///
+    /// Never printed: not by --help, not in errors, not by `Debug`.
+    #[arg(
+        verbatim_doc_comment,
+        long = "introspection-client-secret",
+        env = "TOLLGATE_INTROSPECTION_CLIENT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true,
+        requires = "client_id",
+        value_parser = non_blank
+    )]
+    pub client_secret: Option<String>,
+
+    /// The introspection endpoint, when the metadata names none
+    #[arg(
+        long = "introspection-endpoint",
+        env = "TOLLGATE_INTROSPECTION_ENDPOINT",
+        value_name = "URL",
+        requires = "issuer",
+        value_parser = non_blank
+    )]
+    pub endpoint: Option<String>,
+
+    /// How old an introspection answer may be on sensitive routes
+    ///
+    /// In whole seconds. Defaults to 0: every sensitive request asks.
+    /// A budget of B seconds lets a revoked token through for up to B seconds.
+    #[arg(
+        verbatim_doc_comment,
+        long,
+        env = "TOLLGATE_FRESHNESS",
+        value_name = "SECONDS",
+        default_value = "0",
+        value_parser = seconds
+    )]
     pub freshness: Duration,
-    /// Compatibility switch `--allow-untyped-tokens`, `TOLLGATE_ALLOW_UNTYPED_TOKENS`.
-    pub allow_untyped_tokens: bool,
-    /// Compatibility switch `--accept-scp-claim`, `TOLLGATE_ACCEPT_SCP_CLAIM`.
-    pub accept_scp_claim: bool,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            issuer: None,
-            audiences: Vec::new(),
-            introspection_client_id: None,
-            introspection_client_secret: None,
-            introspection_endpoint: None,
-            jwks_uri: None,
-            freshness: Duration::ZERO,
-            allow_untyped_tokens: false,
-            accept_scp_claim: false,
-        }
-    }
-}
-
-impl fmt::Debug for Config {
+impl fmt::Debug for IntrospectionConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The secret stays out of Debug output.
-        f.debug_struct("Config")
-            .field("listen", &self.listen)
-            .field("issuer", &self.issuer)
-            .field("audiences", &self.audiences)
-            .field("introspection_client_id", &self.introspection_client_id)
+        f.debug_struct("IntrospectionConfig")
+            .field("client_id", &self.client_id)
             .field(
-                "introspection_client_secret",
-                &self
-                    .introspection_client_secret
-                    .as_ref()
-                    .map(|_| "<redacted>"),
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
             )
-            .field("introspection_endpoint", &self.introspection_endpoint)
-            .field("jwks_uri", &self.jwks_uri)
+            .field("endpoint", &self.endpoint)
             .field("freshness", &self.freshness)
-            .field("allow_untyped_tokens", &self.allow_untyped_tokens)
-            .field("accept_scp_claim", &self.accept_scp_claim)
             .finish()
     }
 }
 
-/// What the command line asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
-    /// Serve with this configuration.
-    Run(Config),
-    /// Print [`USAGE`] and exit.
-    Help,
+/// Switches for authorization servers that do not follow RFC 9068. Each takes `=true` or
+/// `=false`, and its variable `true`/`false` (or `1`/`0`, `yes`/`no`, `on`/`off`).
+#[derive(Args, Clone, Debug, Default, PartialEq, Eq)]
+#[command(next_help_heading = "Compatibility")]
+pub struct Compatibility {
+    /// Accept untyped tokens (Keycloak, Entra ID, Okta...); weakens security
+    ///
+    /// Accepts `typ: JWT` or no typ, and relaxes the claims RFC 9068 requires
+    /// (`sub`, `client_id`, `iat`, `jti`; `azp` stands in for `client_id`).
+    /// **Weakens security**: without `typ`, an ID token could pass for an access token;
+    /// tollgate still refuses tokens carrying `nonce` or `at_hash`. Defaults to off.
+    #[arg(
+        verbatim_doc_comment,
+        long,
+        env = "TOLLGATE_ALLOW_UNTYPED_TOKENS",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = BoolishValueParser::new()
+    )]
+    pub allow_untyped_tokens: bool,
+
+    /// Read scopes from an `scp` claim or a `scope` array
+    ///
+    /// Defaults to off: only the space-separated `scope` string of RFC 9068 §2.2.3.
+    #[arg(
+        verbatim_doc_comment,
+        long,
+        env = "TOLLGATE_ACCEPT_SCP_CLAIM",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = BoolishValueParser::new()
+    )]
+    pub accept_scp_claim: bool,
 }
 
-/// A command line or environment that cannot be used: the message says which value and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+impl Default for Config {
+    /// What an empty command line and environment give.
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            trust: Trust::default(),
+            introspection: IntrospectionConfig::default(),
+            compatibility: Compatibility::default(),
+        }
     }
-}
-
-impl std::error::Error for UsageError {}
-
-fn usage(message: impl Into<String>) -> UsageError {
-    UsageError(message.into())
 }
 
 impl Config {
-    /// Reads the configuration from `args` (without the program name) and the environment
-    /// through `env` (`|name| std::env::var(name).ok()` in the binary; tests pass their own).
-    /// Flags win over variables; an empty variable counts as unset.
-    ///
-    /// Both `--flag value` and `--flag=value` work; the switches also take `=true`/`=false`.
+    /// Reads the process's command line and environment; on `--help` prints the help and
+    /// exits 0, on a mistake prints it (naming the variable when a bad value came from one)
+    /// and exits 2.
+    pub fn from_command_line() -> Self {
+        Self::try_from_args(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Reads `args` (the program name first) and the process environment. A flag wins over
+    /// its variable.
     ///
     /// # Errors
-    /// A [`UsageError`] naming the flag or variable at fault.
-    pub fn parse<I, F>(args: I, env: F) -> Result<Command, UsageError>
+    /// clap's error for `--help` or a mistake; for a bad value that came from a variable, it
+    /// has a tip naming the variable. It never holds the introspection secret.
+    pub fn try_from_args<I, T>(args: I) -> Result<Self, clap::Error>
     where
-        I: IntoIterator<Item = String>,
-        F: Fn(&str) -> Option<String>,
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
     {
-        let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        let mut config = Config::default();
-
-        // The environment first; flags then overwrite what they name.
-        if let Some(v) = env("TOLLGATE_LISTEN") {
-            config.listen = parse_addr(&v, "TOLLGATE_LISTEN")?;
-        }
-        config.issuer = env("TOLLGATE_ISSUER");
-        if let Some(v) = env("TOLLGATE_AUDIENCE") {
-            config.audiences = v
-                .split(',')
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .map(str::to_owned)
-                .collect();
-        }
-        config.introspection_client_id = env("TOLLGATE_INTROSPECTION_CLIENT_ID");
-        config.introspection_client_secret = env("TOLLGATE_INTROSPECTION_CLIENT_SECRET");
-        config.introspection_endpoint = env("TOLLGATE_INTROSPECTION_ENDPOINT");
-        config.jwks_uri = env("TOLLGATE_JWKS_URI");
-        if let Some(v) = env("TOLLGATE_FRESHNESS") {
-            config.freshness = parse_seconds(&v, "TOLLGATE_FRESHNESS")?;
-        }
-        if let Some(v) = env("TOLLGATE_ALLOW_UNTYPED_TOKENS") {
-            config.allow_untyped_tokens = parse_bool(&v, "TOLLGATE_ALLOW_UNTYPED_TOKENS")?;
-        }
-        if let Some(v) = env("TOLLGATE_ACCEPT_SCP_CLAIM") {
-            config.accept_scp_claim = parse_bool(&v, "TOLLGATE_ACCEPT_SCP_CLAIM")?;
-        }
-
-        let mut flag_audiences = Vec::new();
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            if arg == "-h" || arg == "--help" {
-                return Ok(Command::Help);
-            }
-            let (name, inline) = match arg.split_once('=') {
-                Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
-                None => (arg, None),
-            };
-            // Switches take no value, except an inline `=true`/`=false`.
-            match name.as_str() {
-                "--allow-untyped-tokens" => {
-                    config.allow_untyped_tokens = inline
-                        .as_deref()
-                        .map_or(Ok(true), |v| parse_bool(v, &name))?;
-                    continue;
-                }
-                "--accept-scp-claim" => {
-                    config.accept_scp_claim = inline
-                        .as_deref()
-                        .map_or(Ok(true), |v| parse_bool(v, &name))?;
-                    continue;
-                }
-                _ => {}
-            }
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next())
-                    .ok_or_else(|| usage(format!("{name} needs a value")))
-            };
-            match name.as_str() {
-                "--listen" => config.listen = parse_addr(&value()?, &name)?,
-                "--issuer" => config.issuer = Some(non_empty(value()?, &name)?),
-                "--audience" => flag_audiences.push(non_empty(value()?, &name)?),
-                "--introspection-client-id" => {
-                    config.introspection_client_id = Some(non_empty(value()?, &name)?);
-                }
-                "--introspection-client-secret" => {
-                    config.introspection_client_secret = Some(non_empty(value()?, &name)?);
-                }
-                "--introspection-endpoint" => {
-                    config.introspection_endpoint = Some(non_empty(value()?, &name)?);
-                }
-                "--jwks-uri" => config.jwks_uri = Some(non_empty(value()?, &name)?),
-                "--freshness" => config.freshness = parse_seconds(&value()?, &name)?,
-                _ => return Err(usage(format!("unknown option {name} (see --help)"))),
-            }
-        }
-        if !flag_audiences.is_empty() {
-            config.audiences = flag_audiences;
-        }
-        config.check()?;
-        Ok(Command::Run(config))
+        Self::parse_with(Self::command(), args)
     }
 
-    /// The combinations that cannot work.
-    fn check(&self) -> Result<(), UsageError> {
-        match (
-            &self.introspection_client_id,
-            &self.introspection_client_secret,
-        ) {
-            (Some(_), None) => {
-                return Err(usage(
-                    "--introspection-client-id needs --introspection-client-secret too",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(usage(
-                    "--introspection-client-secret needs --introspection-client-id too",
-                ));
-            }
-            _ => {}
-        }
-        if self.issuer.is_some() {
-            if self.audiences.is_empty() {
-                return Err(usage(
-                    "--audience is required with --issuer (the `aud` your tokens carry for this API)",
-                ));
-            }
-        } else if self.jwks_uri.is_some() || self.introspection_endpoint.is_some() {
-            return Err(usage(
-                "--jwks-uri and --introspection-endpoint need --issuer (the embedded mock knows its own)",
-            ));
-        }
-        Ok(())
+    fn parse_with<I, T>(mut command: clap::Command, args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let parsed = command
+            .try_get_matches_from_mut(args)
+            .and_then(|mut matches| Self::from_arg_matches_mut(&mut matches))
+            .map_err(|e| e.format(&mut command));
+        parsed.map_err(|e| name_the_variable(e, &command))
     }
 }
 
-fn non_empty(value: String, name: &str) -> Result<String, UsageError> {
+/// clap names the flag of a bad value, also when the value came from its variable: add which
+/// variable holds it, so the user knows where to look.
+fn name_the_variable(mut error: clap::Error, command: &clap::Command) -> clap::Error {
+    let (Some(ContextValue::String(flag)), Some(ContextValue::String(value))) = (
+        error.get(ContextKind::InvalidArg),
+        error.get(ContextKind::InvalidValue),
+    ) else {
+        return error;
+    };
+    let Some(variable) = command
+        .get_arguments()
+        .find(|arg| arg.to_string() == *flag)
+        .and_then(|arg| arg.get_env())
+    else {
+        return error;
+    };
+    // A delimited variable is checked element by element, as clap parsed it.
+    let holds_it = std::env::var_os(variable)
+        .and_then(|set| set.into_string().ok())
+        .is_some_and(|set| set == *value || set.split(',').any(|part| part == value));
+    if holds_it {
+        let tip = format!(
+            "the value comes from the environment variable {}",
+            variable.to_string_lossy()
+        );
+        let mut tips = match error.get(ContextKind::Suggested) {
+            Some(ContextValue::StyledStrs(tips)) => tips.clone(),
+            _ => Vec::new(),
+        };
+        tips.push(StyledStr::from(tip));
+        error.insert(ContextKind::Suggested, ContextValue::StyledStrs(tips));
+    }
+    error
+}
+
+/// A value that is not empty or blank, kept as given.
+fn non_blank(value: &str) -> Result<String, &'static str> {
     if value.trim().is_empty() {
-        Err(usage(format!("{name}: the value is empty")))
+        Err("the value is empty")
     } else {
-        Ok(value)
+        Ok(value.to_owned())
     }
 }
 
-fn parse_addr(value: &str, name: &str) -> Result<SocketAddr, UsageError> {
-    value.trim().parse().map_err(|_| {
-        usage(format!(
-            "{name}: {value:?} is not an address like 127.0.0.1:8080"
-        ))
-    })
+/// One audience of a list: `a, b` means `a` and `b`.
+fn audience(value: &str) -> Result<String, &'static str> {
+    non_blank(value).map(|a| a.trim().to_owned())
 }
 
-fn parse_seconds(value: &str, name: &str) -> Result<Duration, UsageError> {
+fn seconds(value: &str) -> Result<Duration, &'static str> {
     value
         .trim()
         .parse::<u64>()
         .map(Duration::from_secs)
-        .map_err(|_| {
-            usage(format!(
-                "{name}: {value:?} is not a whole number of seconds"
-            ))
-        })
-}
-
-fn parse_bool(value: &str, name: &str) -> Result<bool, UsageError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(usage(format!("{name}: {value:?} is not true or false"))),
-    }
+        .map_err(|_| "not a whole number of seconds")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Command, UsageError> {
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Config::parse(args.iter().map(|s| (*s).to_owned()), |name| {
-            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-        })
+    /// Parses `args` as if the environment held none of the variables, whatever the
+    /// environment of the test process holds. (The binary's tests cover the variables.)
+    fn flags(args: &[&str]) -> Result<Config, clap::Error> {
+        let command = Config::command().mut_args(|arg| arg.env(None::<&str>));
+        Config::parse_with(command, ["protected-api"].iter().chain(args))
     }
 
-    fn run(args: &[&str], env: &[(&str, &str)]) -> Config {
-        match parse(args, env) {
-            Ok(Command::Run(config)) => config,
-            other => panic!("expected a configuration, got {other:?}"),
+    fn config(args: &[&str]) -> Config {
+        flags(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    fn mistake(args: &[&str]) -> String {
+        match flags(args) {
+            Ok(config) => panic!("{args:?} accepted: {config:?}"),
+            Err(e) => e.to_string(),
         }
     }
 
     #[test]
-    fn defaults() {
-        assert_eq!(run(&[], &[]), Config::default());
+    fn clap_accepts_the_definition() {
+        Config::command().debug_assert();
+    }
+
+    #[test]
+    fn no_flags_give_the_default() {
+        assert_eq!(config(&[]), Config::default());
         assert_eq!(Config::default().listen.to_string(), DEFAULT_LISTEN);
     }
 
     #[test]
-    fn flags() {
-        let config = run(
-            &[
-                "--listen=127.0.0.1:0",
-                "--issuer",
-                "https://as.example",
-                "--audience",
-                "a",
-                "--audience=b",
-                "--introspection-client-id",
-                "api",
-                "--introspection-client-secret",
-                "s3cret",
-                "--freshness",
-                "5",
-                "--allow-untyped-tokens",
-                "--accept-scp-claim=true",
-            ],
-            &[],
-        );
+    fn every_flag() {
+        let config = config(&[
+            "--listen=127.0.0.1:0",
+            "--issuer",
+            "https://as.example",
+            "--audience",
+            "a",
+            "--audience=b, c",
+            "--introspection-client-id",
+            "api",
+            "--introspection-client-secret",
+            "s3cret",
+            "--introspection-endpoint",
+            "https://as.example/introspect",
+            "--jwks-uri",
+            "https://as.example/jwks",
+            "--freshness",
+            "5",
+            "--allow-untyped-tokens",
+            "--accept-scp-claim=true",
+        ]);
         assert_eq!(config.listen.port(), 0);
-        assert_eq!(config.issuer.as_deref(), Some("https://as.example"));
-        assert_eq!(config.audiences, ["a", "b"]);
-        assert_eq!(config.freshness, Duration::from_secs(5));
-        assert!(config.allow_untyped_tokens && config.accept_scp_claim);
-        assert!(!format!("{config:?}").contains("s3cret"));
+        assert_eq!(config.trust.issuer.as_deref(), Some("https://as.example"));
+        assert_eq!(config.trust.audiences, ["a", "b", "c"]);
+        assert_eq!(
+            config.trust.jwks_uri.as_deref(),
+            Some("https://as.example/jwks")
+        );
+        let introspection = &config.introspection;
+        assert_eq!(introspection.client_id.as_deref(), Some("api"));
+        assert_eq!(introspection.client_secret.as_deref(), Some("s3cret"));
+        assert_eq!(
+            introspection.endpoint.as_deref(),
+            Some("https://as.example/introspect")
+        );
+        assert_eq!(introspection.freshness, Duration::from_secs(5));
+        assert!(config.compatibility.allow_untyped_tokens);
+        assert!(config.compatibility.accept_scp_claim);
+        assert!(!format!("{config:?}").contains("s3cret"), "{config:?}");
     }
 
     #[test]
-    fn environment_and_precedence() {
-        let env = [
-            ("TOLLGATE_ISSUER", "https://env.example"),
-            ("TOLLGATE_AUDIENCE", "x, y"),
-            ("TOLLGATE_FRESHNESS", "7"),
-            ("TOLLGATE_ACCEPT_SCP_CLAIM", "yes"),
-            ("TOLLGATE_LISTEN", ""),
-        ];
-        let config = run(&[], &env);
-        assert_eq!(config.issuer.as_deref(), Some("https://env.example"));
-        assert_eq!(config.audiences, ["x", "y"]);
-        assert_eq!(config.freshness, Duration::from_secs(7));
-        assert!(config.accept_scp_claim);
-        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
-
-        let config = run(
-            &[
-                "--audience",
-                "z",
-                "--freshness",
-                "0",
-                "--issuer",
-                "https://flag.example",
-            ],
-            &env,
-        );
-        assert_eq!(config.audiences, ["z"]);
-        assert_eq!(config.freshness, Duration::ZERO);
-        assert_eq!(config.issuer.as_deref(), Some("https://flag.example"));
+    fn switches_take_true_or_false() {
+        let off = config(&["--allow-untyped-tokens=false", "--accept-scp-claim=no"]);
+        assert_eq!(off.compatibility, Compatibility::default());
+        let on = config(&["--allow-untyped-tokens=1", "--accept-scp-claim=on"]);
+        assert!(on.compatibility.allow_untyped_tokens && on.compatibility.accept_scp_claim);
+        assert!(mistake(&["--accept-scp-claim=maybe"]).contains("--accept-scp-claim"));
     }
 
     #[test]
     fn mistakes_are_named() {
-        let cases: [(&[&str], &str); 7] = [
-            (&["--bogus"], "unknown option --bogus"),
-            (&["--listen"], "--listen needs a value"),
-            (&["--listen", "localhost"], "--listen"),
-            (&["--freshness", "-1"], "--freshness"),
+        let cases: [(&[&str], &str); 10] = [
+            (&["--bogus"], "unexpected argument '--bogus'"),
+            (&["--listen"], "a value is required for '--listen <ADDR>'"),
             (
-                &["--issuer", "https://as.example"],
-                "--audience is required",
+                &["--listen", "localhost"],
+                "'localhost' for '--listen <ADDR>'",
             ),
+            (&["--freshness=-1"], "not a whole number of seconds"),
+            (
+                &["--freshness", "soon"],
+                "'soon' for '--freshness <SECONDS>'",
+            ),
+            (&["--issuer", " "], "'--issuer <URL>': the value is empty"),
+            (&["--issuer", "https://as.example"], "--audience <AUD>"),
             (
                 &["--introspection-client-id", "api"],
-                "--introspection-client-secret",
+                "--introspection-client-secret <SECRET>",
             ),
-            (&["--jwks-uri", "https://as.example/jwks"], "need --issuer"),
+            (&["--jwks-uri", "https://as.example/jwks"], "--issuer <URL>"),
+            (
+                &["--introspection-endpoint", "https://as.example/i"],
+                "--issuer <URL>",
+            ),
         ];
         for (args, expected) in cases {
-            let error = parse(args, &[]).unwrap_err().to_string();
+            let error = mistake(args);
             assert!(error.contains(expected), "{args:?}: {error}");
         }
-        let error = parse(&[], &[("TOLLGATE_ALLOW_UNTYPED_TOKENS", "maybe")]).unwrap_err();
-        assert!(error.to_string().contains("TOLLGATE_ALLOW_UNTYPED_TOKENS"));
-        assert_eq!(
-            parse(&["--freshness", "1", "--help"], &[]).unwrap(),
-            Command::Help
+        assert!(
+            mistake(&["--issuer", "https://as.example"])
+                .contains("the following required arguments were not provided")
         );
-        assert_eq!(parse(&["-h"], &[]).unwrap(), Command::Help);
+    }
+
+    #[test]
+    fn the_secret_is_never_in_an_error() {
+        for args in [
+            &["--introspection-client-secret", "s3cret"][..],
+            &["--introspection-client-secret=s3cret", "--freshness", "x"],
+            &["--introspection-client-secret", "s3cret", "--bogus"],
+        ] {
+            let error = mistake(args);
+            assert!(!error.contains("s3cret"), "{args:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn help_lists_every_flag_with_its_variable() {
+        let help = Config::command().render_long_help().to_string();
+        for (flag, variable) in [
+            ("--listen <ADDR>", "TOLLGATE_LISTEN"),
+            ("--issuer <URL>", "TOLLGATE_ISSUER"),
+            ("--audience <AUD>", "TOLLGATE_AUDIENCE"),
+            ("--jwks-uri <URL>", "TOLLGATE_JWKS_URI"),
+            (
+                "--introspection-client-id <ID>",
+                "TOLLGATE_INTROSPECTION_CLIENT_ID",
+            ),
+            (
+                "--introspection-client-secret <SECRET>",
+                "TOLLGATE_INTROSPECTION_CLIENT_SECRET",
+            ),
+            (
+                "--introspection-endpoint <URL>",
+                "TOLLGATE_INTROSPECTION_ENDPOINT",
+            ),
+            ("--freshness <SECONDS>", "TOLLGATE_FRESHNESS"),
+            (
+                "--allow-untyped-tokens[=<BOOL>]",
+                "TOLLGATE_ALLOW_UNTYPED_TOKENS",
+            ),
+            ("--accept-scp-claim[=<BOOL>]", "TOLLGATE_ACCEPT_SCP_CLAIM"),
+        ] {
+            assert!(help.contains(flag), "{flag} missing:\n{help}");
+            assert!(
+                help.contains(&format!("[env: {variable}")),
+                "{variable} missing:\n{help}"
+            );
+        }
+        assert!(help.contains("POST   /payments"), "{help}");
     }
 }

@@ -1,7 +1,8 @@
 //! `protected-api`: a small API protected by tollgate, configured by flags and environment.
 //!
-//! The binary (`cargo run -p tollgate-examples --bin protected-api -- --help`) parses a
-//! [`Config`], calls [`start`] and prints the [banner](Server::write_banner). Tests call the
+//! The binary (`cargo run -p tollgate-examples --bin protected-api -- --help`) reads a
+//! [`Config`] from its command line and environment (clap), calls [`start`] and prints the
+//! [banner](Server::write_banner). Tests call the
 //! same functions with `--listen 127.0.0.1:0`.
 //!
 //! Without an issuer, [`start`] runs an embedded tollgate-mock and configures tollgate for it,
@@ -26,6 +27,7 @@
 //! ```
 
 mod config;
+mod request_log;
 mod routes;
 
 use std::fmt;
@@ -39,8 +41,9 @@ use tokio::task::JoinHandle;
 use tollgate::{ConfigError, Introspection, Tollgate};
 use tollgate_mock::MockAuthServer;
 
-pub use config::{Command, Config, DEFAULT_LISTEN, USAGE, UsageError};
-pub use routes::{Decision, Me, app};
+pub use config::{Compatibility, Config, DEFAULT_LISTEN, IntrospectionConfig, Trust};
+pub use request_log::Decision;
+pub use routes::{Me, app};
 
 /// The realm of the API's `WWW-Authenticate` challenges.
 pub const REALM: &str = "protected-api";
@@ -111,12 +114,13 @@ impl fmt::Debug for Server {
 /// # Errors
 /// A [`StartError`] when tollgate refuses the configuration or the address cannot be bound.
 pub async fn start(config: Config) -> Result<Server, StartError> {
-    let mut audiences = config.audiences.clone();
+    let mut audiences = config.trust.audiences.clone();
     let mut client = config
-        .introspection_client_id
+        .introspection
+        .client_id
         .clone()
-        .zip(config.introspection_client_secret.clone());
-    let (issuer, mock) = match &config.issuer {
+        .zip(config.introspection.client_secret.clone());
+    let (issuer, mock) = match &config.trust.issuer {
         Some(issuer) => (issuer.clone(), None),
         None => {
             let mut builder = MockAuthServer::builder().token_lifetime(EMBEDDED_TOKEN_LIFETIME);
@@ -139,15 +143,15 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         .issuer(issuer.clone())
         .audiences(audiences.iter().cloned())
         .realm(REALM)
-        .allow_untyped_tokens(config.allow_untyped_tokens)
-        .accept_scp_claim(config.accept_scp_claim)
-        .sensitive_freshness(config.freshness);
-    if let Some(uri) = &config.jwks_uri {
+        .allow_untyped_tokens(config.compatibility.allow_untyped_tokens)
+        .accept_scp_claim(config.compatibility.accept_scp_claim)
+        .sensitive_freshness(config.introspection.freshness);
+    if let Some(uri) = &config.trust.jwks_uri {
         builder = builder.jwks_uri(uri.clone());
     }
     if let Some((id, secret)) = &client {
         let mut introspection = Introspection::client_secret_basic(id.clone(), secret.clone());
-        if let Some(endpoint) = &config.introspection_endpoint {
+        if let Some(endpoint) = &config.introspection.endpoint {
             introspection = introspection.endpoint(endpoint.clone());
         }
         builder = builder.introspection(introspection);
@@ -160,7 +164,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Bind(config.listen, e))?;
-    let router = app(&gate, config.freshness);
+    let router = app(&gate, config.introspection.freshness);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, router)
@@ -247,22 +251,24 @@ impl Server {
                  (set --introspection-client-id and --introspection-client-secret)"
             )?,
         }
+        let freshness = self.config.introspection.freshness;
         writeln!(
             out,
             "freshness:     {} s on sensitive routes{}",
-            self.config.freshness.as_secs(),
-            if self.config.freshness.is_zero() {
+            freshness.as_secs(),
+            if freshness.is_zero() {
                 " (every request asks)"
             } else {
                 ""
             }
         )?;
-        if self.config.allow_untyped_tokens || self.config.accept_scp_claim {
+        let compatibility = &self.config.compatibility;
+        if compatibility.allow_untyped_tokens || compatibility.accept_scp_claim {
             writeln!(
                 out,
                 "compatibility: untyped tokens {}, scp claim {}",
-                on_off(self.config.allow_untyped_tokens),
-                on_off(self.config.accept_scp_claim)
+                on_off(compatibility.allow_untyped_tokens),
+                on_off(compatibility.accept_scp_claim)
             )?;
         }
         writeln!(out)?;

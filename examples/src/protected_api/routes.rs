@@ -1,16 +1,18 @@
-//! The routes of `protected-api`, their handlers, and the request log.
+//! The routes of `protected-api` and their handlers.
 
-use std::fmt;
 use std::time::Duration;
 
-use axum::extract::{Path, Request};
-use axum::http::{Response, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tollgate::{Principal, Rejection, Requirement, TokenFormat, Tollgate};
+use tollgate::{Principal, Requirement, TokenFormat, Tollgate};
+
+#[cfg(doc)]
+use super::Decision;
+use super::request_log::{self, Checked};
 
 /// The API: `GET /health` (no token), `GET /me` (any valid token), `GET /photos` (scope
 /// `read`), and the sensitive `POST /admin/users`, `DELETE /admin/users/{id}` (scope `admin`)
@@ -18,11 +20,13 @@ use tollgate::{Principal, Rejection, Requirement, TokenFormat, Tollgate};
 /// introspection, reusing an answer for at most `freshness`.
 ///
 /// Every route carries its own requirement (`route_layer`), so unknown paths stay 404 and
-/// `/health` needs nothing. One log line per request (target `protected_api`, level INFO).
+/// `/health` needs nothing. Every request is logged: a tower-http trace span, and one INFO
+/// line (target `protected_api`) with method, path, status and the [`Decision`]; never a
+/// token.
 pub fn app(gate: &Tollgate, freshness: Duration) -> Router {
     let sensitive =
         |scope: &str| gate.require(Requirement::sensitive(freshness).all_scopes([scope]));
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(health))
         .route(
             "/me",
@@ -40,8 +44,8 @@ pub fn app(gate: &Tollgate, freshness: Duration) -> Router {
             "/admin/users/{id}",
             delete(delete_user).route_layer(sensitive("admin")),
         )
-        .route("/payments", post(pay).route_layer(sensitive("payments")))
-        .layer(middleware::from_fn(log_request))
+        .route("/payments", post(pay).route_layer(sensitive("payments")));
+    request_log::logged(routes)
 }
 
 /// The JSON body of `GET /me`: who the token speaks for, and how it was checked.
@@ -84,17 +88,8 @@ impl Me {
     }
 }
 
-/// Put into the response extensions by the handlers of protected routes, so the request log
-/// can tell how the token was checked.
-#[derive(Debug, Clone, Copy)]
-struct Checked {
-    introspected: bool,
-}
-
 fn checked(principal: &Principal) -> Extension<Checked> {
-    Extension(Checked {
-        introspected: principal.introspected(),
-    })
+    Extension(Checked::by(principal))
 }
 
 async fn health() -> Json<Value> {
@@ -129,64 +124,4 @@ async fn delete_user(
 async fn pay(principal: Principal) -> (StatusCode, Extension<Checked>, Json<Value>) {
     let body = json!({ "status": "accepted", "by": principal.subject() });
     (StatusCode::CREATED, checked(&principal), Json(body))
-}
-
-/// What happened to a request, as the request log tells it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Decision {
-    /// No token was checked: a public route (`/health`), or no route at all (404, 405).
-    Unchecked,
-    /// tollgate let the request through.
-    Allowed {
-        /// Whether the authorization server confirmed the token (sensitive route, opaque
-        /// token).
-        introspected: bool,
-    },
-    /// tollgate refused the request, for this reason.
-    Refused(Rejection),
-}
-
-impl Decision {
-    /// Reads the decision from a response: tollgate puts its [`Rejection`] into the response
-    /// extensions of every refusal.
-    pub fn of<B>(response: &Response<B>) -> Self {
-        if let Some(rejection) = response.extensions().get::<Rejection>() {
-            return Self::Refused(rejection.clone());
-        }
-        match response.extensions().get::<Checked>() {
-            Some(checked) => Self::Allowed {
-                introspected: checked.introspected,
-            },
-            None => Self::Unchecked,
-        }
-    }
-}
-
-impl fmt::Display for Decision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Unchecked => f.write_str("no token checked"),
-            Self::Allowed {
-                introspected: false,
-            } => f.write_str("allowed (validated locally)"),
-            Self::Allowed { introspected: true } => {
-                f.write_str("allowed (confirmed by introspection)")
-            }
-            // `Rejection`'s Display is "code: description", fixed texts that never hold the token.
-            Self::Refused(rejection) => write!(f, "refused: {rejection}"),
-        }
-    }
-}
-
-/// One line per request: method, path, status, decision.
-async fn log_request(request: Request, next: Next) -> axum::response::Response {
-    let method = request.method().clone();
-    // The path only: a query string could carry a token (`?access_token=`), which must never
-    // reach a log.
-    let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
-    let decision = Decision::of(&response);
-    tracing::info!(target: "protected_api", "{method} {path} {} {decision}", response.status().as_u16());
-    response
 }
