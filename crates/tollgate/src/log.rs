@@ -5,6 +5,15 @@
 //! the feature.
 
 #[cfg(feature = "tracing")]
+macro_rules! error_ {
+    ($($arg:tt)*) => { ::tracing::error!(target: "tollgate", $($arg)*) };
+}
+#[cfg(not(feature = "tracing"))]
+macro_rules! error_ {
+    ($($arg:tt)*) => {{ if false { let _ = format_args!($($arg)*); } }};
+}
+
+#[cfg(feature = "tracing")]
 macro_rules! warn_ {
     ($($arg:tt)*) => { ::tracing::warn!(target: "tollgate", $($arg)*) };
 }
@@ -31,4 +40,4 @@ macro_rules! trace_ {
     ($($arg:tt)*) => {{ if false { let _ = format_args!($($arg)*); } }};
 }
 
-pub(crate) use {debug_ as debug, trace_ as trace, warn_ as warn};
+pub(crate) use {debug_ as debug, error_ as error, trace_ as trace, warn_ as warn};
