@@ -140,6 +140,13 @@ impl Tollgate {
     /// applies its requirement: scopes, and for a sensitive route, live introspection. It is
     /// the layer of [`layer_with_policy`](Self::layer_with_policy) with a one-requirement table.
     ///
+    /// # Panics
+    ///
+    /// If `requirement` is invalid (see [`Requirement`] for the rules): a bad scope name, or a
+    /// contradiction such as a public route with scopes. Like axum's router on an invalid
+    /// route, this stops the service at construction, never at a request.
+    /// [`try_require`](Self::try_require) returns the error instead.
+    ///
     /// # Example
     ///
     /// ```
@@ -191,8 +198,26 @@ impl Tollgate {
     /// assert_eq!(app.oneshot(request("GET", "/photos")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     /// # }
     /// ```
+    #[track_caller]
     pub fn require(&self, requirement: Requirement) -> crate::TollgateLayer {
-        crate::TollgateLayer::new(self.clone(), crate::PolicyTable::uniform(requirement))
+        self.try_require(requirement)
+            .unwrap_or_else(|error| crate::requirement::refuse(&error))
+    }
+
+    /// [`require`](Self::require), returning an invalid requirement's error instead of
+    /// panicking: for requirements that come from configuration files.
+    ///
+    /// # Errors
+    /// A [`ConfigError`](crate::ConfigError) of kind
+    /// [`Requirement`](crate::ConfigErrorKind::Requirement) naming the problem.
+    pub fn try_require(
+        &self,
+        requirement: Requirement,
+    ) -> Result<crate::TollgateLayer, crate::ConfigError> {
+        Ok(crate::TollgateLayer::new(
+            self.clone(),
+            crate::PolicyTable::try_uniform(requirement)?,
+        ))
     }
 
     /// A route annotation for a sensitive route: live introspection with the freshness budget
