@@ -439,6 +439,7 @@ impl TollgateBuilder {
                 }),
                 sensitive_freshness: self.sensitive_freshness,
                 typ_warned: AtomicBool::new(false),
+                no_introspection_warned: AtomicBool::new(false),
             }),
         })
     }

@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) responder: Arc<Responder>,
     pub(crate) sensitive_freshness: Duration,
     pub(crate) typ_warned: AtomicBool,
+    /// A sensitive route met a gate without introspection: said once, not per request.
+    pub(crate) no_introspection_warned: AtomicBool,
 }
 
 /// What is left to do after the synchronous part of validation.
@@ -453,7 +455,9 @@ impl Tollgate {
             if requirement.fail_open {
                 return Ok(Principal::new(info, false));
             }
-            warn!("a sensitive route needs introspection, but none is configured");
+            if !self.inner.no_introspection_warned.swap(true, Ordering::Relaxed) {
+                warn!("a sensitive route needs introspection, but none is configured");
+            }
             return Err(Rejection::Unavailable {
                 reason: Unavailable::NoIntrospection,
                 retry_after: Duration::from_secs(60),

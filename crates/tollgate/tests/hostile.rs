@@ -679,6 +679,47 @@ async fn invalid_keys_among_good_ones_are_skipped_with_a_warning() {
     logs_never_contain(&[&rsa_token, &es_token, &hs]);
 }
 
+/// How many lines of `level` contain `needle` so far (0 without the `tracing` feature).
+fn count_lines(level: &str, needle: &str) -> usize {
+    #[cfg(feature = "tracing")]
+    return logs::lines()
+        .iter()
+        .filter(|l| l.starts_with(level) && l.contains(needle))
+        .count();
+    #[cfg(not(feature = "tracing"))]
+    {
+        let _ = (level, needle);
+        0
+    }
+}
+
+// ---- configuration trouble: said once, not per request ------------------------------------
+
+#[tokio::test]
+async fn a_sensitive_route_without_introspection_warns_once_not_per_request() {
+    setup_logs();
+    let mock = MockAuthServer::start().await;
+    let gate = ready(builder(&mock)).await;
+    let url = serve(app(&gate)).await;
+    let needle = "a sensitive route needs introspection, but none is configured";
+    let before = count_lines("WARN", needle);
+    for _ in 0..5 {
+        let token = mock.token().sign();
+        assert_unavailable(
+            &get_with(&format!("{url}/admin"), &token).await,
+            "no introspection",
+        );
+    }
+    warned(needle).await;
+    #[cfg(feature = "tracing")]
+    assert_eq!(
+        count_lines("WARN", needle),
+        before + 1,
+        "one warning per misconfiguration, not one per request"
+    );
+    let _ = before;
+}
+
 fn base64_url(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
