@@ -13,6 +13,7 @@ use crate::introspection::{EndpointSource, Introspection, Introspector};
 use crate::keys::{KeySet, KeySetConfig, KeySource};
 use crate::principal::TokenInfo;
 use crate::rejection::{Rejection, RejectionBody, Responder};
+use crate::url_rules::{UrlRole, UrlRules};
 
 /// The asymmetric algorithms accepted by default (DESIGN §4).
 pub(crate) const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
@@ -43,6 +44,7 @@ pub struct TollgateBuilder {
     allow_untyped: bool,
     accept_scp: bool,
     http_client: Option<reqwest::Client>,
+    allow_insecure_endpoints: bool,
     realm: Option<String>,
     max_token_bytes: usize,
     verified_cache_capacity: u64,
@@ -95,6 +97,7 @@ impl Tollgate {
             allow_untyped: false,
             accept_scp: false,
             http_client: None,
+            allow_insecure_endpoints: false,
             realm: None,
             max_token_bytes: 8 * 1024,
             verified_cache_capacity: 10_000,
@@ -116,6 +119,10 @@ impl TollgateBuilder {
     /// it exactly, and unless [`jwks_uri`](Self::jwks_uri) is set, the keys are found through
     /// its metadata (RFC 8414 first, then OpenID discovery; the metadata's `issuer` must equal
     /// this value exactly).
+    ///
+    /// An absolute `https` (or `http`) URL with a host, without user info, query or fragment
+    /// (RFC 8414 §2); `build()` refuses anything else. With an
+    /// [`hmac_secret`](Self::hmac_secret) it is only compared with `iss` and may be any string.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
         self
@@ -123,6 +130,10 @@ impl TollgateBuilder {
 
     /// Fetch the keys from this JWKS URI instead of discovering it. Introspection then needs an
     /// explicit [`Introspection::endpoint`].
+    ///
+    /// An absolute URL with a host and without user info; `https` unless the issuer is plain
+    /// http, the host is loopback, or [`allow_insecure_endpoints`](Self::allow_insecure_endpoints)
+    /// is on.
     pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
         self.jwks_uri = Some(uri.into());
         self
@@ -200,6 +211,22 @@ impl TollgateBuilder {
         self
     }
 
+    /// Accept plain `http://` JWKS and introspection endpoints, configured or discovered, under
+    /// an `https://` issuer, on any host.
+    ///
+    /// Defaults to false: under an issuer that is not plain http, these endpoints must use
+    /// `https`, except on loopback hosts (`localhost`, `127.0.0.0/8`, `::1`), and `build()`
+    /// refuses others (a discovered one is not used, and an ERROR says why).
+    ///
+    /// **Weakens security**: over plain http anyone on the network path can replace the signing
+    /// keys (and so mint tokens tollgate accepts), and read every token, and the client secret,
+    /// sent to introspection (RFC 7662 §4 requires TLS). For a TLS-terminating sidecar on a
+    /// private network at most.
+    pub fn allow_insecure_endpoints(mut self, allow: bool) -> Self {
+        self.allow_insecure_endpoints = allow;
+        self
+    }
+
     /// The `realm` of `WWW-Authenticate` challenges. Defaults to none (the parameter is
     /// omitted).
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
@@ -234,7 +261,8 @@ impl TollgateBuilder {
     }
 
     /// At most one JWKS refetch per this period is caused by tokens with unknown `kid`s.
-    /// Defaults to 15 seconds.
+    /// Defaults to 15 seconds; at least 1 second, or a flood of made-up `kid`s would cost the
+    /// authorization server one JWKS request per fetch time.
     pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
         self.unknown_kid_cooldown = cooldown;
         self
@@ -292,11 +320,31 @@ impl TollgateBuilder {
         let issuer = self
             .issuer
             .ok_or_else(|| ConfigError::new(ConfigErrorKind::Missing, "an issuer is required"))?;
+        let url_rules = UrlRules::new(&issuer, self.allow_insecure_endpoints);
+        // With a secret the issuer is only compared with `iss`: nothing is fetched from it.
         if self.hmac_secret.is_none() {
-            check_url(&issuer, "issuer")?;
+            url_rules
+                .check(&issuer, UrlRole::Issuer)
+                .map_err(|e| e.config_error())?;
         }
         if let Some(uri) = &self.jwks_uri {
-            check_url(uri, "jwks_uri")?;
+            url_rules
+                .check(uri, UrlRole::JwksUri)
+                .map_err(|e| e.config_error())?;
+        }
+        if let Some(introspection) = &self.introspection {
+            introspection.validate(&url_rules)?;
+            // Only discovery finds an endpoint that is not configured. Without one, sensitive
+            // routes would answer 503 for good.
+            if introspection.configured_endpoint().is_none()
+                && (self.hmac_secret.is_some() || self.jwks_uri.is_some())
+            {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::Missing,
+                    "introspection needs Introspection::endpoint when the keys come from a \
+                     jwks_uri or an hmac_secret: no metadata is discovered to find it in",
+                ));
+            }
         }
         if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
             return Err(ConfigError::new(
@@ -308,7 +356,7 @@ impl TollgateBuilder {
             && realm.bytes().any(|b| !(0x20..0x7f).contains(&b))
         {
             return Err(ConfigError::new(
-                ConfigErrorKind::Missing,
+                ConfigErrorKind::Realm,
                 "the realm must be printable ASCII",
             ));
         }
@@ -361,6 +409,13 @@ impl TollgateBuilder {
                 "refresh bounds must satisfy 0 < min <= max, and timeouts and sizes must be non-zero",
             ));
         }
+        // A zero cooldown would turn every made-up `kid` into a JWKS request.
+        if self.unknown_kid_cooldown < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Bounds,
+                "the unknown-kid cooldown must be at least 1 second",
+            ));
+        }
         let leeway = i64::try_from(self.leeway.as_secs())
             .ok()
             .filter(|l| *l <= 3600)
@@ -393,13 +448,17 @@ impl TollgateBuilder {
                 max_stale: self.max_stale,
                 max_body_bytes: 256 * 1024,
                 fetch_timeout: self.fetch_timeout,
+                url_rules,
+                introspection_discovered: self
+                    .introspection
+                    .as_ref()
+                    .is_some_and(|i| i.configured_endpoint().is_none()),
             },
             client.clone(),
         );
         let introspector = match self.introspection {
             None => None,
             Some(config) => {
-                config.validate()?;
                 let endpoint = match config.configured_endpoint() {
                     Some(url) => EndpointSource::Fixed(url.to_owned()),
                     None => EndpointSource::Discovered(keys.clone()),
@@ -454,21 +513,6 @@ fn hmac_min_len(alg: Algorithm) -> usize {
     }
 }
 
-fn check_url(url: &str, what: &str) -> Result<(), ConfigError> {
-    let ok = match reqwest::Url::parse(url) {
-        Ok(u) => matches!(u.scheme(), "http" | "https") && u.host().is_some(),
-        Err(_) => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            ConfigErrorKind::InvalidUrl,
-            format!("the {what} must be an absolute http(s) URL"),
-        ))
-    }
-}
-
 fn default_client() -> Result<reqwest::Client, ConfigError> {
     reqwest::Client::builder()
         // Keys and answers come from the configured host only; a redirect elsewhere is not
@@ -476,12 +520,15 @@ fn default_client() -> Result<reqwest::Client, ConfigError> {
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
         .build()
-        .map_err(|_| {
-            ConfigError::new(
-                ConfigErrorKind::HttpClient,
-                "the default HTTP client could not be built",
-            )
-        })
+        .map_err(http_client_error)
+}
+
+fn http_client_error(err: reqwest::Error) -> ConfigError {
+    ConfigError::new(
+        ConfigErrorKind::HttpClient,
+        "the default HTTP client could not be built",
+    )
+    .with_source(err)
 }
 
 /// A verified token stays cached until it expires (plus leeway, so that an expired hit still
@@ -577,11 +624,152 @@ mod tests {
             ConfigErrorKind::Bounds
         );
         assert_eq!(kind(base().max_token_bytes(0)), ConfigErrorKind::Bounds);
-        assert_eq!(kind(base().realm("bad\nrealm")), ConfigErrorKind::Missing);
+    }
+
+    #[test]
+    fn an_issuer_with_a_query_or_fragment_fails_at_build_time() {
+        // RFC 8414 §2: no query, no fragment. Discovery could never find its metadata, so
+        // such an issuer used to build and answer 503 forever.
+        for issuer in [
+            "https://as.test/?tenant=1",
+            "https://as.test/realms/x?x=1",
+            "https://as.test/#f",
+            "https://user:pw@as.test",
+        ] {
+            assert_eq!(
+                kind(Tollgate::builder().issuer(issuer).audience("api")),
+                ConfigErrorKind::InvalidUrl,
+                "{issuer}"
+            );
+        }
+        // The same with a JWKS URI: the issuer is still an RFC 8414 issuer identifier.
         assert_eq!(
-            kind(base().introspection(Introspection::client_secret_basic("", "secret"))),
+            kind(
+                Tollgate::builder()
+                    .issuer("https://as.test?x=1")
+                    .audience("api")
+                    .jwks_uri("https://as.test/jwks")
+            ),
+            ConfigErrorKind::InvalidUrl
+        );
+    }
+
+    #[test]
+    fn plain_http_endpoints_under_an_https_issuer_fail_at_build_time() {
+        let introspection =
+            |url: &str| Introspection::client_secret_basic("api", "secret").endpoint(url);
+        assert_eq!(
+            kind(base().jwks_uri("http://as.test/jwks")),
+            ConfigErrorKind::InvalidUrl
+        );
+        assert_eq!(
+            kind(base().introspection(introspection("http://as.test/introspect"))),
+            ConfigErrorKind::InvalidUrl
+        );
+        assert_eq!(
+            kind(base().jwks_uri("https://user@as.test/jwks")),
+            ConfigErrorKind::InvalidUrl
+        );
+        // Loopback is the same machine: nobody on a path can rewrite it.
+        for url in [
+            "http://127.0.0.1:8080/jwks",
+            "http://127.1.2.3/jwks",
+            "http://[::1]:9000/jwks",
+            "http://localhost/jwks",
+        ] {
+            assert!(base().jwks_uri(url).build().is_ok(), "{url}");
+        }
+        assert!(
+            base()
+                .jwks_uri("https://as.test/jwks")
+                .introspection(introspection("http://localhost:8081/introspect"))
+                .build()
+                .is_ok()
+        );
+        // A plain-http issuer chose plain http for everything.
+        assert!(
+            Tollgate::builder()
+                .issuer("http://as.test")
+                .audience("api")
+                .jwks_uri("http://as.test/jwks")
+                .introspection(introspection("http://as.test/introspect"))
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_zero_unknown_kid_cooldown_fails_at_build_time() {
+        for cooldown in [Duration::ZERO, Duration::from_millis(999)] {
+            assert_eq!(
+                kind(base().unknown_kid_cooldown(cooldown)),
+                ConfigErrorKind::Bounds,
+                "{cooldown:?}"
+            );
+        }
+        assert!(
+            base()
+                .unknown_kid_cooldown(Duration::from_secs(1))
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn introspection_without_an_endpoint_needs_discovery() {
+        // With a JWKS URI or a secret nothing is discovered: the endpoint could never be
+        // found, sensitive routes would answer 503 forever, and fail-open ones stay open.
+        let introspection = || Introspection::client_secret_basic("api", "secret");
+        assert_eq!(
+            kind(
+                base()
+                    .jwks_uri("https://as.test/jwks")
+                    .introspection(introspection())
+            ),
             ConfigErrorKind::Missing
         );
+        assert_eq!(
+            kind(
+                base()
+                    .hmac_secret(vec![7u8; 32])
+                    .introspection(introspection())
+            ),
+            ConfigErrorKind::Missing
+        );
+        assert!(base().introspection(introspection()).build().is_ok());
+    }
+
+    #[test]
+    fn error_kinds_name_the_mistake() {
+        assert_eq!(kind(base().realm("bad\nrealm")), ConfigErrorKind::Realm);
+        assert_eq!(kind(base().realm("tab\there")), ConfigErrorKind::Realm);
+        assert_eq!(kind(base().realm("caf\u{e9}")), ConfigErrorKind::Realm);
+        for introspection in [
+            Introspection::client_secret_basic("", "secret"),
+            Introspection::client_secret_post("api", ""),
+            Introspection::bearer(""),
+            Introspection::bearer("bad\ncredential"),
+        ] {
+            assert_eq!(
+                kind(base().introspection(introspection)),
+                ConfigErrorKind::Credentials
+            );
+        }
+    }
+
+    #[test]
+    fn the_http_client_error_keeps_its_source() {
+        use std::error::Error as _;
+        // Any reqwest error will do: a request to a URL that does not parse.
+        let cause = reqwest::Client::new().get("not a url").build().unwrap_err();
+        let text = cause.to_string();
+        let error = http_client_error(cause);
+        assert_eq!(error.kind(), ConfigErrorKind::HttpClient);
+        let source = error.source().expect("the cause is kept");
+        assert_eq!(source.to_string(), text);
+        assert!(source.downcast_ref::<reqwest::Error>().is_some());
+        // Still `Clone`, and the clone keeps it too.
+        assert!(error.clone().source().is_some());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use futures_util::FutureExt as _;
 use reqwest::Url;
 use tokio::sync::{Notify, watch};
 
-use super::discovery::discover;
+use super::discovery::{RefusalsLogged, discover};
 use super::fetch::get_bounded;
 use super::jwk::parse_jwks;
 use super::snapshot::KeySnapshot;
@@ -258,14 +258,7 @@ impl Shared {
             (KeySource::JwksUri(_), Some(url)) => url.clone(),
             (KeySource::Discovery { issuer }, known) => {
                 if known.is_none() || local.rediscover {
-                    match discover(
-                        &self.client,
-                        issuer,
-                        config.fetch_timeout,
-                        config.max_body_bytes,
-                    )
-                    .await
-                    {
+                    match discover(&self.client, issuer, config, &mut local.refusals).await {
                         Ok((metadata, url)) => {
                             self.metadata.store(Some(Arc::new(metadata)));
                             local.jwks_url = Some(url);
@@ -356,6 +349,8 @@ struct LoaderLocal {
     stale_warned: bool,
     /// SHA-256 of the last JWKS body that was turned into a snapshot.
     last_digest: Option<Vec<u8>>,
+    /// Discovered endpoints refused so far, logged once each.
+    refusals: RefusalsLogged,
 }
 
 /// Marks the loader as gone when its future is dropped, including when its runtime shuts
@@ -380,6 +375,7 @@ async fn run(shared: Weak<Shared>, wake: Arc<Notify>, _guard: RunningGuard) {
         backoff: MIN_BACKOFF,
         stale_warned: false,
         last_digest: None,
+        refusals: RefusalsLogged::default(),
     };
     loop {
         let Some(strong) = shared.upgrade() else {

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::Algorithm;
 
 use self::loader::Shared;
+use crate::url_rules::UrlRules;
 pub(crate) use self::snapshot::{KeySnapshot, VerifyKey};
 
 /// Where the keys come from.
@@ -82,6 +83,11 @@ pub(crate) struct KeySetConfig {
     pub(crate) max_body_bytes: usize,
     /// Timeout of one fetch.
     pub(crate) fetch_timeout: Duration,
+    /// The rules discovered endpoints are held to, the same as configured ones.
+    pub(crate) url_rules: UrlRules,
+    /// Whether introspection uses the discovered `introspection_endpoint`: a refused one is then
+    /// worth an ERROR, since sensitive routes answer 503 until the metadata is fixed.
+    pub(crate) introspection_discovered: bool,
 }
 
 /// Metadata of the authorization server (RFC 8414 §2), as discovered.
@@ -89,8 +95,10 @@ pub(crate) struct KeySetConfig {
 pub(crate) struct AuthServerMetadata {
     /// Where the JWKS is (RFC 8414 §2 `jwks_uri`); always present once discovered.
     pub(crate) jwks_uri: Option<String>,
-    /// RFC 7662 introspection endpoint (RFC 8414 §2), as published, not yet validated.
+    /// RFC 7662 introspection endpoint (RFC 8414 §2), as published, if it passed the URL rules.
     pub(crate) introspection_endpoint: Option<String>,
+    /// Why the published `introspection_endpoint` was refused, if it was.
+    pub(crate) refused_introspection_endpoint: Option<String>,
 }
 
 /// Why a key lookup found nothing usable.
