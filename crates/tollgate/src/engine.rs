@@ -230,7 +230,8 @@ impl Tollgate {
         self.require(self.default_sensitive())
     }
 
-    /// Waits until the signing keys are loaded, at most `timeout`; true when they are.
+    /// Waits until the signing keys are loaded, at most `timeout`; true when they are, and at
+    /// least one of them is usable (as [`Status::keys_loaded`](crate::Status::keys_loaded)).
     ///
     /// Optional: without it the service starts at once and answers 503 with `Retry-After`
     /// until the keys arrive.

@@ -171,7 +171,7 @@ mod tests {
         assert_eq!(bearer_token(&[b"Bearer a", b"Bearer b"], None), Err(400));
         assert_eq!(bearer_token(&[], None), Err(401));
         assert!(parse_jwks(b"{}").is_err());
-        assert!(parse_jwks(br#"{"keys":[]}"#).is_err());
+        assert_eq!(parse_jwks(br#"{"keys":[]}"#), Ok(0));
         assert_eq!(parse_introspection(br#"{"active":true}"#, 0), Ok(true));
         assert_eq!(parse_introspection(br#"{"active":false}"#, 0), Ok(false));
         assert!(parse_introspection(br#"{"active":"true"}"#, 0).is_err());

@@ -115,7 +115,8 @@ pub(crate) enum KeyLookupError {
 /// What a key set is doing, for diagnostics (health endpoints, metrics, logs).
 #[derive(Debug, Clone)]
 pub(crate) struct KeySetStatus {
-    /// A key set is loaded and not older than `max_stale`: requests can be validated.
+    /// A key set with at least one usable key is loaded and not older than `max_stale`:
+    /// requests can be validated.
     pub(crate) loaded: bool,
     /// Usable keys in the current key set (also when it is stale).
     pub(crate) key_count: usize,
@@ -199,7 +200,7 @@ impl KeySet {
         self.shared.refetch_unknown_kid().await
     }
 
-    /// Waits until keys are loaded, or `timeout`; true when ready.
+    /// Waits until keys are loaded (at least one usable), or `timeout`; true when ready.
     pub(crate) async fn wait_ready(&self, timeout: Duration) -> bool {
         self.shared.wait_ready(timeout).await
     }
@@ -237,9 +238,10 @@ impl KeySet {
         let loader = self.shared.status();
         let current = self.shared.current.load();
         KeySetStatus {
+            // An empty key set (fetched, but without a usable key) validates nothing.
             loaded: current
                 .as_deref()
-                .is_some_and(|snapshot| self.shared.is_fresh(snapshot)),
+                .is_some_and(|snapshot| self.shared.is_fresh(snapshot) && snapshot.len() > 0),
             key_count: current.as_deref().map_or(0, KeySnapshot::len),
             last_success: loader.last_success,
             last_error: loader.last_error,
