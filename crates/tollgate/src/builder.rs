@@ -28,6 +28,13 @@ pub(crate) const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
     Algorithm::EdDSA,
 ];
 
+/// Default for [`TollgateBuilder::verified_cache_capacity`].
+const DEFAULT_VERIFIED_CACHE_ENTRIES: u64 = 10_000;
+/// Default for [`TollgateBuilder::verified_cache_max_bytes`]: 32 MiB, room for the default
+/// 10 000 entries at about 3 KiB each (a typical access token's claims, parsed, take 1 to
+/// 2 KiB).
+const DEFAULT_VERIFIED_CACHE_BYTES: u64 = 32 << 20;
+
 const HMAC: [Algorithm; 3] = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
 
 /// Configures a [`Tollgate`]. Made by [`Tollgate::builder`].
@@ -48,6 +55,7 @@ pub struct TollgateBuilder {
     realm: Option<String>,
     max_token_bytes: usize,
     verified_cache_capacity: u64,
+    verified_cache_max_bytes: u64,
     jwks_refresh: Duration,
     jwks_refresh_bounds: (Duration, Duration),
     unknown_kid_cooldown: Duration,
@@ -100,7 +108,8 @@ impl Tollgate {
             allow_insecure_endpoints: false,
             realm: None,
             max_token_bytes: 8 * 1024,
-            verified_cache_capacity: 10_000,
+            verified_cache_capacity: DEFAULT_VERIFIED_CACHE_ENTRIES,
+            verified_cache_max_bytes: DEFAULT_VERIFIED_CACHE_BYTES,
             jwks_refresh: Duration::from_secs(300),
             jwks_refresh_bounds: (Duration::from_secs(30), Duration::from_secs(24 * 3600)),
             unknown_kid_cooldown: Duration::from_secs(15),
@@ -240,10 +249,26 @@ impl TollgateBuilder {
         self
     }
 
-    /// Entries of the verified-token cache (each a few hundred bytes plus the token's claims).
-    /// Defaults to 10 000.
+    /// At most this many tokens in the verified-token cache, which lets a repeated token skip
+    /// signature and parsing until it expires. Defaults to 10 000; zero caches nothing.
+    ///
+    /// The cache is also bounded in bytes by
+    /// [`verified_cache_max_bytes`](Self::verified_cache_max_bytes), whichever bound is met
+    /// first: each entry is weighed at least `max_bytes / capacity`.
     pub fn verified_cache_capacity(mut self, entries: u64) -> Self {
         self.verified_cache_capacity = entries;
+        self
+    }
+
+    /// At most this many bytes in the verified-token cache, by an estimate of each entry: the
+    /// parsed claims (every string, array and member), the fields taken from them, and the
+    /// cache's own bookkeeping. Defaults to 32 MiB; zero caches nothing.
+    ///
+    /// Bounds the memory a flood of large distinct tokens can take: with 8 KiB tokens
+    /// ([`max_token_bytes`](Self::max_token_bytes)), 10 000 entries could otherwise hold
+    /// hundreds of MiB of claims.
+    pub fn verified_cache_max_bytes(mut self, bytes: u64) -> Self {
+        self.verified_cache_max_bytes = bytes;
         self
     }
 
@@ -470,12 +495,11 @@ impl TollgateBuilder {
                 ))
             }
         };
-        let verified = moka::sync::Cache::builder()
-            .max_capacity(self.verified_cache_capacity)
-            .expire_after(UntilExpiry {
-                leeway: self.leeway,
-            })
-            .build();
+        let verified = verified_cache(
+            self.verified_cache_capacity,
+            self.verified_cache_max_bytes,
+            self.leeway,
+        );
         keys.ensure_started();
         Ok(Tollgate {
             inner: Arc::new(Inner {
@@ -529,6 +553,87 @@ fn http_client_error(err: reqwest::Error) -> ConfigError {
         "the default HTTP client could not be built",
     )
     .with_source(err)
+}
+
+/// The verified-token cache, bounded by `max_entries` and by `max_bytes` of estimated size.
+///
+/// moka bounds one total weight: an entry weighs its estimated bytes, but at least
+/// `max_bytes / max_entries`, so that the weight bound also keeps the entry count within
+/// `max_entries`. The weigher runs once per insert (a newly verified token, after a signature
+/// check that costs far more); hits do not weigh anything.
+fn verified_cache(
+    max_entries: u64,
+    max_bytes: u64,
+    leeway: Duration,
+) -> moka::sync::Cache<crate::hash::TokenHash, Arc<TokenInfo>> {
+    let builder = moka::sync::Cache::builder().expire_after(UntilExpiry { leeway });
+    if max_entries == 0 || max_bytes == 0 {
+        return builder.max_capacity(0).build();
+    }
+    let floor = u32::try_from(max_bytes / max_entries).unwrap_or(u32::MAX);
+    builder
+        .max_capacity(max_bytes)
+        .weigher(move |_, info: &Arc<TokenInfo>| {
+            u32::try_from(entry_bytes(info))
+                .unwrap_or(u32::MAX)
+                .max(floor)
+        })
+        .build()
+}
+
+/// The cache's own share of an entry: moka's entry and its bookkeeping (deque nodes, frequency
+/// sketch, expiry timer wheel), the key (a 32-byte hash), and the `Arc`'s counts. An estimate
+/// from moka's layout; the claims dominate for every real token.
+const CACHE_ENTRY_OVERHEAD: usize = 256;
+
+/// A `serde_json::Map` member beyond its key and value: the ordered map's node share.
+const MAP_MEMBER_OVERHEAD: usize = 16;
+
+/// The estimated heap and inline size of a cached verification.
+fn entry_bytes(info: &TokenInfo) -> usize {
+    use std::mem::size_of;
+    let string = |s: &String| s.capacity();
+    let optional = |s: &Option<String>| s.as_ref().map_or(0, string);
+    let strings =
+        |v: &Vec<String>| v.capacity() * size_of::<String>() + v.iter().map(string).sum::<usize>();
+    CACHE_ENTRY_OVERHEAD
+        + size_of::<TokenInfo>()
+        + optional(&info.issuer)
+        + optional(&info.subject)
+        + optional(&info.client_id)
+        + optional(&info.acr)
+        + optional(&info.jti)
+        + strings(&info.audiences)
+        + strings(&info.amr)
+        + info
+            .scopes
+            .iter()
+            .map(|s| size_of::<String>() + s.len())
+            .sum::<usize>()
+        // The claims `Value` itself sits inside `TokenInfo`.
+        + json_bytes(&info.claims) - size_of::<serde_json::Value>()
+}
+
+/// The estimated size of a JSON value: its own slot and everything it owns. Claims come from
+/// serde_json, whose recursion limit (128) bounds the depth.
+fn json_bytes(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    use std::mem::size_of;
+    size_of::<Value>()
+        + match value {
+            Value::String(s) => s.capacity(),
+            Value::Array(items) => {
+                (items.capacity() - items.len()) * size_of::<Value>()
+                    + items.iter().map(json_bytes).sum::<usize>()
+            }
+            Value::Object(members) => members
+                .iter()
+                .map(|(name, value)| {
+                    MAP_MEMBER_OVERHEAD + size_of::<String>() + name.capacity() + json_bytes(value)
+                })
+                .sum(),
+            Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+        }
 }
 
 /// A verified token stays cached until it expires (plus leeway, so that an expired hit still
@@ -770,6 +875,110 @@ mod tests {
         assert!(source.downcast_ref::<reqwest::Error>().is_some());
         // Still `Clone`, and the clone keeps it too.
         assert!(error.clone().source().is_some());
+    }
+
+    /// An HS256 token of `base()`'s issuer and audience, with `filler` bytes of extra claims.
+    fn hs256(secret: &[u8], jti: &str, filler: usize) -> String {
+        use aws_lc_rs::hmac;
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = serde_json::json!({
+            "iss": "https://as.test", "aud": "api", "sub": "s", "client_id": "c", "jti": jti,
+            "iat": now, "exp": now + 600, "filler": "f".repeat(filler),
+        });
+        let mut token = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"at+jwt"}"#);
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), token.as_bytes());
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(tag.as_ref()));
+        token
+    }
+
+    #[tokio::test]
+    async fn the_verified_cache_is_bounded_by_bytes_not_only_by_entries() {
+        // 12 000 distinct tokens with 4 KiB of claims each, through the default cache: bounded
+        // by entries alone it would keep 10 000 of them, over 40 MiB of claims, though a
+        // typical entry is a tenth of that.
+        const FILLER: usize = 4096;
+        let secret = [7u8; 32];
+        let gate = base().hmac_secret(secret.to_vec()).build().unwrap();
+        for i in 0..12_000 {
+            let token = hs256(&secret, &format!("flood-{i}"), FILLER);
+            assert!(gate.validate(&token).await.is_ok(), "token {i}");
+        }
+        let cache = &gate.inner.verified;
+        cache.run_pending_tasks();
+        let (entries, weight) = (cache.entry_count(), cache.weighted_size());
+        assert!(entries > 0);
+        assert!(
+            weight <= 32 << 20,
+            "{weight} bytes weighed in a cache of 32 MiB"
+        );
+        assert!(
+            entries * FILLER as u64 <= 32 << 20,
+            "{entries} entries of over {FILLER} bytes each in a cache of 32 MiB"
+        );
+    }
+
+    #[tokio::test]
+    async fn both_cache_bounds_hold_and_entries_are_weighed_by_their_claims() {
+        let secret = [7u8; 32];
+        let cached = |gate: &Tollgate| {
+            gate.inner.verified.run_pending_tasks();
+            (
+                gate.inner.verified.entry_count(),
+                gate.inner.verified.weighted_size(),
+            )
+        };
+        // The byte bound: 1 MiB holds at most 256 entries of 4 KiB of claims.
+        let gate = base()
+            .hmac_secret(secret.to_vec())
+            .verified_cache_max_bytes(1 << 20)
+            .build()
+            .unwrap();
+        for i in 0..1_000 {
+            assert!(gate.validate(&hs256(&secret, &format!("b{i}"), 4096)).await.is_ok());
+        }
+        let (entries, weight) = cached(&gate);
+        assert!(entries > 0 && entries <= 256, "{entries}");
+        assert!(weight <= 1 << 20, "{weight}");
+        // The entry bound, for small tokens: at most 100 of them, whatever their size.
+        let gate = base()
+            .hmac_secret(secret.to_vec())
+            .verified_cache_capacity(100)
+            .build()
+            .unwrap();
+        for i in 0..1_000 {
+            assert!(gate.validate(&hs256(&secret, &format!("e{i}"), 0)).await.is_ok());
+        }
+        let (entries, _) = cached(&gate);
+        assert!(entries > 0 && entries <= 100, "{entries}");
+        // Zero of either caches nothing.
+        for gate in [
+            base().hmac_secret(secret.to_vec()).verified_cache_capacity(0),
+            base().hmac_secret(secret.to_vec()).verified_cache_max_bytes(0),
+        ] {
+            let gate = gate.build().unwrap();
+            assert!(gate.validate(&hs256(&secret, "z", 0)).await.is_ok());
+            assert_eq!(cached(&gate).0, 0);
+        }
+        // The estimate follows the claims: a small token weighs about a kilobyte, 4 KiB more
+        // of claims about 4 KiB more.
+        let mut weights = Vec::new();
+        for filler in [0, 4096] {
+            let gate = base().hmac_secret(secret.to_vec()).build().unwrap();
+            assert!(gate.validate(&hs256(&secret, "w", filler)).await.is_ok());
+            let (_, info) = gate.inner.verified.iter().next().expect("one entry");
+            weights.push(entry_bytes(&info));
+        }
+        let (small, large) = (weights[0], weights[1]);
+        assert!((512..=2048).contains(&small), "{small}");
+        assert!((4096..=4096 + 512).contains(&(large - small)), "{small} {large}");
     }
 
     #[test]
