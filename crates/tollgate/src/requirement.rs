@@ -313,6 +313,37 @@ mod tests {
     }
 
     #[test]
+    fn the_try_forms_return_the_error() {
+        let gate = gate();
+        fn kind<T>(result: Result<T, ConfigError>) -> Option<ConfigErrorKind> {
+            result.err().map(|e| e.kind())
+        }
+        assert_eq!(
+            kind(gate.try_require(Requirement::routine().fail_open_when_unreachable())),
+            Some(ConfigErrorKind::Requirement)
+        );
+        assert_eq!(
+            kind(crate::PolicyTable::try_uniform(Requirement::public().max_token_age(
+                Duration::from_secs(1)
+            ))),
+            Some(ConfigErrorKind::Requirement)
+        );
+        assert!(gate.try_require(Requirement::routine().all_scopes(["read"])).is_ok());
+        assert!(crate::PolicyTable::try_uniform(Requirement::public()).is_ok());
+        // The shortcuts attach valid requirements and never panic.
+        let _ = (gate.layer(), gate.sensitive());
+        // A policy table refuses the same requirements, with the same kind.
+        assert_eq!(
+            kind(
+                crate::PolicyTable::builder()
+                    .rule("GET", "/a", Requirement::public().any_scope(["x"]))
+                    .build()
+            ),
+            Some(ConfigErrorKind::Requirement)
+        );
+    }
+
+    #[test]
     #[should_panic(expected = "RFC 6749 §3.3")]
     fn a_uniform_table_with_a_bad_scope_name_is_refused() {
         let _ = crate::PolicyTable::uniform(Requirement::routine().any_scope(["quo\"te"]));
