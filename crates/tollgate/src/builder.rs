@@ -611,7 +611,8 @@ fn entry_bytes(info: &TokenInfo) -> usize {
             .map(|s| size_of::<String>() + s.len())
             .sum::<usize>()
         // The claims `Value` itself sits inside `TokenInfo`.
-        + json_bytes(&info.claims) - size_of::<serde_json::Value>()
+        + json_bytes(&info.claims)
+        - size_of::<serde_json::Value>()
 }
 
 /// The estimated size of a JSON value: its own slot and everything it owns. Claims come from
@@ -942,7 +943,11 @@ mod tests {
             .build()
             .unwrap();
         for i in 0..1_000 {
-            assert!(gate.validate(&hs256(&secret, &format!("b{i}"), 4096)).await.is_ok());
+            assert!(
+                gate.validate(&hs256(&secret, &format!("b{i}"), 4096))
+                    .await
+                    .is_ok()
+            );
         }
         let (entries, weight) = cached(&gate);
         assert!(entries > 0 && entries <= 256, "{entries}");
@@ -954,14 +959,22 @@ mod tests {
             .build()
             .unwrap();
         for i in 0..1_000 {
-            assert!(gate.validate(&hs256(&secret, &format!("e{i}"), 0)).await.is_ok());
+            assert!(
+                gate.validate(&hs256(&secret, &format!("e{i}"), 0))
+                    .await
+                    .is_ok()
+            );
         }
         let (entries, _) = cached(&gate);
         assert!(entries > 0 && entries <= 100, "{entries}");
         // Zero of either caches nothing.
         for gate in [
-            base().hmac_secret(secret.to_vec()).verified_cache_capacity(0),
-            base().hmac_secret(secret.to_vec()).verified_cache_max_bytes(0),
+            base()
+                .hmac_secret(secret.to_vec())
+                .verified_cache_capacity(0),
+            base()
+                .hmac_secret(secret.to_vec())
+                .verified_cache_max_bytes(0),
         ] {
             let gate = gate.build().unwrap();
             assert!(gate.validate(&hs256(&secret, "z", 0)).await.is_ok());
@@ -978,7 +991,10 @@ mod tests {
         }
         let (small, large) = (weights[0], weights[1]);
         assert!((512..=2048).contains(&small), "{small}");
-        assert!((4096..=4096 + 512).contains(&(large - small)), "{small} {large}");
+        assert!(
+            (4096..=4096 + 512).contains(&(large - small)),
+            "{small} {large}"
+        );
     }
 
     #[test]

@@ -456,7 +456,11 @@ impl Tollgate {
             if requirement.fail_open {
                 return Ok(Principal::new(info, false));
             }
-            if !self.inner.no_introspection_warned.swap(true, Ordering::Relaxed) {
+            if !self
+                .inner
+                .no_introspection_warned
+                .swap(true, Ordering::Relaxed)
+            {
                 warn!("a sensitive route needs introspection, but none is configured");
             }
             return Err(Rejection::Unavailable {

@@ -176,10 +176,14 @@ impl Requirement {
             }
         }
         if self.any_scope_given && self.any_scopes.is_empty() {
-            return refuse("any_scope was given no scope: one of nothing would require nothing".into());
+            return refuse(
+                "any_scope was given no scope: one of nothing would require nothing".into(),
+            );
         }
         if self.acr_values_given && self.acr_values.is_empty() {
-            return refuse("acr_values was given no value: one of nothing would require nothing".into());
+            return refuse(
+                "acr_values was given no value: one of nothing would require nothing".into(),
+            );
         }
         if self.public
             && (self.live.is_some()
@@ -210,7 +214,10 @@ impl Requirement {
 /// Stops router construction on an invalid requirement, as axum does on an invalid route: the
 /// mistake shows at start, with its reason, never as a route that silently asks less.
 #[track_caller]
-#[allow(clippy::panic, reason = "configuration time, documented under `# Panics`")]
+#[allow(
+    clippy::panic,
+    reason = "configuration time, documented under `# Panics`"
+)]
 pub(crate) fn refuse(error: &ConfigError) -> ! {
     panic!("{error}")
 }
@@ -247,15 +254,30 @@ mod tests {
     fn contradictions_are_refused() {
         let d = Duration::from_secs(60);
         for (what, bad) in [
-            ("public + all_scopes", Requirement::public().all_scopes(["x"])),
+            (
+                "public + all_scopes",
+                Requirement::public().all_scopes(["x"]),
+            ),
             ("public + any_scope", Requirement::public().any_scope(["x"])),
-            ("public + sensitive", Requirement {
-                live: Some(d),
-                ..Requirement::public()
-            }),
-            ("public + acr_values", Requirement::public().acr_values(["urn:mfa"])),
-            ("public + max_auth_age", Requirement::public().max_auth_age(d)),
-            ("public + max_token_age", Requirement::public().max_token_age(d)),
+            (
+                "public + sensitive",
+                Requirement {
+                    live: Some(d),
+                    ..Requirement::public()
+                },
+            ),
+            (
+                "public + acr_values",
+                Requirement::public().acr_values(["urn:mfa"]),
+            ),
+            (
+                "public + max_auth_age",
+                Requirement::public().max_auth_age(d),
+            ),
+            (
+                "public + max_token_age",
+                Requirement::public().max_token_age(d),
+            ),
             (
                 "public + fail-open",
                 Requirement::public().fail_open_when_unreachable(),
@@ -272,16 +294,26 @@ mod tests {
                 "acr_values of nothing",
                 Requirement::routine().acr_values(Vec::<String>::new()),
             ),
-            ("acr with a space", Requirement::routine().acr_values(["a b"])),
+            (
+                "acr with a space",
+                Requirement::routine().acr_values(["a b"]),
+            ),
         ] {
-            let error = bad.validate().err().unwrap_or_else(|| panic!("{what} accepted"));
+            let error = bad
+                .validate()
+                .err()
+                .unwrap_or_else(|| panic!("{what} accepted"));
             assert_eq!(error.kind(), ConfigErrorKind::Requirement, "{what}");
         }
         for good in [
             Requirement::public(),
-            Requirement::routine().max_token_age(d).acr_values(["urn:mfa"]),
+            Requirement::routine()
+                .max_token_age(d)
+                .acr_values(["urn:mfa"]),
             Requirement::sensitive(Duration::ZERO).fail_open_when_unreachable(),
-            Requirement::routine().any_scope(Vec::<String>::new()).any_scope(["a"]),
+            Requirement::routine()
+                .any_scope(Vec::<String>::new())
+                .any_scope(["a"]),
             // `all_scopes` of nothing requires nothing, as it says.
             Requirement::routine().all_scopes(Vec::<String>::new()),
         ] {
@@ -323,12 +355,15 @@ mod tests {
             Some(ConfigErrorKind::Requirement)
         );
         assert_eq!(
-            kind(crate::PolicyTable::try_uniform(Requirement::public().max_token_age(
-                Duration::from_secs(1)
-            ))),
+            kind(crate::PolicyTable::try_uniform(
+                Requirement::public().max_token_age(Duration::from_secs(1))
+            )),
             Some(ConfigErrorKind::Requirement)
         );
-        assert!(gate.try_require(Requirement::routine().all_scopes(["read"])).is_ok());
+        assert!(
+            gate.try_require(Requirement::routine().all_scopes(["read"]))
+                .is_ok()
+        );
         assert!(crate::PolicyTable::try_uniform(Requirement::public()).is_ok());
         // The shortcuts attach valid requirements and never panic.
         let _ = (gate.layer(), gate.sensitive());

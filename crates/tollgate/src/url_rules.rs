@@ -169,7 +169,9 @@ mod tests {
     const HTTPS: &str = "https://as.example/realms/x";
 
     fn check(issuer: &str, allow_insecure: bool, url: &str, role: UrlRole) -> bool {
-        UrlRules::new(issuer, allow_insecure).check(url, role).is_ok()
+        UrlRules::new(issuer, allow_insecure)
+            .check(url, role)
+            .is_ok()
     }
 
     #[test]
@@ -181,7 +183,10 @@ mod tests {
             UrlRole::DiscoveredJwksUri,
             UrlRole::DiscoveredIntrospectionEndpoint,
         ] {
-            assert!(check(HTTPS, false, "https://as.example/x", role), "{role:?}");
+            assert!(
+                check(HTTPS, false, "https://as.example/x", role),
+                "{role:?}"
+            );
             for bad in [
                 "as.example/x",
                 "/x",
@@ -213,7 +218,12 @@ mod tests {
             assert!(!issuer(bad), "{bad}");
         }
         // An endpoint may have a query.
-        assert!(check(HTTPS, false, "https://as.example/jwks?v=2", UrlRole::JwksUri));
+        assert!(check(
+            HTTPS,
+            false,
+            "https://as.example/jwks?v=2",
+            UrlRole::JwksUri
+        ));
     }
 
     #[test]
@@ -265,7 +275,10 @@ mod tests {
     #[test]
     fn messages_name_the_url_and_the_fix_without_echoing_it() {
         let error = UrlRules::new(HTTPS, false)
-            .check("http://user:hunter2@as.example/x", UrlRole::IntrospectionEndpoint)
+            .check(
+                "http://user:hunter2@as.example/x",
+                UrlRole::IntrospectionEndpoint,
+            )
             .unwrap_err();
         let text = error.to_string();
         assert!(text.starts_with("the introspection endpoint"), "{text}");

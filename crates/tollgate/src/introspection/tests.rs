@@ -671,7 +671,9 @@ fn validation_refuses_unusable_configurations() {
     assert_eq!(kind(basic().max_body_bytes(0)), Kind::Bounds);
 
     // The messages never echo a credential.
-    let error = Introspection::bearer("sec\nret").validate(&rules()).unwrap_err();
+    let error = Introspection::bearer("sec\nret")
+        .validate(&rules())
+        .unwrap_err();
     assert!(!error.to_string().contains("sec"));
 }
 

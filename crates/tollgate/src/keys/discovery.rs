@@ -97,16 +97,15 @@ pub(super) fn parse_metadata(
                 for_log(jwks_uri)
             ))
         })?;
-    let (introspection_endpoint, refused_introspection_endpoint) =
-        match raw.introspection_endpoint {
-            None => (None, None),
-            Some(endpoint) => match rules.check(&endpoint, UrlRole::DiscoveredIntrospectionEndpoint)
-            {
-                Ok(_) => (Some(endpoint), None),
-                // Never used, so no token is sent there.
-                Err(err) => (None, Some(format!("{err} ({})", for_log(&endpoint)))),
-            },
-        };
+    let (introspection_endpoint, refused_introspection_endpoint) = match raw.introspection_endpoint
+    {
+        None => (None, None),
+        Some(endpoint) => match rules.check(&endpoint, UrlRole::DiscoveredIntrospectionEndpoint) {
+            Ok(_) => (Some(endpoint), None),
+            // Never used, so no token is sent there.
+            Err(err) => (None, Some(format!("{err} ({})", for_log(&endpoint)))),
+        },
+    };
     let metadata = AuthServerMetadata {
         jwks_uri: raw.jwks_uri,
         introspection_endpoint,

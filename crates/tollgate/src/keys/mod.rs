@@ -34,8 +34,8 @@ use std::time::{Duration, Instant};
 use jsonwebtoken::Algorithm;
 
 use self::loader::Shared;
-use crate::url_rules::UrlRules;
 pub(crate) use self::snapshot::{KeySnapshot, VerifyKey};
+use crate::url_rules::UrlRules;
 
 /// Where the keys come from.
 #[derive(Clone)]

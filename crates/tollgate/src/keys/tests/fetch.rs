@@ -183,10 +183,7 @@ fn metadata_documents_are_checked() {
     for refused in ["not a url", "http://as.example/certs"] {
         assert!(
             matches!(
-                parse_metadata_of(
-                    &doc(json!({"issuer": issuer, "jwks_uri": refused})),
-                    issuer
-                ),
+                parse_metadata_of(&doc(json!({"issuer": issuer, "jwks_uri": refused})), issuer),
                 Err(MetadataError::Refused(_))
             ),
             "{refused}"
@@ -226,7 +223,10 @@ fn discovered_endpoints_are_held_to_the_url_rules() {
     }
     // Loopback is accepted over plain http.
     let (metadata, _) = parse_metadata_of(
-        &doc("http://127.0.0.1:8080/certs", "http://[::1]:8080/introspect"),
+        &doc(
+            "http://127.0.0.1:8080/certs",
+            "http://[::1]:8080/introspect",
+        ),
         issuer,
     )
     .unwrap();
