@@ -792,6 +792,24 @@ mod tests {
                 .build()
                 .is_ok()
         );
+        // The switch accepts plain http anywhere (and says it weakens security).
+        assert!(
+            base()
+                .allow_insecure_endpoints(true)
+                .jwks_uri("http://as.test/jwks")
+                .introspection(introspection("http://as.test/introspect"))
+                .build()
+                .is_ok()
+        );
+        // It does not relax the other rules.
+        assert_eq!(
+            kind(
+                base()
+                    .allow_insecure_endpoints(true)
+                    .jwks_uri("http://user:pw@as.test/jwks")
+            ),
+            ConfigErrorKind::InvalidUrl
+        );
         // A plain-http issuer chose plain http for everything.
         assert!(
             Tollgate::builder()

@@ -32,7 +32,8 @@ pub struct Status {
     pub next_key_fetch_in: Option<Duration>,
     /// The JWKS URI in use, once known (configured or discovered).
     pub jwks_uri: Option<String>,
-    /// The introspection endpoint published in the discovered metadata, if any.
+    /// The introspection endpoint published in the discovered metadata, if any and if it
+    /// passed the URL rules (a refused one is never used, and logged at ERROR).
     pub discovered_introspection_endpoint: Option<String>,
     /// Tokens in the verified-token cache (approximate).
     pub verified_cache_entries: u64,
