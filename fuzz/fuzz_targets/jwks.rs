@@ -6,7 +6,8 @@ use tollgate::fuzzing;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(keys) = fuzzing::parse_jwks(data) {
-        // An accepted document has at least one usable key and at most the entry bound.
-        assert!((1..=100).contains(&keys), "{keys} keys");
+        // An accepted document (a JWK set, perhaps without a usable key, which then empties
+        // the key set) has at most the entry bound of usable keys.
+        assert!(keys <= 100, "{keys} keys");
     }
 });

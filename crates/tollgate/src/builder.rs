@@ -13,6 +13,7 @@ use crate::introspection::{EndpointSource, Introspection, Introspector};
 use crate::keys::{KeySet, KeySetConfig, KeySource};
 use crate::principal::TokenInfo;
 use crate::rejection::{Rejection, RejectionBody, Responder};
+use crate::url_rules::{UrlRole, UrlRules};
 
 /// The asymmetric algorithms accepted by default (DESIGN §4).
 pub(crate) const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
@@ -26,6 +27,13 @@ pub(crate) const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
     Algorithm::ES384,
     Algorithm::EdDSA,
 ];
+
+/// Default for [`TollgateBuilder::verified_cache_capacity`].
+const DEFAULT_VERIFIED_CACHE_ENTRIES: u64 = 10_000;
+/// Default for [`TollgateBuilder::verified_cache_max_bytes`]: 32 MiB, room for the default
+/// 10 000 entries at about 3 KiB each (a typical access token's claims, parsed, take 1 to
+/// 2 KiB).
+const DEFAULT_VERIFIED_CACHE_BYTES: u64 = 32 << 20;
 
 const HMAC: [Algorithm; 3] = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
 
@@ -43,9 +51,11 @@ pub struct TollgateBuilder {
     allow_untyped: bool,
     accept_scp: bool,
     http_client: Option<reqwest::Client>,
+    allow_insecure_endpoints: bool,
     realm: Option<String>,
     max_token_bytes: usize,
     verified_cache_capacity: u64,
+    verified_cache_max_bytes: u64,
     jwks_refresh: Duration,
     jwks_refresh_bounds: (Duration, Duration),
     unknown_kid_cooldown: Duration,
@@ -96,9 +106,11 @@ impl Tollgate {
             allow_untyped: false,
             accept_scp: false,
             http_client: None,
+            allow_insecure_endpoints: false,
             realm: None,
             max_token_bytes: 8 * 1024,
-            verified_cache_capacity: 10_000,
+            verified_cache_capacity: DEFAULT_VERIFIED_CACHE_ENTRIES,
+            verified_cache_max_bytes: DEFAULT_VERIFIED_CACHE_BYTES,
             jwks_refresh: Duration::from_secs(300),
             jwks_refresh_bounds: (Duration::from_secs(30), Duration::from_secs(24 * 3600)),
             unknown_kid_cooldown: Duration::from_secs(15),
@@ -118,6 +130,10 @@ impl TollgateBuilder {
     /// it exactly, and unless [`jwks_uri`](Self::jwks_uri) is set, the keys are found through
     /// its metadata (RFC 8414 first, then OpenID discovery; the metadata's `issuer` must equal
     /// this value exactly).
+    ///
+    /// An absolute `https` (or `http`) URL with a host, without user info, query or fragment
+    /// (RFC 8414 §2); `build()` refuses anything else. With an
+    /// [`hmac_secret`](Self::hmac_secret) it is only compared with `iss` and may be any string.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
         self
@@ -125,6 +141,10 @@ impl TollgateBuilder {
 
     /// Fetch the keys from this JWKS URI instead of discovering it. Introspection then needs an
     /// explicit [`Introspection::endpoint`].
+    ///
+    /// An absolute URL with a host and without user info; `https` unless the issuer is plain
+    /// http, the host is loopback, or [`allow_insecure_endpoints`](Self::allow_insecure_endpoints)
+    /// is on.
     pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
         self.jwks_uri = Some(uri.into());
         self
@@ -202,6 +222,22 @@ impl TollgateBuilder {
         self
     }
 
+    /// Accept plain `http://` JWKS and introspection endpoints, configured or discovered, under
+    /// an `https://` issuer, on any host.
+    ///
+    /// Defaults to false: under an issuer that is not plain http, these endpoints must use
+    /// `https`, except on loopback hosts (`localhost`, `127.0.0.0/8`, `::1`), and `build()`
+    /// refuses others (a discovered one is not used, and an ERROR says why).
+    ///
+    /// **Weakens security**: over plain http anyone on the network path can replace the signing
+    /// keys (and so mint tokens tollgate accepts), and read every token, and the client secret,
+    /// sent to introspection (RFC 7662 §4 requires TLS). For a TLS-terminating sidecar on a
+    /// private network at most.
+    pub fn allow_insecure_endpoints(mut self, allow: bool) -> Self {
+        self.allow_insecure_endpoints = allow;
+        self
+    }
+
     /// The `realm` of `WWW-Authenticate` challenges. Defaults to none (the parameter is
     /// omitted).
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
@@ -215,10 +251,26 @@ impl TollgateBuilder {
         self
     }
 
-    /// Entries of the verified-token cache (each a few hundred bytes plus the token's claims).
-    /// Defaults to 10 000.
+    /// At most this many tokens in the verified-token cache, which lets a repeated token skip
+    /// signature and parsing until it expires. Defaults to 10 000; zero caches nothing.
+    ///
+    /// The cache is also bounded in bytes by
+    /// [`verified_cache_max_bytes`](Self::verified_cache_max_bytes), whichever bound is met
+    /// first: each entry is weighed at least `max_bytes / capacity`.
     pub fn verified_cache_capacity(mut self, entries: u64) -> Self {
         self.verified_cache_capacity = entries;
+        self
+    }
+
+    /// At most this many bytes in the verified-token cache, by an estimate of each entry: the
+    /// parsed claims (every string, array and member), the fields taken from them, and the
+    /// cache's own bookkeeping. Defaults to 32 MiB; zero caches nothing.
+    ///
+    /// Bounds the memory a flood of large distinct tokens can take: with 8 KiB tokens
+    /// ([`max_token_bytes`](Self::max_token_bytes)), 10 000 entries could otherwise hold
+    /// hundreds of MiB of claims.
+    pub fn verified_cache_max_bytes(mut self, bytes: u64) -> Self {
+        self.verified_cache_max_bytes = bytes;
         self
     }
 
@@ -236,7 +288,8 @@ impl TollgateBuilder {
     }
 
     /// At most one JWKS refetch per this period is caused by tokens with unknown `kid`s.
-    /// Defaults to 15 seconds.
+    /// Defaults to 15 seconds; at least 1 second, or a flood of made-up `kid`s would cost the
+    /// authorization server one JWKS request per fetch time.
     pub fn unknown_kid_cooldown(mut self, cooldown: Duration) -> Self {
         self.unknown_kid_cooldown = cooldown;
         self
@@ -309,11 +362,31 @@ impl TollgateBuilder {
         let issuer = self
             .issuer
             .ok_or_else(|| ConfigError::new(ConfigErrorKind::Missing, "an issuer is required"))?;
+        let url_rules = UrlRules::new(&issuer, self.allow_insecure_endpoints);
+        // With a secret the issuer is only compared with `iss`: nothing is fetched from it.
         if self.hmac_secret.is_none() {
-            check_url(&issuer, "issuer")?;
+            url_rules
+                .check(&issuer, UrlRole::Issuer)
+                .map_err(|e| e.config_error())?;
         }
         if let Some(uri) = &self.jwks_uri {
-            check_url(uri, "jwks_uri")?;
+            url_rules
+                .check(uri, UrlRole::JwksUri)
+                .map_err(|e| e.config_error())?;
+        }
+        if let Some(introspection) = &self.introspection {
+            introspection.validate(&url_rules)?;
+            // Only discovery finds an endpoint that is not configured. Without one, sensitive
+            // routes would answer 503 for good.
+            if introspection.configured_endpoint().is_none()
+                && (self.hmac_secret.is_some() || self.jwks_uri.is_some())
+            {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::Missing,
+                    "introspection needs Introspection::endpoint when the keys come from a \
+                     jwks_uri or an hmac_secret: no metadata is discovered to find it in",
+                ));
+            }
         }
         if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
             return Err(ConfigError::new(
@@ -325,7 +398,7 @@ impl TollgateBuilder {
             && realm.bytes().any(|b| !(0x20..0x7f).contains(&b))
         {
             return Err(ConfigError::new(
-                ConfigErrorKind::Missing,
+                ConfigErrorKind::Realm,
                 "the realm must be printable ASCII",
             ));
         }
@@ -378,6 +451,13 @@ impl TollgateBuilder {
                 "refresh bounds must satisfy 0 < min <= max, and timeouts and sizes must be non-zero",
             ));
         }
+        // A zero cooldown would turn every made-up `kid` into a JWKS request.
+        if self.unknown_kid_cooldown < Duration::from_secs(1) {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Bounds,
+                "the unknown-kid cooldown must be at least 1 second",
+            ));
+        }
         let leeway = i64::try_from(self.leeway.as_secs())
             .ok()
             .filter(|l| *l <= 3600)
@@ -410,13 +490,17 @@ impl TollgateBuilder {
                 max_stale: self.max_stale,
                 max_body_bytes: 256 * 1024,
                 fetch_timeout: self.fetch_timeout,
+                url_rules,
+                introspection_discovered: self
+                    .introspection
+                    .as_ref()
+                    .is_some_and(|i| i.configured_endpoint().is_none()),
             },
             client.clone(),
         );
         let introspector = match self.introspection {
             None => None,
             Some(config) => {
-                config.validate()?;
                 let endpoint = match config.configured_endpoint() {
                     Some(url) => EndpointSource::Fixed(url.to_owned()),
                     None => EndpointSource::Discovered(keys.clone()),
@@ -428,12 +512,11 @@ impl TollgateBuilder {
                 ))
             }
         };
-        let verified = moka::sync::Cache::builder()
-            .max_capacity(self.verified_cache_capacity)
-            .expire_after(UntilExpiry {
-                leeway: self.leeway,
-            })
-            .build();
+        let verified = verified_cache(
+            self.verified_cache_capacity,
+            self.verified_cache_max_bytes,
+            self.leeway,
+        );
         keys.ensure_started();
         Ok(Tollgate {
             inner: Arc::new(Inner {
@@ -457,6 +540,7 @@ impl TollgateBuilder {
                 }),
                 sensitive_freshness: self.sensitive_freshness,
                 typ_warned: AtomicBool::new(false),
+                no_introspection_warned: AtomicBool::new(false),
             }),
         })
     }
@@ -471,21 +555,6 @@ fn hmac_min_len(alg: Algorithm) -> usize {
     }
 }
 
-fn check_url(url: &str, what: &str) -> Result<(), ConfigError> {
-    let ok = match reqwest::Url::parse(url) {
-        Ok(u) => matches!(u.scheme(), "http" | "https") && u.host().is_some(),
-        Err(_) => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            ConfigErrorKind::InvalidUrl,
-            format!("the {what} must be an absolute http(s) URL"),
-        ))
-    }
-}
-
 fn default_client() -> Result<reqwest::Client, ConfigError> {
     reqwest::Client::builder()
         // Keys and answers come from the configured host only; a redirect elsewhere is not
@@ -493,12 +562,97 @@ fn default_client() -> Result<reqwest::Client, ConfigError> {
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
         .build()
-        .map_err(|_| {
-            ConfigError::new(
-                ConfigErrorKind::HttpClient,
-                "the default HTTP client could not be built",
-            )
+        .map_err(http_client_error)
+}
+
+fn http_client_error(err: reqwest::Error) -> ConfigError {
+    ConfigError::new(
+        ConfigErrorKind::HttpClient,
+        "the default HTTP client could not be built",
+    )
+    .with_source(err)
+}
+
+/// The verified-token cache, bounded by `max_entries` and by `max_bytes` of estimated size.
+///
+/// moka bounds one total weight: an entry weighs its estimated bytes, but at least
+/// `max_bytes / max_entries`, so that the weight bound also keeps the entry count within
+/// `max_entries`. The weigher runs once per insert (a newly verified token, after a signature
+/// check that costs far more); hits do not weigh anything.
+fn verified_cache(
+    max_entries: u64,
+    max_bytes: u64,
+    leeway: Duration,
+) -> moka::sync::Cache<crate::hash::TokenHash, Arc<TokenInfo>> {
+    let builder = moka::sync::Cache::builder().expire_after(UntilExpiry { leeway });
+    if max_entries == 0 || max_bytes == 0 {
+        return builder.max_capacity(0).build();
+    }
+    let floor = u32::try_from(max_bytes / max_entries).unwrap_or(u32::MAX);
+    builder
+        .max_capacity(max_bytes)
+        .weigher(move |_, info: &Arc<TokenInfo>| {
+            u32::try_from(entry_bytes(info))
+                .unwrap_or(u32::MAX)
+                .max(floor)
         })
+        .build()
+}
+
+/// The cache's own share of an entry: moka's entry and its bookkeeping (deque nodes, frequency
+/// sketch, expiry timer wheel), the key (a 32-byte hash), and the `Arc`'s counts. An estimate
+/// from moka's layout; the claims dominate for every real token.
+const CACHE_ENTRY_OVERHEAD: usize = 256;
+
+/// A `serde_json::Map` member beyond its key and value: the ordered map's node share.
+const MAP_MEMBER_OVERHEAD: usize = 16;
+
+/// The estimated heap and inline size of a cached verification.
+fn entry_bytes(info: &TokenInfo) -> usize {
+    use std::mem::size_of;
+    let string = |s: &String| s.capacity();
+    let optional = |s: &Option<String>| s.as_ref().map_or(0, string);
+    let strings =
+        |v: &Vec<String>| v.capacity() * size_of::<String>() + v.iter().map(string).sum::<usize>();
+    CACHE_ENTRY_OVERHEAD
+        + size_of::<TokenInfo>()
+        + optional(&info.issuer)
+        + optional(&info.subject)
+        + optional(&info.client_id)
+        + optional(&info.acr)
+        + optional(&info.jti)
+        + strings(&info.audiences)
+        + strings(&info.amr)
+        + info
+            .scopes
+            .iter()
+            .map(|s| size_of::<String>() + s.len())
+            .sum::<usize>()
+        // The claims `Value` itself sits inside `TokenInfo`.
+        + json_bytes(&info.claims)
+        - size_of::<serde_json::Value>()
+}
+
+/// The estimated size of a JSON value: its own slot and everything it owns. Claims come from
+/// serde_json, whose recursion limit (128) bounds the depth.
+fn json_bytes(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    use std::mem::size_of;
+    size_of::<Value>()
+        + match value {
+            Value::String(s) => s.capacity(),
+            Value::Array(items) => {
+                (items.capacity() - items.len()) * size_of::<Value>()
+                    + items.iter().map(json_bytes).sum::<usize>()
+            }
+            Value::Object(members) => members
+                .iter()
+                .map(|(name, value)| {
+                    MAP_MEMBER_OVERHEAD + size_of::<String>() + name.capacity() + json_bytes(value)
+                })
+                .sum(),
+            Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+        }
 }
 
 /// A verified token stays cached until it expires (plus leeway, so that an expired hit still
@@ -594,10 +748,288 @@ mod tests {
             ConfigErrorKind::Bounds
         );
         assert_eq!(kind(base().max_token_bytes(0)), ConfigErrorKind::Bounds);
-        assert_eq!(kind(base().realm("bad\nrealm")), ConfigErrorKind::Missing);
+    }
+
+    #[test]
+    fn an_issuer_with_a_query_or_fragment_fails_at_build_time() {
+        // RFC 8414 §2: no query, no fragment. Discovery could never find its metadata, so
+        // such an issuer used to build and answer 503 forever.
+        for issuer in [
+            "https://as.test/?tenant=1",
+            "https://as.test/realms/x?x=1",
+            "https://as.test/#f",
+            "https://user:pw@as.test",
+        ] {
+            assert_eq!(
+                kind(Tollgate::builder().issuer(issuer).audience("api")),
+                ConfigErrorKind::InvalidUrl,
+                "{issuer}"
+            );
+        }
+        // The same with a JWKS URI: the issuer is still an RFC 8414 issuer identifier.
         assert_eq!(
-            kind(base().introspection(Introspection::client_secret_basic("", "secret"))),
+            kind(
+                Tollgate::builder()
+                    .issuer("https://as.test?x=1")
+                    .audience("api")
+                    .jwks_uri("https://as.test/jwks")
+            ),
+            ConfigErrorKind::InvalidUrl
+        );
+    }
+
+    #[test]
+    fn plain_http_endpoints_under_an_https_issuer_fail_at_build_time() {
+        let introspection =
+            |url: &str| Introspection::client_secret_basic("api", "secret").endpoint(url);
+        assert_eq!(
+            kind(base().jwks_uri("http://as.test/jwks")),
+            ConfigErrorKind::InvalidUrl
+        );
+        assert_eq!(
+            kind(base().introspection(introspection("http://as.test/introspect"))),
+            ConfigErrorKind::InvalidUrl
+        );
+        assert_eq!(
+            kind(base().jwks_uri("https://user@as.test/jwks")),
+            ConfigErrorKind::InvalidUrl
+        );
+        // Loopback is the same machine: nobody on a path can rewrite it.
+        for url in [
+            "http://127.0.0.1:8080/jwks",
+            "http://127.1.2.3/jwks",
+            "http://[::1]:9000/jwks",
+            "http://localhost/jwks",
+        ] {
+            assert!(base().jwks_uri(url).build().is_ok(), "{url}");
+        }
+        assert!(
+            base()
+                .jwks_uri("https://as.test/jwks")
+                .introspection(introspection("http://localhost:8081/introspect"))
+                .build()
+                .is_ok()
+        );
+        // The switch accepts plain http anywhere (and says it weakens security).
+        assert!(
+            base()
+                .allow_insecure_endpoints(true)
+                .jwks_uri("http://as.test/jwks")
+                .introspection(introspection("http://as.test/introspect"))
+                .build()
+                .is_ok()
+        );
+        // It does not relax the other rules.
+        assert_eq!(
+            kind(
+                base()
+                    .allow_insecure_endpoints(true)
+                    .jwks_uri("http://user:pw@as.test/jwks")
+            ),
+            ConfigErrorKind::InvalidUrl
+        );
+        // A plain-http issuer chose plain http for everything.
+        assert!(
+            Tollgate::builder()
+                .issuer("http://as.test")
+                .audience("api")
+                .jwks_uri("http://as.test/jwks")
+                .introspection(introspection("http://as.test/introspect"))
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_zero_unknown_kid_cooldown_fails_at_build_time() {
+        for cooldown in [Duration::ZERO, Duration::from_millis(999)] {
+            assert_eq!(
+                kind(base().unknown_kid_cooldown(cooldown)),
+                ConfigErrorKind::Bounds,
+                "{cooldown:?}"
+            );
+        }
+        assert!(
+            base()
+                .unknown_kid_cooldown(Duration::from_secs(1))
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn introspection_without_an_endpoint_needs_discovery() {
+        // With a JWKS URI or a secret nothing is discovered: the endpoint could never be
+        // found, sensitive routes would answer 503 forever, and fail-open ones stay open.
+        let introspection = || Introspection::client_secret_basic("api", "secret");
+        assert_eq!(
+            kind(
+                base()
+                    .jwks_uri("https://as.test/jwks")
+                    .introspection(introspection())
+            ),
             ConfigErrorKind::Missing
+        );
+        assert_eq!(
+            kind(
+                base()
+                    .hmac_secret(vec![7u8; 32])
+                    .introspection(introspection())
+            ),
+            ConfigErrorKind::Missing
+        );
+        assert!(base().introspection(introspection()).build().is_ok());
+    }
+
+    #[test]
+    fn error_kinds_name_the_mistake() {
+        assert_eq!(kind(base().realm("bad\nrealm")), ConfigErrorKind::Realm);
+        assert_eq!(kind(base().realm("tab\there")), ConfigErrorKind::Realm);
+        assert_eq!(kind(base().realm("caf\u{e9}")), ConfigErrorKind::Realm);
+        for introspection in [
+            Introspection::client_secret_basic("", "secret"),
+            Introspection::client_secret_post("api", ""),
+            Introspection::bearer(""),
+            Introspection::bearer("bad\ncredential"),
+        ] {
+            assert_eq!(
+                kind(base().introspection(introspection)),
+                ConfigErrorKind::Credentials
+            );
+        }
+    }
+
+    #[test]
+    fn the_http_client_error_keeps_its_source() {
+        use std::error::Error as _;
+        // Any reqwest error will do: a request to a URL that does not parse.
+        let cause = reqwest::Client::new().get("not a url").build().unwrap_err();
+        let text = cause.to_string();
+        let error = http_client_error(cause);
+        assert_eq!(error.kind(), ConfigErrorKind::HttpClient);
+        let source = error.source().expect("the cause is kept");
+        assert_eq!(source.to_string(), text);
+        assert!(source.downcast_ref::<reqwest::Error>().is_some());
+        // Still `Clone`, and the clone keeps it too.
+        assert!(error.clone().source().is_some());
+    }
+
+    /// An HS256 token of `base()`'s issuer and audience, with `filler` bytes of extra claims.
+    fn hs256(secret: &[u8], jti: &str, filler: usize) -> String {
+        use aws_lc_rs::hmac;
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = serde_json::json!({
+            "iss": "https://as.test", "aud": "api", "sub": "s", "client_id": "c", "jti": jti,
+            "iat": now, "exp": now + 600, "filler": "f".repeat(filler),
+        });
+        let mut token = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"at+jwt"}"#);
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), token.as_bytes());
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(tag.as_ref()));
+        token
+    }
+
+    #[tokio::test]
+    async fn the_verified_cache_is_bounded_by_bytes_not_only_by_entries() {
+        // 12 000 distinct tokens with 4 KiB of claims each, through the default cache: bounded
+        // by entries alone it would keep 10 000 of them, over 40 MiB of claims, though a
+        // typical entry is a tenth of that.
+        const FILLER: usize = 4096;
+        let secret = [7u8; 32];
+        let gate = base().hmac_secret(secret.to_vec()).build().unwrap();
+        for i in 0..12_000 {
+            let token = hs256(&secret, &format!("flood-{i}"), FILLER);
+            assert!(gate.validate(&token).await.is_ok(), "token {i}");
+        }
+        let cache = &gate.inner.verified;
+        cache.run_pending_tasks();
+        let (entries, weight) = (cache.entry_count(), cache.weighted_size());
+        assert!(entries > 0);
+        assert!(
+            weight <= 32 << 20,
+            "{weight} bytes weighed in a cache of 32 MiB"
+        );
+        assert!(
+            entries * FILLER as u64 <= 32 << 20,
+            "{entries} entries of over {FILLER} bytes each in a cache of 32 MiB"
+        );
+    }
+
+    #[tokio::test]
+    async fn both_cache_bounds_hold_and_entries_are_weighed_by_their_claims() {
+        let secret = [7u8; 32];
+        let cached = |gate: &Tollgate| {
+            gate.inner.verified.run_pending_tasks();
+            (
+                gate.inner.verified.entry_count(),
+                gate.inner.verified.weighted_size(),
+            )
+        };
+        // The byte bound: 1 MiB holds at most 256 entries of 4 KiB of claims.
+        let gate = base()
+            .hmac_secret(secret.to_vec())
+            .verified_cache_max_bytes(1 << 20)
+            .build()
+            .unwrap();
+        for i in 0..1_000 {
+            assert!(
+                gate.validate(&hs256(&secret, &format!("b{i}"), 4096))
+                    .await
+                    .is_ok()
+            );
+        }
+        let (entries, weight) = cached(&gate);
+        assert!(entries > 0 && entries <= 256, "{entries}");
+        assert!(weight <= 1 << 20, "{weight}");
+        // The entry bound, for small tokens: at most 100 of them, whatever their size.
+        let gate = base()
+            .hmac_secret(secret.to_vec())
+            .verified_cache_capacity(100)
+            .build()
+            .unwrap();
+        for i in 0..1_000 {
+            assert!(
+                gate.validate(&hs256(&secret, &format!("e{i}"), 0))
+                    .await
+                    .is_ok()
+            );
+        }
+        let (entries, _) = cached(&gate);
+        assert!(entries > 0 && entries <= 100, "{entries}");
+        // Zero of either caches nothing.
+        for gate in [
+            base()
+                .hmac_secret(secret.to_vec())
+                .verified_cache_capacity(0),
+            base()
+                .hmac_secret(secret.to_vec())
+                .verified_cache_max_bytes(0),
+        ] {
+            let gate = gate.build().unwrap();
+            assert!(gate.validate(&hs256(&secret, "z", 0)).await.is_ok());
+            assert_eq!(cached(&gate).0, 0);
+        }
+        // The estimate follows the claims: a small token weighs about a kilobyte, 4 KiB more
+        // of claims about 4 KiB more.
+        let mut weights = Vec::new();
+        for filler in [0, 4096] {
+            let gate = base().hmac_secret(secret.to_vec()).build().unwrap();
+            assert!(gate.validate(&hs256(&secret, "w", filler)).await.is_ok());
+            let (_, info) = gate.inner.verified.iter().next().expect("one entry");
+            weights.push(entry_bytes(&info));
+        }
+        let (small, large) = (weights[0], weights[1]);
+        assert!((512..=2048).contains(&small), "{small}");
+        assert!(
+            (4096..=4096 + 512).contains(&(large - small)),
+            "{small} {large}"
         );
     }
 

@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     pub(crate) responder: Arc<Responder>,
     pub(crate) sensitive_freshness: Duration,
     pub(crate) typ_warned: AtomicBool,
+    /// A sensitive route met a gate without introspection: said once, not per request.
+    pub(crate) no_introspection_warned: AtomicBool,
 }
 
 /// What is left to do after the synchronous part of validation.
@@ -144,6 +146,13 @@ impl Tollgate {
     /// applies its requirement: scopes, and for a sensitive route, live introspection. It is
     /// the layer of [`layer_with_policy`](Self::layer_with_policy) with a one-requirement table.
     ///
+    /// # Panics
+    ///
+    /// If `requirement` is invalid (see [`Requirement`] for the rules): a bad scope name, or a
+    /// contradiction such as a public route with scopes. Like axum's router on an invalid
+    /// route, this stops the service at construction, never at a request.
+    /// [`try_require`](Self::try_require) returns the error instead.
+    ///
     /// # Example
     ///
     /// ```
@@ -195,8 +204,26 @@ impl Tollgate {
     /// assert_eq!(app.oneshot(request("GET", "/photos")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     /// # }
     /// ```
+    #[track_caller]
     pub fn require(&self, requirement: Requirement) -> crate::TollgateLayer {
-        crate::TollgateLayer::new(self.clone(), crate::PolicyTable::uniform(requirement))
+        self.try_require(requirement)
+            .unwrap_or_else(|error| crate::requirement::refuse(&error))
+    }
+
+    /// [`require`](Self::require), returning an invalid requirement's error instead of
+    /// panicking: for requirements that come from configuration files.
+    ///
+    /// # Errors
+    /// A [`ConfigError`](crate::ConfigError) of kind
+    /// [`Requirement`](crate::ConfigErrorKind::Requirement) naming the problem.
+    pub fn try_require(
+        &self,
+        requirement: Requirement,
+    ) -> Result<crate::TollgateLayer, crate::ConfigError> {
+        Ok(crate::TollgateLayer::new(
+            self.clone(),
+            crate::PolicyTable::try_uniform(requirement)?,
+        ))
     }
 
     /// A route annotation for a sensitive route: live introspection with the freshness budget
@@ -207,7 +234,8 @@ impl Tollgate {
         self.require(self.default_sensitive())
     }
 
-    /// Waits until the signing keys are loaded, at most `timeout`; true when they are.
+    /// Waits until the signing keys are loaded, at most `timeout`; true when they are, and at
+    /// least one of them is usable (as [`Status::keys_loaded`](crate::Status::keys_loaded)).
     ///
     /// Optional: without it the service starts at once and answers 503 with `Retry-After`
     /// until the keys arrive.
@@ -451,7 +479,13 @@ impl Tollgate {
         let freshness = requirement.live.unwrap_or(self.inner.sensitive_freshness);
         let Some(introspector) = &self.inner.introspector else {
             // A configuration problem, not an outage: fail-open does not apply.
-            warn!("a sensitive route needs introspection, but none is configured");
+            if !self
+                .inner
+                .no_introspection_warned
+                .swap(true, Ordering::Relaxed)
+            {
+                warn!("a sensitive route needs introspection, but none is configured");
+            }
             return Err(Rejection::Unavailable {
                 reason: Unavailable::NoIntrospection,
                 retry_after: Duration::from_secs(60),

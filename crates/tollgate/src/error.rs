@@ -1,15 +1,20 @@
-//! Configuration errors, reported when a [`Tollgate`](crate::Tollgate) or a
-//! [`PolicyTable`](crate::PolicyTable) is built.
+//! Configuration errors, reported when a [`Tollgate`](crate::Tollgate), a
+//! [`PolicyTable`](crate::PolicyTable) or a route annotation is built.
 
+use std::error::Error;
 use std::fmt;
+use std::sync::Arc;
 
 /// What kind of configuration mistake a [`ConfigError`] reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConfigErrorKind {
-    /// A URL (issuer, JWKS URI, introspection endpoint) is not a valid absolute `http(s)` URL.
+    /// A URL (issuer, JWKS URI, introspection endpoint) breaks the URL rules: not an absolute
+    /// `http(s)` URL with a host, user info in it, a query or fragment in the issuer, or plain
+    /// `http` where `https` is required.
     InvalidUrl,
-    /// Neither an issuer nor a JWKS URI was given, or the configuration is otherwise incomplete.
+    /// A required setting is absent: no issuer, or introspection without an endpoint where none
+    /// can be discovered.
     Missing,
     /// No audience was configured, or an audience is empty.
     Audience,
@@ -20,17 +25,28 @@ pub enum ConfigErrorKind {
     Bounds,
     /// A policy-table entry has an invalid method or path pattern.
     Policy,
-    /// The HTTP client could not be built.
+    /// A [`Requirement`](crate::Requirement) is invalid: a scope or `acr` name that is not an
+    /// RFC 6749 §3.3 `scope-token`, or a combination that cannot mean what it says (a public
+    /// route with scopes, fail-open on a route that does not introspect).
+    Requirement,
+    /// The `realm` cannot be sent in a `WWW-Authenticate` challenge.
+    Realm,
+    /// The introspection client credentials are empty or cannot be sent in an HTTP header.
+    Credentials,
+    /// The HTTP client could not be built; [`source`](Error::source) says why.
     HttpClient,
 }
 
 /// The configuration given to a builder is unusable.
 ///
 /// Returned at build time, so a misconfigured service fails at start, not at its first request.
+/// Its text never contains a secret.
 #[derive(Debug, Clone)]
 pub struct ConfigError {
     kind: ConfigErrorKind,
     message: String,
+    /// The underlying error, where there is one (the HTTP client's).
+    source: Option<Arc<dyn Error + Send + Sync + 'static>>,
 }
 
 impl ConfigError {
@@ -38,7 +54,14 @@ impl ConfigError {
         Self {
             kind,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// The same error, caused by `source`.
+    pub(crate) fn with_source(mut self, source: impl Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
     }
 
     /// What kind of mistake this is.
@@ -53,4 +76,10 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl Error for ConfigError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|source| source as &(dyn Error + 'static))
+    }
+}

@@ -155,7 +155,11 @@ mod tests {
             Some("s")
         );
         assert!(has_valid_signature(&token));
-        let tampered = format!("{}A", &token[..token.len() - 1]);
+        // Another last character that is still canonical base64url for a 32-byte signature
+        // (its two low bits zero), so the tampered token differs whatever the signature was.
+        let last = if token.ends_with('A') { 'E' } else { 'A' };
+        let tampered = format!("{}{last}", &token[..token.len() - 1]);
+        assert_ne!(tampered, token);
         assert!(validate(&tampered).is_none());
         let hs512 = sign(
             br#"{"alg":"HS512","typ":"at+jwt"}"#,
@@ -171,7 +175,7 @@ mod tests {
         assert_eq!(bearer_token(&[b"Bearer a", b"Bearer b"], None), Err(400));
         assert_eq!(bearer_token(&[], None), Err(401));
         assert!(parse_jwks(b"{}").is_err());
-        assert!(parse_jwks(br#"{"keys":[]}"#).is_err());
+        assert_eq!(parse_jwks(br#"{"keys":[]}"#), Ok(0));
         assert_eq!(parse_introspection(br#"{"active":true}"#, 0), Ok(true));
         assert_eq!(parse_introspection(br#"{"active":false}"#, 0), Ok(false));
         assert!(parse_introspection(br#"{"active":"true"}"#, 0).is_err());

@@ -85,6 +85,7 @@ mod rejection;
 mod requirement;
 mod status;
 mod token;
+mod url_rules;
 
 pub use body::ResponseBody;
 pub use builder::TollgateBuilder;

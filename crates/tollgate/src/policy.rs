@@ -126,13 +126,30 @@ impl PolicyTable {
     }
 
     /// A table with no rules: every request gets `requirement`, whatever its path.
+    ///
+    /// # Panics
+    ///
+    /// If `requirement` is invalid (see [`Requirement`] for the rules), as
+    /// [`Tollgate::require`](crate::Tollgate::require) does. [`try_uniform`](Self::try_uniform)
+    /// returns the error instead.
+    #[track_caller]
     pub fn uniform(requirement: Requirement) -> Self {
-        Self {
+        Self::try_uniform(requirement).unwrap_or_else(|error| crate::requirement::refuse(&error))
+    }
+
+    /// [`uniform`](Self::uniform), returning an invalid requirement's error instead of
+    /// panicking.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] of kind [`Requirement`](ConfigErrorKind::Requirement).
+    pub fn try_uniform(requirement: Requirement) -> Result<Self, ConfigError> {
+        requirement.validate()?;
+        Ok(Self {
             rules: Vec::new(),
             default: Arc::new(requirement),
             escaped_literals: false,
             lenient: false,
-        }
+        })
     }
 
     /// The requirement for a request, judged as described [above](Self).

@@ -9,6 +9,21 @@ use crate::error::{ConfigError, ConfigErrorKind};
 /// The same type serves axum route annotations ([`Tollgate::require`](crate::Tollgate::require))
 /// and the rows of a [`PolicyTable`](crate::PolicyTable).
 ///
+/// A requirement is checked wherever it is attached, with the same rules: by
+/// [`Tollgate::require`](crate::Tollgate::require) and
+/// [`PolicyTable::uniform`](crate::PolicyTable::uniform) (which panic, as axum's router does on
+/// an invalid route, and have `try_` forms that return the error), and by
+/// [`PolicyTableBuilder::build`](crate::PolicyTableBuilder::build). It is refused when
+///
+/// - a scope or `acr` value is not an RFC 6749 §3.3 `scope-token` (empty, a space, a `"` or
+///   `\`, a control or non-ASCII character);
+/// - [`any_scope`](Self::any_scope) or [`acr_values`](Self::acr_values) was given an empty
+///   list: "one of nothing" would silently require nothing;
+/// - [`public`](Self::public) is combined with anything that needs a token (scopes,
+///   introspection, token or authentication age, `acr` values, fail-open);
+/// - [`fail_open_when_unreachable`](Self::fail_open_when_unreachable) is set on a route that
+///   is not sensitive, where it would mean nothing.
+///
 /// ```
 /// use std::time::Duration;
 /// use tollgate::Requirement;
@@ -31,6 +46,9 @@ pub struct Requirement {
     pub(crate) max_token_age: Option<Duration>,
     pub(crate) acr_values: Vec<String>,
     pub(crate) max_auth_age: Option<Duration>,
+    /// `any_scope` / `acr_values` were called, so that an empty list can be told from none.
+    any_scope_given: bool,
+    acr_values_given: bool,
 }
 
 impl Requirement {
@@ -72,13 +90,15 @@ impl Requirement {
         self
     }
 
-    /// Requires at least one of `scopes`.
+    /// Requires at least one of `scopes` (added to any already listed). The list must not end
+    /// up empty.
     pub fn any_scope<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         self.any_scopes.extend(scopes.into_iter().map(Into::into));
+        self.any_scope_given = true;
         self
     }
 
@@ -96,6 +116,7 @@ impl Requirement {
         S: Into<String>,
     {
         self.acr_values.extend(values.into_iter().map(Into::into));
+        self.acr_values_given = true;
         self
     }
 
@@ -107,7 +128,8 @@ impl Requirement {
     }
 
     /// On a sensitive route, let requests through on local validation alone when the
-    /// authorization server cannot be reached, instead of answering 503.
+    /// authorization server cannot be reached, instead of answering 503. Refused on a route
+    /// that is not sensitive.
     ///
     /// "Cannot be reached" means a refused or reset connection, a timeout, or an HTTP 5xx
     /// answer: an outage, which ends by itself. Everything else stays closed (503), because it
@@ -139,39 +161,73 @@ impl Requirement {
         self.public
     }
 
-    /// Checks the scope and `acr` names: each must be a non-empty RFC 6749 §3.3 `scope-token`
-    /// (`%x21 / %x23-5B / %x5D-7E`), which also makes it safe inside a quoted
-    /// `WWW-Authenticate` parameter.
+    /// Checks the requirement (the rules are listed on [`Requirement`]). Every place a
+    /// requirement is attached calls this.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let refuse = |message: String| Err(ConfigError::new(ConfigErrorKind::Requirement, message));
         let names = self
             .all_scopes
             .iter()
             .chain(&self.any_scopes)
             .chain(&self.acr_values);
         for name in names {
+            // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). The same set is
+            // safe inside a quoted `WWW-Authenticate` parameter (RFC 6750 §3, RFC 9470 §3).
             let ok = !name.is_empty()
                 && name
                     .bytes()
                     .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b));
             if !ok {
-                return Err(ConfigError::new(
-                    ConfigErrorKind::Policy,
-                    format!(
-                        "{name:?} is not a valid scope or acr value (RFC 6749 §3.3 scope-token)"
-                    ),
+                return refuse(format!(
+                    "{name:?} is not a valid scope or acr value (RFC 6749 §3.3 scope-token)"
                 ));
             }
         }
+        if self.any_scope_given && self.any_scopes.is_empty() {
+            return refuse(
+                "any_scope was given no scope: one of nothing would require nothing".into(),
+            );
+        }
+        if self.acr_values_given && self.acr_values.is_empty() {
+            return refuse(
+                "acr_values was given no value: one of nothing would require nothing".into(),
+            );
+        }
         if self.public
-            && (self.live.is_some() || !self.all_scopes.is_empty() || !self.any_scopes.is_empty())
+            && (self.live.is_some()
+                || !self.all_scopes.is_empty()
+                || !self.any_scopes.is_empty()
+                || !self.acr_values.is_empty()
+                || self.max_auth_age.is_some()
+                || self.max_token_age.is_some()
+                || self.fail_open)
         {
-            return Err(ConfigError::new(
-                ConfigErrorKind::Policy,
-                "a public requirement cannot also require scopes or introspection",
-            ));
+            return refuse(
+                "a public requirement cannot also require scopes, introspection, a token or \
+                 authentication age, acr values or fail-open: a public route takes no token"
+                    .into(),
+            );
+        }
+        if self.fail_open && self.live.is_none() {
+            return refuse(
+                "fail_open_when_unreachable applies to sensitive requirements only: this route \
+                 does not introspect"
+                    .into(),
+            );
         }
         Ok(())
     }
+}
+
+/// Stops router construction on an invalid requirement, as axum does on an invalid route: the
+/// mistake shows at start, with its reason, never as a route that silently asks less.
+#[track_caller]
+#[allow(
+    clippy::panic,
+    reason = "configuration time, documented under `# Panics`"
+)]
+pub(crate) fn refuse(error: &ConfigError) -> ! {
+    panic!("{error}")
 }
 
 #[cfg(test)]
@@ -200,5 +256,139 @@ mod tests {
         );
         assert!(Requirement::routine().any_scope([""]).validate().is_err());
         assert!(Requirement::public().all_scopes(["x"]).validate().is_err());
+    }
+
+    #[test]
+    fn contradictions_are_refused() {
+        let d = Duration::from_secs(60);
+        for (what, bad) in [
+            (
+                "public + all_scopes",
+                Requirement::public().all_scopes(["x"]),
+            ),
+            ("public + any_scope", Requirement::public().any_scope(["x"])),
+            (
+                "public + sensitive",
+                Requirement {
+                    live: Some(d),
+                    ..Requirement::public()
+                },
+            ),
+            (
+                "public + acr_values",
+                Requirement::public().acr_values(["urn:mfa"]),
+            ),
+            (
+                "public + max_auth_age",
+                Requirement::public().max_auth_age(d),
+            ),
+            (
+                "public + max_token_age",
+                Requirement::public().max_token_age(d),
+            ),
+            (
+                "public + fail-open",
+                Requirement::public().fail_open_when_unreachable(),
+            ),
+            (
+                "fail-open without introspection",
+                Requirement::routine().fail_open_when_unreachable(),
+            ),
+            (
+                "any_scope of nothing",
+                Requirement::routine().any_scope(Vec::<String>::new()),
+            ),
+            (
+                "acr_values of nothing",
+                Requirement::routine().acr_values(Vec::<String>::new()),
+            ),
+            (
+                "acr with a space",
+                Requirement::routine().acr_values(["a b"]),
+            ),
+        ] {
+            let error = bad
+                .validate()
+                .err()
+                .unwrap_or_else(|| panic!("{what} accepted"));
+            assert_eq!(error.kind(), ConfigErrorKind::Requirement, "{what}");
+        }
+        for good in [
+            Requirement::public(),
+            Requirement::routine()
+                .max_token_age(d)
+                .acr_values(["urn:mfa"]),
+            Requirement::sensitive(Duration::ZERO).fail_open_when_unreachable(),
+            Requirement::routine()
+                .any_scope(Vec::<String>::new())
+                .any_scope(["a"]),
+            // `all_scopes` of nothing requires nothing, as it says.
+            Requirement::routine().all_scopes(Vec::<String>::new()),
+        ] {
+            assert!(good.validate().is_ok(), "{good:?}");
+        }
+    }
+
+    fn gate() -> crate::Tollgate {
+        crate::Tollgate::builder()
+            .issuer("https://as.test")
+            .audience("api")
+            .hmac_secret(vec![7u8; 32])
+            .build()
+            .unwrap()
+    }
+
+    // A route annotation is checked where it is attached, as a policy-table row is: the
+    // requirement is refused at router construction, not silently used.
+    #[test]
+    #[should_panic(expected = "a public requirement cannot also require")]
+    fn a_public_route_annotation_with_scopes_is_refused() {
+        let _ = gate().require(Requirement::public().all_scopes(["x"]));
+    }
+
+    #[test]
+    #[should_panic(expected = "RFC 6749 §3.3")]
+    fn a_route_annotation_with_a_bad_scope_name_is_refused() {
+        let _ = gate().require(Requirement::routine().all_scopes(["read write"]));
+    }
+
+    #[test]
+    fn the_try_forms_return_the_error() {
+        let gate = gate();
+        fn kind<T>(result: Result<T, ConfigError>) -> Option<ConfigErrorKind> {
+            result.err().map(|e| e.kind())
+        }
+        assert_eq!(
+            kind(gate.try_require(Requirement::routine().fail_open_when_unreachable())),
+            Some(ConfigErrorKind::Requirement)
+        );
+        assert_eq!(
+            kind(crate::PolicyTable::try_uniform(
+                Requirement::public().max_token_age(Duration::from_secs(1))
+            )),
+            Some(ConfigErrorKind::Requirement)
+        );
+        assert!(
+            gate.try_require(Requirement::routine().all_scopes(["read"]))
+                .is_ok()
+        );
+        assert!(crate::PolicyTable::try_uniform(Requirement::public()).is_ok());
+        // The shortcuts attach valid requirements and never panic.
+        let _ = (gate.layer(), gate.sensitive());
+        // A policy table refuses the same requirements, with the same kind.
+        assert_eq!(
+            kind(
+                crate::PolicyTable::builder()
+                    .rule("GET", "/a", Requirement::public().any_scope(["x"]))
+                    .build()
+            ),
+            Some(ConfigErrorKind::Requirement)
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "RFC 6749 §3.3")]
+    fn a_uniform_table_with_a_bad_scope_name_is_refused() {
+        let _ = crate::PolicyTable::uniform(Requirement::routine().any_scope(["quo\"te"]));
     }
 }

@@ -10,14 +10,19 @@ use crate::engine::Tollgate;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Status {
-    /// Signing keys are loaded and not older than the configured maximum staleness: tokens can
-    /// be validated. A readiness probe can use this.
+    /// Signing keys are loaded, at least one of them is usable, and they are not older than the
+    /// configured maximum staleness: tokens can be validated. A readiness probe can use this.
+    ///
+    /// False when the authorization server publishes a JWK set without a usable key (only
+    /// encryption keys, say): that set replaces the old keys, every token is refused with 401,
+    /// and [`last_key_error`](Self::last_key_error) says why.
     pub keys_loaded: bool,
     /// Usable keys in the current key set.
     pub key_count: usize,
     /// Time since the key set was last fetched successfully.
     pub keys_age: Option<Duration>,
-    /// Why the last key-set fetch failed, if it did (`None` after a success).
+    /// Why the last key-set fetch failed, or why the fetched key set has no usable key; `None`
+    /// after a fetch that brought usable keys.
     pub last_key_error: Option<String>,
     /// Failed key-set fetches since the last success.
     pub key_fetch_failures: u32,
@@ -27,7 +32,8 @@ pub struct Status {
     pub next_key_fetch_in: Option<Duration>,
     /// The JWKS URI in use, once known (configured or discovered).
     pub jwks_uri: Option<String>,
-    /// The introspection endpoint published in the discovered metadata, if any.
+    /// The introspection endpoint published in the discovered metadata, if any and if it
+    /// passed the URL rules (a refused one is never used, and logged at ERROR).
     pub discovered_introspection_endpoint: Option<String>,
     /// Tokens in the verified-token cache (approximate).
     pub verified_cache_entries: u64,

@@ -106,6 +106,11 @@ pub(crate) struct Jws<'a> {
     pub(crate) header: JoseHeader,
 }
 
+/// At most this many members in a JOSE header. Real headers have three to six (`alg`, `typ`,
+/// `kid`, sometimes `x5t`, `jku`, `cty`); the cap bounds the duplicate check below, so a
+/// header costs time linear in its length whatever it contains.
+pub(crate) const MAX_HEADER_MEMBERS: usize = 32;
+
 /// The header members tollgate acts on. `jku`, `x5u`, `jwk` and `x5c` are deliberately not
 /// read: keys come only from the configured key set (RFC 8725 §3.10).
 pub(crate) struct JoseHeader {
@@ -119,7 +124,9 @@ pub(crate) struct JoseHeader {
 
 impl<'de> Deserialize<'de> for JoseHeader {
     /// One pass over the header's members, refusing any name seen twice (RFC 7515 §4: names
-    /// MUST be unique), without building an intermediate map.
+    /// MUST be unique), without building an intermediate map. More than
+    /// [`MAX_HEADER_MEMBERS`] members refuse the header: the check for repeated unknown names
+    /// compares each with at most that many others, so the whole parse stays linear.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visit;
         impl<'de> serde::de::Visitor<'de> for Visit {
@@ -138,7 +145,12 @@ impl<'de> Deserialize<'de> for JoseHeader {
                 let mut known = [false; 5];
                 let mut others: Vec<String> = Vec::new();
                 let mut extensions = false;
+                let mut members = 0_usize;
                 while let Some(name) = access.next_key::<std::borrow::Cow<'de, str>>()? {
+                    members += 1;
+                    if members > MAX_HEADER_MEMBERS {
+                        return Err(A::Error::custom("too many header members"));
+                    }
                     let slot = match name.as_ref() {
                         "alg" => Some(0),
                         "typ" => Some(1),
@@ -381,6 +393,30 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    /// A header of `n` members: `alg`, `typ`, `kid`, then distinct made-up names.
+    fn header_with_members(n: usize) -> Vec<u8> {
+        let mut header = String::from(r#"{"alg":"ES256","typ":"at+jwt","kid":"k1""#);
+        for i in 3..n {
+            header.push_str(&format!(r#","m{i}":0"#));
+        }
+        header.push('}');
+        header.into_bytes()
+    }
+
+    #[test]
+    fn headers_with_too_many_members_are_refused() {
+        assert!(parse_header(&header_with_members(MAX_HEADER_MEMBERS)).is_ok());
+        assert!(parse_header(&header_with_members(MAX_HEADER_MEMBERS + 1)).is_err());
+        // Refused at the cap, so the duplicate check never scans more than the cap: the parse
+        // is linear in the header however many members it claims.
+        assert!(parse_header(&header_with_members(10_000)).is_err());
+        // Duplicates are still found among unknown names, wherever they sit under the cap.
+        let mut dup = header_with_members(MAX_HEADER_MEMBERS - 1);
+        dup.pop();
+        dup.extend_from_slice(br#","m3":1}"#);
+        assert!(parse_header(&dup).is_err());
     }
 
     #[test]

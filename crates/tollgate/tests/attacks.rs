@@ -947,6 +947,27 @@ async fn the_attack_corpus_gets_exactly_the_expected_answers() {
         c.rsa_signed_bytes(dup_header.as_bytes(), c.payload.to_string().as_bytes()),
         InvalidToken,
     );
+    // A header is parsed before any key is looked up, so its cost is the attacker's to choose:
+    // more than 32 members (real headers have three to six) refuse it, which keeps the check
+    // for repeated names linear.
+    let members = |n: usize| {
+        let mut header = format!(r#"{{"alg":"RS256","typ":"at+jwt","kid":"{rsa}""#);
+        for i in 3..n {
+            header.push_str(&format!(r#","x-{i}":{i}"#));
+        }
+        header.push('}');
+        header
+    };
+    c.token(
+        "control: a header with 32 members",
+        c.rsa_signed_bytes(members(32).as_bytes(), c.payload.to_string().as_bytes()),
+        Pass,
+    );
+    c.token(
+        "a header with 33 members",
+        c.rsa_signed_bytes(members(33).as_bytes(), c.payload.to_string().as_bytes()),
+        InvalidToken,
+    );
     let body = c.payload.to_string();
     let dup_sub = format!(r#"{{"sub":"admin",{}"#, &body[1..]);
     c.token(

@@ -703,6 +703,116 @@ async fn invalid_keys_among_good_ones_are_skipped_with_a_warning() {
     logs_never_contain(&[&rsa_token, &es_token, &hs]);
 }
 
+/// How many lines of `level` contain `needle` so far (0 without the `tracing` feature).
+fn count_lines(level: &str, needle: &str) -> usize {
+    #[cfg(feature = "tracing")]
+    return logs::lines()
+        .iter()
+        .filter(|l| l.starts_with(level) && l.contains(needle))
+        .count();
+    #[cfg(not(feature = "tracing"))]
+    {
+        let _ = (level, needle);
+        0
+    }
+}
+
+#[tokio::test]
+async fn a_served_key_set_without_usable_keys_is_authoritative() {
+    setup_logs();
+    let mock = MockAuthServer::start().await;
+    let gate = ready(refreshing(&mock)).await;
+    let url = serve(app(&gate)).await;
+    let token = mock.token().sign();
+    // Verified once: the verified-token cache holds it.
+    assert_eq!(get_with(&format!("{url}/whoami"), &token).await.status, 200);
+
+    // A failing JWKS endpoint says nothing about the keys: the last good ones stay.
+    for fault in [Fault::Status(500), Fault::MalformedBody] {
+        mock.set_fault(Endpoint::Jwks, fault);
+        refreshes(&mock, 2).await;
+        assert_eq!(get_with(&format!("{url}/whoami"), &token).await.status, 200);
+        assert!(gate.status().keys_loaded);
+    }
+
+    // A 200 with a JWK set whose keys are all unusable here (encryption keys, a symmetric
+    // key) is the authorization server's word: the old keys are gone, and so is every token
+    // they signed, the cached one included.
+    let mut keys: Vec<Value> = mock.jwks()["keys"].as_array().unwrap().clone();
+    for key in &mut keys {
+        key["use"] = json!("enc");
+    }
+    keys.push(json!({"kty": "oct", "kid": "shared", "k": base64_url(b"0123456789abcdef0123456789abcdef")}));
+    mock.set_fault(
+        Endpoint::Jwks,
+        json_body(json!({ "keys": keys }).to_string()),
+    );
+    let replaced = eventually(Duration::from_secs(20), || async {
+        gate.status().key_count == 0
+    })
+    .await;
+    assert!(replaced, "the key set was not replaced");
+    let answer = get_with(&format!("{url}/whoami"), &token).await;
+    assert_eq!(
+        (answer.status, answer.error().as_deref()),
+        (401, Some("invalid_token")),
+        "{answer:?}"
+    );
+    assert_eq!(
+        answer.param("error_description").as_deref(),
+        Some("the token was signed with an unknown key")
+    );
+    let status = gate.status();
+    assert!(!status.keys_loaded, "a readiness probe sees no usable key");
+    let error = status.last_key_error.expect("the cause is reported");
+    assert!(error.contains("no usable signature key"), "{error}");
+    #[cfg(feature = "tracing")]
+    {
+        let logged = eventually(Duration::from_secs(20), || async {
+            count_lines("ERROR", "no usable signature key") > 0
+        })
+        .await;
+        assert!(logged, "no ERROR line: {:?}", logs::lines());
+    }
+
+    // Usable keys again: tokens pass again.
+    mock.clear_faults();
+    let back = eventually(Duration::from_secs(20), || async {
+        gate.status().keys_loaded
+    })
+    .await;
+    assert!(back, "the keys did not come back");
+    assert_eq!(get_with(&format!("{url}/whoami"), &token).await.status, 200);
+    logs_never_contain(&[&token]);
+}
+
+// ---- configuration trouble: said once, not per request ------------------------------------
+
+#[tokio::test]
+async fn a_sensitive_route_without_introspection_warns_once_not_per_request() {
+    setup_logs();
+    let mock = MockAuthServer::start().await;
+    let gate = ready(builder(&mock)).await;
+    let url = serve(app(&gate)).await;
+    let needle = "a sensitive route needs introspection, but none is configured";
+    let before = count_lines("WARN", needle);
+    for _ in 0..5 {
+        let token = mock.token().sign();
+        assert_unavailable(
+            &get_with(&format!("{url}/admin"), &token).await,
+            "no introspection",
+        );
+    }
+    warned(needle).await;
+    #[cfg(feature = "tracing")]
+    assert_eq!(
+        count_lines("WARN", needle),
+        before + 1,
+        "one warning per misconfiguration, not one per request"
+    );
+    let _ = before;
+}
+
 fn base64_url(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)

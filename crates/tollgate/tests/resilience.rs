@@ -111,8 +111,8 @@ async fn keys_rotate_under_load_without_a_refusal() {
     let first = mock.signing_kid();
     let gate = ready(
         builder(&mock)
-            // A short cooldown: every rotation below is one unknown-kid refetch.
-            .unknown_kid_cooldown(Duration::from_millis(200))
+            // The shortest cooldown allowed: every rotation below is one unknown-kid refetch.
+            .unknown_kid_cooldown(Duration::from_secs(1))
             .jwks_refresh_interval(Duration::from_millis(500))
             .jwks_refresh_bounds(Duration::from_millis(200), Duration::from_secs(1)),
     )
@@ -161,7 +161,7 @@ async fn keys_rotate_under_load_without_a_refusal() {
             })
             .await
         );
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
         let kid = mock.add_key(alg);
         mock.set_signing_key(&kid);
         rotated.push(kid);

@@ -52,8 +52,9 @@
 //!   [`OpaqueShape`] refuses junk without a call. Beyond a limit the answer is 503 with
 //!   `Retry-After`, never a queue without end, and fail-open never applies.
 //! - RFC 7662 §4 requires TLS for the introspection endpoint: the token travels in the request
-//!   body. `http://` endpoints are accepted (for tests on loopback); use `https://` in
-//!   production.
+//!   body. Under an `https://` issuer a plain `http://` endpoint, configured or discovered, is
+//!   refused unless its host is loopback or
+//!   [`allow_insecure_endpoints`](crate::TollgateBuilder::allow_insecure_endpoints) is on.
 //! - The HTTP client should not follow redirects: a `307`/`308` would resend the token (and,
 //!   with `client_secret_post`, the secret) to wherever the redirect points.
 //!
@@ -77,6 +78,7 @@ use std::time::Duration;
 
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::keys::KeySet;
+use crate::url_rules::{UrlRole, UrlRules};
 
 mod cache;
 mod client;
@@ -255,10 +257,17 @@ impl Introspection {
         })
     }
 
-    /// The introspection endpoint, an absolute `http(s)` URL.
+    /// The introspection endpoint, an absolute URL with a host and without user info.
     ///
     /// Defaults to none: the `introspection_endpoint` of the discovered authorization server
-    /// metadata (RFC 8414 §2) is used. A configured endpoint wins over the discovered one.
+    /// metadata (RFC 8414 §2) is used, held to the same rules. A configured endpoint wins over
+    /// the discovered one. Without discovery (a
+    /// [`jwks_uri`](crate::TollgateBuilder::jwks_uri) or an
+    /// [`hmac_secret`](crate::TollgateBuilder::hmac_secret)), it is required.
+    ///
+    /// The token travels in the request body, so RFC 7662 §4 requires TLS: under an `https://`
+    /// issuer, `http://` is refused unless the host is loopback or
+    /// [`allow_insecure_endpoints`](crate::TollgateBuilder::allow_insecure_endpoints) is on.
     pub fn endpoint(mut self, url: impl Into<String>) -> Self {
         self.endpoint = Some(url.into());
         self
@@ -458,8 +467,10 @@ impl Introspection {
         self.endpoint.as_deref()
     }
 
-    /// Checks the configuration; called by the engine's builder.
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks the configuration; called by the engine's builder, with the URL rules of its
+    /// issuer.
+    pub(crate) fn validate(&self, url_rules: &UrlRules) -> Result<(), ConfigError> {
+        let credentials = |msg: &str| Err(ConfigError::new(ConfigErrorKind::Credentials, msg));
         let bounds = |msg: &str| Err(ConfigError::new(ConfigErrorKind::Bounds, msg));
         match &self.auth {
             ClientAuth::Basic {
@@ -471,37 +482,29 @@ impl Introspection {
                 client_secret,
             } => {
                 if client_id.is_empty() {
-                    return Err(ConfigError::new(
-                        ConfigErrorKind::Missing,
-                        "introspection client id is empty",
-                    ));
+                    return credentials("introspection client id is empty");
                 }
                 if client_secret.is_empty() {
-                    return Err(ConfigError::new(
-                        ConfigErrorKind::Missing,
-                        "introspection client secret is empty",
-                    ));
+                    return credentials("introspection client secret is empty");
                 }
             }
             ClientAuth::Bearer { credential } => {
                 if credential.is_empty() {
-                    return Err(ConfigError::new(
-                        ConfigErrorKind::Missing,
-                        "introspection bearer credential is empty",
-                    ));
+                    return credentials("introspection bearer credential is empty");
                 }
                 // The message must not echo the credential.
                 if client::bearer_header(credential).is_none() {
-                    return Err(ConfigError::new(
-                        ConfigErrorKind::Missing,
+                    return credentials(
                         "introspection bearer credential contains characters not allowed in \
                          an HTTP header",
-                    ));
+                    );
                 }
             }
         }
         if let Some(url) = &self.endpoint {
-            validate_url(url)?;
+            url_rules
+                .check(url, UrlRole::IntrospectionEndpoint)
+                .map_err(|e| e.config_error())?;
         }
         if self.timeout.is_zero() {
             return bounds("introspection timeout must not be zero");
@@ -538,28 +541,6 @@ impl Introspection {
             return bounds("introspection max_body_bytes must not be zero");
         }
         Ok(())
-    }
-}
-
-/// An endpoint must be an absolute `http(s)` URL with a host.
-fn validate_url(url: &str) -> Result<(), ConfigError> {
-    let invalid = |why: &str| {
-        Err(ConfigError::new(
-            ConfigErrorKind::InvalidUrl,
-            format!("introspection endpoint: {why}"),
-        ))
-    };
-    match reqwest::Url::parse(url) {
-        Ok(parsed) if !matches!(parsed.scheme(), "http" | "https") => {
-            invalid("the scheme must be http or https")
-        }
-        Ok(parsed) if parsed.host_str().is_none_or(str::is_empty) => invalid("no host"),
-        // Credentials in the URL would end up in logs and bypass the configured method.
-        Ok(parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
-            invalid("user info in the URL is not allowed; configure the client credentials")
-        }
-        Ok(_) => Ok(()),
-        Err(_) => invalid("not an absolute URL"),
     }
 }
 

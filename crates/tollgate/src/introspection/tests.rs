@@ -208,12 +208,17 @@ fn http_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// The URL rules under an https issuer; the test servers are on loopback.
+fn rules() -> crate::url_rules::UrlRules {
+    crate::url_rules::UrlRules::new("https://as.example", false)
+}
+
 fn basic() -> Introspection {
     Introspection::client_secret_basic("resource-server", "secret")
 }
 
 fn introspector(config: Introspection, url: String) -> Introspector {
-    config.validate().unwrap();
+    config.validate(&rules()).unwrap();
     Introspector::new(config, http_client(), EndpointSource::Fixed(url))
 }
 
@@ -951,7 +956,7 @@ async fn the_answer_cache_is_bounded_in_bytes() {
 async fn configured_endpoint_wins_over_the_source() {
     let (base, server) = start().await;
     let config = basic().endpoint(format!("{base}/active"));
-    config.validate().unwrap();
+    config.validate(&rules()).unwrap();
     assert_eq!(
         config.configured_endpoint(),
         Some(format!("{base}/active").as_str())
@@ -968,27 +973,41 @@ async fn configured_endpoint_wins_over_the_source() {
 #[test]
 fn validation_refuses_unusable_configurations() {
     use crate::ConfigErrorKind as Kind;
-    let kind = |config: Introspection| config.validate().unwrap_err().kind();
+    let kind = |config: Introspection| config.validate(&rules()).unwrap_err().kind();
 
-    assert!(basic().validate().is_ok());
+    assert!(basic().validate(&rules()).is_ok());
     assert!(
         basic()
             .endpoint("https://as.example/oauth2/introspect")
-            .validate()
+            .validate(&rules())
             .is_ok()
     );
-    assert!(Introspection::bearer("abc.def").validate().is_ok());
+    assert!(Introspection::bearer("abc.def").validate(&rules()).is_ok());
 
     assert_eq!(
         kind(Introspection::client_secret_basic("", "s")),
-        Kind::Missing
+        Kind::Credentials
     );
     assert_eq!(
         kind(Introspection::client_secret_post("id", "")),
-        Kind::Missing
+        Kind::Credentials
     );
-    assert_eq!(kind(Introspection::bearer("")), Kind::Missing);
-    assert_eq!(kind(Introspection::bearer("line\nbreak")), Kind::Missing);
+    assert_eq!(kind(Introspection::bearer("")), Kind::Credentials);
+    assert_eq!(
+        kind(Introspection::bearer("line\nbreak")),
+        Kind::Credentials
+    );
+    // RFC 7662 §4: the token travels in the body; plain http only on loopback.
+    assert_eq!(
+        kind(basic().endpoint("http://as.example/introspect")),
+        Kind::InvalidUrl
+    );
+    assert!(
+        basic()
+            .endpoint("http://127.0.0.1:8080/introspect")
+            .validate(&rules())
+            .is_ok()
+    );
     assert_eq!(kind(basic().endpoint("/introspect")), Kind::InvalidUrl);
     assert_eq!(
         kind(basic().endpoint("ftp://as.example/i")),
@@ -1020,7 +1039,9 @@ fn validation_refuses_unusable_configurations() {
     assert_eq!(kind(basic().max_body_bytes(0)), Kind::Bounds);
 
     // The messages never echo a credential.
-    let error = Introspection::bearer("sec\nret").validate().unwrap_err();
+    let error = Introspection::bearer("sec\nret")
+        .validate(&rules())
+        .unwrap_err();
     assert!(!error.to_string().contains("sec"));
 }
 

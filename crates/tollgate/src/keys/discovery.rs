@@ -1,14 +1,14 @@
 //! Authorization server metadata: RFC 8414 first, then OpenID Connect Discovery 1.0.
 
 use std::fmt;
-use std::time::Duration;
 
 use reqwest::Url;
 use serde::Deserialize;
 
-use super::AuthServerMetadata;
 use super::fetch::get_bounded;
-use crate::log::{debug, warn};
+use super::{AuthServerMetadata, KeySetConfig};
+use crate::log::{debug, error, warn};
+use crate::url_rules::{UrlRole, UrlRules, for_log};
 
 /// The two metadata URLs for `issuer`, in the order they are tried.
 ///
@@ -16,14 +16,10 @@ use crate::log::{debug, warn};
 /// issuer's path, after removing a terminating `/`. OpenID Connect Discovery 1.0 §4:
 /// `/.well-known/openid-configuration` is *appended* to the issuer, without doubling a `/`.
 pub(super) fn metadata_urls(issuer: &str) -> Result<[Url; 2], String> {
-    let parsed = Url::parse(issuer).map_err(|err| format!("issuer is not a URL: {err}"))?;
-    if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none() {
-        return Err("issuer is not an http(s) URL".to_owned());
-    }
-    // RFC 8414 §2: the issuer identifier has no query and no fragment.
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err("issuer has a query or fragment (RFC 8414 §2)".to_owned());
-    }
+    // `build()` made the same check; this keeps the function safe on its own.
+    let parsed = UrlRules::new(issuer, false)
+        .check(issuer, UrlRole::Issuer)
+        .map_err(|err| err.to_string())?;
     let path = parsed.path().trim_end_matches('/');
     let mut rfc8414 = parsed.clone();
     rfc8414.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
@@ -45,8 +41,10 @@ struct RawMetadata {
 pub(super) enum MetadataError {
     /// It speaks for another issuer (RFC 8414 §3.3).
     IssuerMismatch { found: String },
-    /// Not JSON, no `jwks_uri`, or an unusable `jwks_uri`.
+    /// Not JSON, or no `jwks_uri`.
     Invalid(String),
+    /// Its `jwks_uri` breaks the URL rules every configured one is held to.
+    Refused(String),
 }
 
 impl fmt::Display for MetadataError {
@@ -56,17 +54,21 @@ impl fmt::Display for MetadataError {
                 f,
                 "its issuer {found:?} is not the configured issuer (RFC 8414 §3.3); discarded"
             ),
-            Self::Invalid(why) => f.write_str(why),
+            Self::Invalid(why) | Self::Refused(why) => f.write_str(why),
         }
     }
 }
 
 /// Parses and checks one metadata document: `issuer` must equal the configured issuer
 /// exactly (RFC 8414 §3.3, OpenID Connect Discovery §4.3), and `jwks_uri` must be there.
-/// Returns the metadata and the parsed JWKS URL.
+/// Both endpoints are held to the rules configured ones are (`crate::url_rules`): a refused
+/// `jwks_uri` discards the document, a refused `introspection_endpoint` is left out of it
+/// (and the reason kept in `refused_introspection_endpoint`). Returns the metadata and the
+/// parsed JWKS URL.
 pub(super) fn parse_metadata(
     body: &[u8],
     issuer: &str,
+    rules: &UrlRules,
 ) -> Result<(AuthServerMetadata, Url), MetadataError> {
     let invalid = |why: String| MetadataError::Invalid(why);
     let raw: RawMetadata = serde_json::from_slice(body).map_err(|err| {
@@ -85,20 +87,39 @@ pub(super) fn parse_metadata(
         .jwks_uri
         .as_deref()
         .ok_or_else(|| invalid("it has no jwks_uri".to_owned()))?;
-    let jwks_url =
-        Url::parse(jwks_uri).map_err(|err| invalid(format!("its jwks_uri is not a URL: {err}")))?;
-    match jwks_url.scheme() {
-        "https" => {}
-        // Plain http only for a plain-http issuer (a test or a loopback setup): an https issuer
-        // must not hand its keys out over a channel anyone on the path can rewrite.
-        "http" if issuer.starts_with("http:") => {}
-        _ => return Err(invalid("its jwks_uri must be an https URL".to_owned())),
-    }
+    // An https issuer must not hand its keys out over a channel anyone on the path can
+    // rewrite, whatever its metadata says.
+    let jwks_url = rules
+        .check(jwks_uri, UrlRole::DiscoveredJwksUri)
+        .map_err(|err| {
+            MetadataError::Refused(format!(
+                "{err} ({}); the metadata is discarded",
+                for_log(jwks_uri)
+            ))
+        })?;
+    let (introspection_endpoint, refused_introspection_endpoint) = match raw.introspection_endpoint
+    {
+        None => (None, None),
+        Some(endpoint) => match rules.check(&endpoint, UrlRole::DiscoveredIntrospectionEndpoint) {
+            Ok(_) => (Some(endpoint), None),
+            // Never used, so no token is sent there.
+            Err(err) => (None, Some(format!("{err} ({})", for_log(&endpoint)))),
+        },
+    };
     let metadata = AuthServerMetadata {
         jwks_uri: raw.jwks_uri,
-        introspection_endpoint: raw.introspection_endpoint,
+        introspection_endpoint,
+        refused_introspection_endpoint,
     };
     Ok((metadata, jwks_url))
+}
+
+/// Which refusals of discovered endpoints were logged at ERROR already: each is worth one
+/// ERROR, not one per (re)discovery.
+#[derive(Debug, Default)]
+pub(super) struct RefusalsLogged {
+    jwks_uri: bool,
+    introspection_endpoint: bool,
 }
 
 /// Fetches the metadata of `issuer`: the RFC 8414 document, else the OpenID one.
@@ -108,26 +129,49 @@ pub(super) fn parse_metadata(
 pub(super) async fn discover(
     client: &reqwest::Client,
     issuer: &str,
-    timeout: Duration,
-    max_bytes: usize,
+    config: &KeySetConfig,
+    logged: &mut RefusalsLogged,
 ) -> Result<(AuthServerMetadata, Url), String> {
     let urls = metadata_urls(issuer)?;
     let mut failures = Vec::with_capacity(urls.len());
     for url in urls {
-        let outcome = match get_bounded(client, &url, timeout, max_bytes).await {
-            Ok(fetched) => parse_metadata(&fetched.body, issuer).map_err(|err| {
-                // A document that answers for another issuer is worth a warning of its own:
-                // someone serves the wrong metadata, or the issuer is misconfigured.
-                if matches!(err, MetadataError::IssuerMismatch { .. }) {
-                    warn!("metadata at {url}: {err}");
-                }
-                err.to_string()
-            }),
+        let outcome = match get_bounded(client, &url, config.fetch_timeout, config.max_body_bytes)
+            .await
+        {
+            Ok(fetched) => {
+                parse_metadata(&fetched.body, issuer, &config.url_rules).map_err(|err| {
+                    match err {
+                        // A document that answers for another issuer is worth a warning of its
+                        // own: someone serves the wrong metadata, or the issuer is
+                        // misconfigured.
+                        MetadataError::IssuerMismatch { .. } => warn!("metadata at {url}: {err}"),
+                        // Lasts until the AS (or the configuration) is fixed.
+                        MetadataError::Refused(_) if !logged.jwks_uri => {
+                            logged.jwks_uri = true;
+                            error!("metadata at {url}: {err}");
+                        }
+                        _ => {}
+                    }
+                    err.to_string()
+                })
+            }
             Err(err) => Err(err.to_string()),
         };
         match outcome {
             Ok(found) => {
                 debug!("discovered the metadata of {issuer} at {url}");
+                if let Some(why) = &found.0.refused_introspection_endpoint {
+                    if config.introspection_discovered && !logged.introspection_endpoint {
+                        logged.introspection_endpoint = true;
+                        error!(
+                            "metadata at {url}: {why}; it is not used, and sensitive routes \
+                             answer 503 until the metadata is fixed or Introspection::endpoint \
+                             is configured"
+                        );
+                    } else {
+                        debug!("metadata at {url}: {why}; not used");
+                    }
+                }
                 return Ok(found);
             }
             Err(why) => failures.push(format!("{url}: {why}")),

@@ -4,7 +4,8 @@
 //! `key_ops` and turns `kty: oct` into an HMAC key (DESIGN §9). Here every key is bound to its
 //! key type *and* one algorithm, and a key that is not clearly a signature-verification key for
 //! an allowed algorithm is left out. One bad key never spoils the others; only a document that is
-//! not a JWK set at all, or one without a single usable key, is an error.
+//! not a JWK set at all is an error. A JWK set without a single usable key is a result like any
+//! other: the loader decides what it means (the key set is then empty).
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -47,8 +48,6 @@ pub(super) enum JwksError {
     NotJson(String),
     /// JSON, but not an object with a `keys` array (RFC 7517 §5).
     NotJwkSet(String),
-    /// A JWK set in which no key is usable.
-    NoUsableKeys { entries: usize },
 }
 
 impl fmt::Display for JwksError {
@@ -60,9 +59,6 @@ impl fmt::Display for JwksError {
                     f,
                     "JWKS is not a JWK set (an object with a \"keys\" array): {why}"
                 )
-            }
-            Self::NoUsableKeys { entries } => {
-                write!(f, "JWKS has no usable signature key ({entries} entries)")
             }
         }
     }
@@ -219,12 +215,39 @@ fn jws_alg(name: &str) -> Option<Algorithm> {
     })
 }
 
+/// How many skip reasons a [`ParsedJwks`] keeps for the summary of an unusable set.
+const SKIP_REASONS_KEPT: usize = 3;
+
 /// A parsed JWK set: the usable keys, in document order.
 #[derive(Debug)]
 pub(super) struct ParsedJwks {
     pub(super) keys: Vec<Arc<VerifyKey>>,
+    /// Entries in the document's `keys` array.
+    pub(super) entries: usize,
     /// Entries that were left out (logged one by one).
     pub(super) skipped: usize,
+    /// Why the first few were left out, for the error when none is usable.
+    pub(super) skip_reasons: Vec<String>,
+}
+
+impl ParsedJwks {
+    /// What an empty result is made of, for the ERROR that reports it: how many entries, and
+    /// why the first ones were skipped. Never contains key material.
+    pub(super) fn why_no_usable_key(&self) -> String {
+        let mut text = format!(
+            "no usable signature key ({} entries, {} skipped",
+            self.entries, self.skipped
+        );
+        if !self.skip_reasons.is_empty() {
+            text.push_str(": ");
+            text.push_str(&self.skip_reasons.join("; "));
+            if self.skipped > self.skip_reasons.len() {
+                text.push_str("; ...");
+            }
+        }
+        text.push(')');
+        text
+    }
 }
 
 /// Parses a JWKS body into keys for the allowed algorithms.
@@ -251,6 +274,7 @@ pub(super) fn parse_jwks(
     let mut keys: Vec<Arc<VerifyKey>> = Vec::new();
     let mut seen_kids: HashSet<String> = HashSet::new();
     let mut skipped = entries.saturating_sub(MAX_KEYS);
+    let mut skip_reasons = Vec::new();
     for (index, value) in set.keys.into_iter().take(MAX_KEYS).enumerate() {
         let result = serde_json::from_value::<RawJwk>(value)
             .map_err(|_| Skip::Invalid("not a JWK object (RFC 7517 §4)".into()))
@@ -277,17 +301,25 @@ pub(super) fn parse_jwks(
             Err(Skip::Ignored(why)) => {
                 skipped += 1;
                 debug!("JWKS entry {index} ignored: {why}");
+                if skip_reasons.len() < SKIP_REASONS_KEPT {
+                    skip_reasons.push(format!("entry {index} ignored: {why}"));
+                }
             }
             Err(Skip::Invalid(why)) => {
                 skipped += 1;
                 warn!("JWKS entry {index} skipped: {why}");
+                if skip_reasons.len() < SKIP_REASONS_KEPT {
+                    skip_reasons.push(format!("entry {index} skipped: {why}"));
+                }
             }
         }
     }
-    if keys.is_empty() {
-        return Err(JwksError::NoUsableKeys { entries });
-    }
-    Ok(ParsedJwks { keys, skipped })
+    Ok(ParsedJwks {
+        keys,
+        entries,
+        skipped,
+        skip_reasons,
+    })
 }
 
 /// Checks one JWK and decodes its parameters, without building the key yet.

@@ -16,12 +16,12 @@ use futures_util::FutureExt as _;
 use reqwest::Url;
 use tokio::sync::{Notify, watch};
 
-use super::discovery::discover;
+use super::discovery::{RefusalsLogged, discover};
 use super::fetch::get_bounded;
 use super::jwk::parse_jwks;
 use super::snapshot::KeySnapshot;
 use super::{AuthServerMetadata, KeySetConfig, KeySource};
-use crate::log::{debug, warn};
+use crate::log::{debug, error, warn};
 
 /// First retry delay after a failure; doubled per failure up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(500);
@@ -175,9 +175,12 @@ impl Shared {
         self.fresh()
     }
 
-    /// Waits until a fresh key set is there, or `timeout`.
+    /// Waits until a fresh key set with at least one usable key is there, or `timeout`.
     pub(super) async fn wait_ready(self: &Arc<Self>, timeout: Duration) -> bool {
-        if self.fresh().is_some() {
+        // Ready means a token can be validated: an empty key set (fetched, but without a usable
+        // key) is not ready.
+        let ready = || self.fresh().is_some_and(|snapshot| snapshot.len() > 0);
+        if ready() {
             return true;
         }
         self.ensure_started();
@@ -185,7 +188,7 @@ impl Shared {
             return false;
         }
         let mut done = self.attempts_done.subscribe();
-        tokio::time::timeout(timeout, done.wait_for(|_| self.fresh().is_some()))
+        tokio::time::timeout(timeout, done.wait_for(|_| ready()))
             .await
             .is_ok_and(|waited| waited.is_ok())
     }
@@ -205,7 +208,8 @@ impl Shared {
                     );
                 }
                 status.last_success = Some(now);
-                status.last_error = None;
+                // A key set without usable keys was fetched all right, but is still trouble.
+                status.last_error.clone_from(&local.no_usable_key);
                 status.consecutive_failures = 0;
                 local.backoff = MIN_BACKOFF;
                 local.stale_warned = false;
@@ -215,7 +219,11 @@ impl Shared {
                 let delay = local.backoff;
                 local.backoff = local.backoff.saturating_mul(2).min(MAX_BACKOFF);
                 let mut status = lock(&self.status);
-                let loaded = self.current.load().is_some();
+                let loaded = self
+                    .current
+                    .load()
+                    .as_deref()
+                    .is_some_and(|snapshot| snapshot.len() > 0);
                 // One warning per failure streak; the rest at DEBUG with the same text.
                 if status.consecutive_failures == 0 {
                     if loaded {
@@ -258,14 +266,7 @@ impl Shared {
             (KeySource::JwksUri(_), Some(url)) => url.clone(),
             (KeySource::Discovery { issuer }, known) => {
                 if known.is_none() || local.rediscover {
-                    match discover(
-                        &self.client,
-                        issuer,
-                        config.fetch_timeout,
-                        config.max_body_bytes,
-                    )
-                    .await
-                    {
+                    match discover(&self.client, issuer, config, &mut local.refusals).await {
                         Ok((metadata, url)) => {
                             self.metadata.store(Some(Arc::new(metadata)));
                             local.jwks_url = Some(url);
@@ -321,11 +322,28 @@ impl Shared {
             _ => {
                 let parsed = parse_jwks(&fetched.body, &config.algorithms, previous.as_deref())
                     .map_err(|err| format!("JWKS {url}: {err}"))?;
-                debug!(
-                    "loaded {} keys from {url} ({} entries skipped)",
-                    parsed.keys.len(),
-                    parsed.skipped
-                );
+                if parsed.keys.is_empty() {
+                    // A fetched, parsable key set is the authorization server's word on its
+                    // keys (RFC 7517 §5), even when none of them is usable here: the old keys
+                    // are gone, and keeping them would keep accepting what the AS retired.
+                    // Tokens are then refused as signed by an unknown key; refetches for their
+                    // `kid`s stay bounded by the cooldown.
+                    let why = format!("JWKS {url} has {}", parsed.why_no_usable_key());
+                    error!(
+                        "{why}; the key set is now empty and every token is refused until the \
+                         authorization server publishes a usable key"
+                    );
+                    local.no_usable_key = Some(why);
+                } else {
+                    if local.no_usable_key.take().is_some() {
+                        warn!("the key set has usable keys again ({})", parsed.keys.len());
+                    }
+                    debug!(
+                        "loaded {} keys from {url} ({} entries skipped)",
+                        parsed.keys.len(),
+                        parsed.skipped
+                    );
+                }
                 KeySnapshot::new(parsed.keys, now, false)
             }
         };
@@ -356,6 +374,10 @@ struct LoaderLocal {
     stale_warned: bool,
     /// SHA-256 of the last JWKS body that was turned into a snapshot.
     last_digest: Option<Vec<u8>>,
+    /// Discovered endpoints refused so far, logged once each.
+    refusals: RefusalsLogged,
+    /// Why the current key set is empty, when the last JWKS had no usable key.
+    no_usable_key: Option<String>,
 }
 
 /// Marks the loader as gone when its future is dropped, including when its runtime shuts
@@ -380,6 +402,8 @@ async fn run(shared: Weak<Shared>, wake: Arc<Notify>, _guard: RunningGuard) {
         backoff: MIN_BACKOFF,
         stale_warned: false,
         last_digest: None,
+        refusals: RefusalsLogged::default(),
+        no_usable_key: None,
     };
     loop {
         let Some(strong) = shared.upgrade() else {

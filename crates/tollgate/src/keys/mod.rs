@@ -35,6 +35,7 @@ use jsonwebtoken::Algorithm;
 
 use self::loader::Shared;
 pub(crate) use self::snapshot::{KeySnapshot, VerifyKey};
+use crate::url_rules::UrlRules;
 
 /// Where the keys come from.
 #[derive(Clone)]
@@ -82,6 +83,11 @@ pub(crate) struct KeySetConfig {
     pub(crate) max_body_bytes: usize,
     /// Timeout of one fetch.
     pub(crate) fetch_timeout: Duration,
+    /// The rules discovered endpoints are held to, the same as configured ones.
+    pub(crate) url_rules: UrlRules,
+    /// Whether introspection uses the discovered `introspection_endpoint`: a refused one is then
+    /// worth an ERROR, since sensitive routes answer 503 until the metadata is fixed.
+    pub(crate) introspection_discovered: bool,
 }
 
 /// Metadata of the authorization server (RFC 8414 §2), as discovered.
@@ -89,8 +95,10 @@ pub(crate) struct KeySetConfig {
 pub(crate) struct AuthServerMetadata {
     /// Where the JWKS is (RFC 8414 §2 `jwks_uri`); always present once discovered.
     pub(crate) jwks_uri: Option<String>,
-    /// RFC 7662 introspection endpoint (RFC 8414 §2), as published, not yet validated.
+    /// RFC 7662 introspection endpoint (RFC 8414 §2), as published, if it passed the URL rules.
     pub(crate) introspection_endpoint: Option<String>,
+    /// Why the published `introspection_endpoint` was refused, if it was.
+    pub(crate) refused_introspection_endpoint: Option<String>,
 }
 
 /// Why a key lookup found nothing usable.
@@ -107,7 +115,8 @@ pub(crate) enum KeyLookupError {
 /// What a key set is doing, for diagnostics (health endpoints, metrics, logs).
 #[derive(Debug, Clone)]
 pub(crate) struct KeySetStatus {
-    /// A key set is loaded and not older than `max_stale`: requests can be validated.
+    /// A key set with at least one usable key is loaded and not older than `max_stale`:
+    /// requests can be validated.
     pub(crate) loaded: bool,
     /// Usable keys in the current key set (also when it is stale).
     pub(crate) key_count: usize,
@@ -191,7 +200,7 @@ impl KeySet {
         self.shared.refetch_unknown_kid().await
     }
 
-    /// Waits until keys are loaded, or `timeout`; true when ready.
+    /// Waits until keys are loaded (at least one usable), or `timeout`; true when ready.
     pub(crate) async fn wait_ready(&self, timeout: Duration) -> bool {
         self.shared.wait_ready(timeout).await
     }
@@ -229,9 +238,10 @@ impl KeySet {
         let loader = self.shared.status();
         let current = self.shared.current.load();
         KeySetStatus {
+            // An empty key set (fetched, but without a usable key) validates nothing.
             loaded: current
                 .as_deref()
-                .is_some_and(|snapshot| self.shared.is_fresh(snapshot)),
+                .is_some_and(|snapshot| self.shared.is_fresh(snapshot) && snapshot.len() > 0),
             key_count: current.as_deref().map_or(0, KeySnapshot::len),
             last_success: loader.last_success,
             last_error: loader.last_error,

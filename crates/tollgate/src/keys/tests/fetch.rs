@@ -10,6 +10,15 @@ use super::client;
 use super::server::{Route, TestServer};
 use crate::keys::discovery::{MetadataError, metadata_urls, parse_metadata};
 use crate::keys::fetch::{FetchError, Freshness, get_bounded, parse_cache_control};
+use crate::url_rules::UrlRules;
+
+/// `parse_metadata` under the default rules of `issuer`.
+fn parse_metadata_of(
+    body: &[u8],
+    issuer: &str,
+) -> Result<(crate::keys::AuthServerMetadata, Url), MetadataError> {
+    parse_metadata(body, issuer, &UrlRules::new(issuer, false))
+}
 
 fn freshness(values: &[&str]) -> Freshness {
     let values: Vec<HeaderValue> = values
@@ -127,7 +136,7 @@ fn metadata_urls_follow_rfc8414_then_openid() {
 fn metadata_documents_are_checked() {
     let issuer = "https://as.example/realms/x";
     let doc = |value: serde_json::Value| serde_json::to_vec(&value).unwrap();
-    let (metadata, jwks) = parse_metadata(
+    let (metadata, jwks) = parse_metadata_of(
         &doc(json!({
             "issuer": issuer,
             "jwks_uri": "https://as.example/realms/x/certs",
@@ -148,7 +157,7 @@ fn metadata_documents_are_checked() {
         format!("{issuer}/"),
         "https://evil.example/realms/x".to_owned(),
     ] {
-        let err = parse_metadata(
+        let err = parse_metadata_of(
             &doc(json!({"issuer": other, "jwks_uri": "https://as.example/certs"})),
             issuer,
         )
@@ -157,21 +166,96 @@ fn metadata_documents_are_checked() {
     }
     for bad in [
         json!({"issuer": issuer}),
-        json!({"issuer": issuer, "jwks_uri": "not a url"}),
-        // An https issuer must not hand out its keys over http.
-        json!({"issuer": issuer, "jwks_uri": "http://as.example/certs"}),
         json!({"jwks_uri": "https://as.example/certs"}),
         json!([issuer]),
     ] {
         assert!(
             matches!(
-                parse_metadata(&doc(bad.clone()), issuer),
+                parse_metadata_of(&doc(bad.clone()), issuer),
                 Err(MetadataError::Invalid(_))
             ),
             "{bad}"
         );
     }
-    assert!(parse_metadata(b"<html>", issuer).is_err());
+    assert!(parse_metadata_of(b"<html>", issuer).is_err());
+    // The jwks_uri is held to the URL rules; an https issuer must not hand out its keys over
+    // http.
+    for refused in ["not a url", "http://as.example/certs"] {
+        assert!(
+            matches!(
+                parse_metadata_of(&doc(json!({"issuer": issuer, "jwks_uri": refused})), issuer),
+                Err(MetadataError::Refused(_))
+            ),
+            "{refused}"
+        );
+    }
+}
+
+#[test]
+fn discovered_endpoints_are_held_to_the_url_rules() {
+    let issuer = "https://as.example/realms/x";
+    let doc = |jwks: &str, introspect: &str| {
+        serde_json::to_vec(&json!({
+            "issuer": issuer,
+            "jwks_uri": jwks,
+            "introspection_endpoint": introspect,
+        }))
+        .unwrap()
+    };
+    // Under an https issuer, a plain-http introspection endpoint would send every token in
+    // clear: it is never used. The keys still load.
+    let (metadata, _) = parse_metadata_of(
+        &doc("https://as.example/certs", "http://as.example/introspect"),
+        issuer,
+    )
+    .unwrap();
+    assert_eq!(metadata.introspection_endpoint, None);
+    let why = metadata.refused_introspection_endpoint.unwrap();
+    assert!(why.contains("must use https"), "{why}");
+    for bad in [
+        "http://as.example/introspect",
+        "https://user:secret@as.example/introspect",
+        "/introspect",
+    ] {
+        let (metadata, _) =
+            parse_metadata_of(&doc("https://as.example/certs", bad), issuer).unwrap();
+        assert_eq!(metadata.introspection_endpoint, None, "{bad}");
+    }
+    // Loopback is accepted over plain http.
+    let (metadata, _) = parse_metadata_of(
+        &doc(
+            "http://127.0.0.1:8080/certs",
+            "http://[::1]:8080/introspect",
+        ),
+        issuer,
+    )
+    .unwrap();
+    assert_eq!(
+        metadata.introspection_endpoint.as_deref(),
+        Some("http://[::1]:8080/introspect")
+    );
+    // A jwks_uri that breaks the rules discards the whole document.
+    for bad in [
+        "http://as.example/certs",
+        "https://user:secret@as.example/certs",
+    ] {
+        assert!(
+            parse_metadata_of(&doc(bad, "https://as.example/introspect"), issuer).is_err(),
+            "{bad}"
+        );
+    }
+    // With `allow_insecure_endpoints`, plain http is used as published.
+    let (metadata, jwks) = parse_metadata(
+        &doc("http://as.example/certs", "http://as.example/introspect"),
+        issuer,
+        &UrlRules::new(issuer, true),
+    )
+    .unwrap();
+    assert_eq!(jwks.as_str(), "http://as.example/certs");
+    assert_eq!(
+        metadata.introspection_endpoint.as_deref(),
+        Some("http://as.example/introspect")
+    );
 }
 
 async fn get(server: &TestServer, path: &str, max_bytes: usize) -> Result<Vec<u8>, FetchError> {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::server::{Route, TestServer};
 use super::{client, config, es256_jwk, eventually, jwks, rsa_jwk, rsa_key};
-use crate::keys::{KeySet, KeySetConfig, KeySource};
+use crate::keys::{KeyLookupError, KeySet, KeySetConfig, KeySource};
 
 fn metadata(issuer: &str, jwks_uri: &str) -> Value {
     json!({
@@ -259,12 +259,14 @@ async fn garbage_refreshes_keep_the_last_good_keys() {
     );
     eventually("refreshes", || server.hits("/jwks") >= 3).await;
 
-    let oct_only = json!({"keys": [{"kty": "oct", "kid": "k1", "k": "c2VjcmV0"}]});
+    // Transport errors, non-200 answers and bodies that are not a JWK set say nothing about
+    // the keys: the last good ones stay.
     for garbage in [
         Route::raw("<html>maintenance</html>"),
-        Route::json(&json!({"keys": []})),
-        Route::json(&oct_only),
+        Route::json(&json!({"keys": "none"})),
+        Route::json(&json!([])),
         Route::status(500),
+        Route::status(404),
     ] {
         let failures = set.status().consecutive_failures;
         server.set("/jwks", garbage);
@@ -290,6 +292,64 @@ async fn garbage_refreshes_keep_the_last_good_keys() {
     assert!(!set.key_is_current(&key));
     let status = set.status();
     assert!(status.last_error.is_none() && status.consecutive_failures == 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_served_key_set_without_usable_keys_replaces_the_keys() {
+    let server = TestServer::start().await;
+    server.set(
+        "/jwks",
+        jwks_route(&[es256_jwk("k1")]).header("cache-control", "max-age=0"),
+    );
+    let set = direct(&server, |_| {});
+    assert!(set.wait_ready(Duration::from_secs(15)).await);
+    let key = Arc::clone(
+        set.snapshot()
+            .unwrap()
+            .find(Some("k1"), Algorithm::ES256)
+            .unwrap(),
+    );
+
+    // A 200 with a JWK set is the authorization server's word on its keys, even when none of
+    // them is usable here: the old key is gone.
+    let mut enc = es256_jwk("k1");
+    enc["use"] = json!("enc");
+    let unusable = json!({"keys": [enc, {"kty": "oct", "kid": "k2", "k": "c2VjcmV0"}]});
+    for body in [unusable, json!({"keys": []})] {
+        server.set(
+            "/jwks",
+            Route::json(&body).header("cache-control", "max-age=0"),
+        );
+        eventually("the key set replaced", || {
+            set.snapshot().is_some_and(|s| s.len() == 0)
+        })
+        .await;
+        assert!(!set.key_is_current(&key));
+        assert!(matches!(
+            set.snapshot().unwrap().find(Some("k1"), Algorithm::ES256),
+            Err(KeyLookupError::UnknownKey)
+        ));
+        // Fetched, so not a failure; but nothing can be validated, so not ready either.
+        let status = set.status();
+        assert!(!status.loaded, "an empty key set is not loaded");
+        assert_eq!((status.key_count, status.consecutive_failures), (0, 0));
+        let error = status.last_error.expect("the cause is reported");
+        assert!(error.contains("no usable signature key"), "{error}");
+        assert!(!set.wait_ready(Duration::from_millis(100)).await);
+    }
+    // Refreshed again with the same document: still reported.
+    let fetches = set.status().fetch_count;
+    eventually("another refresh", || set.status().fetch_count > fetches + 1).await;
+    assert!(set.status().last_error.is_some());
+
+    server.set(
+        "/jwks",
+        jwks_route(&[es256_jwk("k3")]).header("cache-control", "max-age=0"),
+    );
+    assert!(set.wait_ready(Duration::from_secs(15)).await);
+    assert!(has_kid(&set, "k3"));
+    let status = set.status();
+    assert!(status.loaded && status.last_error.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

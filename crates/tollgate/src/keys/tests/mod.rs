@@ -50,6 +50,9 @@ fn config(source: KeySource) -> KeySetConfig {
         max_stale: Duration::from_secs(3600),
         max_body_bytes: 64 * 1024,
         fetch_timeout: Duration::from_secs(2),
+        // The test server is on loopback: plain http passes whatever the issuer.
+        url_rules: crate::url_rules::UrlRules::new("https://as.example", false),
+        introspection_discovered: true,
     }
 }
 
