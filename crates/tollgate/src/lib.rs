@@ -38,7 +38,7 @@
 //!     .build()
 //!     .unwrap();
 //! // Optional: wait for the signing keys (until then, requests get 503 + Retry-After).
-//! assert!(gate.ready(std::time::Duration::from_secs(10)).await);
+//! assert!(gate.wait_for_keys(std::time::Duration::from_secs(10)).await);
 //!
 //! async fn hello(principal: Principal) -> String {
 //!     format!("hello {}", principal.subject().unwrap_or("stranger"))
@@ -65,9 +65,11 @@
 
 mod log;
 
-mod body;
+mod alg;
+pub mod bearer;
 mod builder;
 mod claims;
+mod diagnostics;
 mod engine;
 mod error;
 #[cfg(feature = "axum")]
@@ -77,27 +79,31 @@ mod extract;
 pub mod fuzzing;
 mod hash;
 pub mod introspection;
+mod issuer;
+mod json;
+mod jws;
 mod keys;
 pub mod layer;
 mod policy;
 mod principal;
 mod rejection;
 mod requirement;
-mod status;
-mod token;
+#[cfg(feature = "tower-http")]
+pub mod tower_http;
 mod url_rules;
+mod verified;
 
-pub use body::ResponseBody;
+pub use alg::{Algorithm, UnknownAlgorithm};
 pub use builder::TollgateBuilder;
+pub use diagnostics::Diagnostics;
 pub use engine::Tollgate;
 pub use error::{ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::{Claims, ClaimsShapeError, ExtractRejection};
-pub use introspection::Introspection;
-pub use jsonwebtoken::Algorithm;
-pub use layer::{TollgateLayer, TollgateService};
+pub use introspection::config::Introspection;
+pub use layer::make::TollgateLayer;
+pub use layer::service::TollgateService;
 pub use policy::{PolicyTable, PolicyTableBuilder};
 pub use principal::{Principal, Scopes, TokenFormat};
 pub use rejection::{InvalidToken, Rejection, RejectionBody, Unavailable};
 pub use requirement::Requirement;
-pub use status::Status;

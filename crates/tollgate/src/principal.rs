@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::keys::VerifyKey;
+use crate::rejection::Responder;
 
 /// How the token was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +73,9 @@ impl std::fmt::Display for Scopes {
 }
 
 /// What a validated token says, shared by every request that presents the same token.
+///
+/// Made only by [`TokenInfo::new`]: from a verified JWT's claims (`claims.rs`) or from an opaque
+/// token's introspection answer (`introspection/principal.rs`).
 pub(crate) struct TokenInfo {
     pub(crate) format: TokenFormat,
     pub(crate) issuer: Option<String>,
@@ -92,7 +96,69 @@ pub(crate) struct TokenInfo {
     pub(crate) key: Option<Arc<VerifyKey>>,
     /// How the engine that validated the token answers refusals (for extractors that refuse
     /// later); set once per token, so a request pays nothing for it.
-    pub(crate) responder: Option<Arc<crate::rejection::Responder>>,
+    pub(crate) responder: Arc<Responder>,
+}
+
+/// The standard members of a token, read from its claims or its introspection answer.
+#[derive(Debug, Default)]
+pub(crate) struct StandardClaims {
+    pub(crate) issuer: Option<String>,
+    pub(crate) subject: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) scopes: Scopes,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) issued_at: Option<i64>,
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) not_before: Option<i64>,
+    pub(crate) auth_time: Option<i64>,
+    pub(crate) acr: Option<String>,
+    pub(crate) amr: Vec<String>,
+    pub(crate) jti: Option<String>,
+}
+
+impl TokenInfo {
+    /// The one constructor: the standard members, every claim (or answer member), the key that
+    /// verified a JWT, and the engine's responder.
+    pub(crate) fn new(
+        format: TokenFormat,
+        standard: StandardClaims,
+        claims: Map<String, Value>,
+        key: Option<Arc<VerifyKey>>,
+        responder: &Arc<Responder>,
+    ) -> Self {
+        let StandardClaims {
+            issuer,
+            subject,
+            client_id,
+            scopes,
+            audiences,
+            issued_at,
+            expires_at,
+            not_before,
+            auth_time,
+            acr,
+            amr,
+            jti,
+        } = standard;
+        Self {
+            format,
+            issuer,
+            subject,
+            client_id,
+            scopes,
+            audiences,
+            issued_at,
+            expires_at,
+            not_before,
+            auth_time,
+            acr,
+            amr,
+            jti,
+            claims: Value::Object(claims),
+            key,
+            responder: Arc::clone(responder),
+        }
+    }
 }
 
 /// The caller of a request, as established by tollgate.

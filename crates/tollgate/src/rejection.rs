@@ -1,4 +1,5 @@
-//! Why a request was refused, and the RFC 6750 response that says so (DESIGN §7).
+//! Why a request was refused ([`Rejection`]), and the RFC 6750 response that says so
+//! (README, "Behaviour").
 
 use std::fmt;
 use std::time::Duration;
@@ -107,10 +108,22 @@ impl InvalidToken {
 pub enum Unavailable {
     /// The signing keys have not been loaded (yet), or are too stale to trust.
     Keys,
-    /// The route needs introspection and the authorization server could not be asked, or gave
-    /// no usable answer.
+    /// The route needs introspection and the authorization server cannot be reached: the
+    /// connection is refused or reset, the call times out, or it answers HTTP 5xx. The only
+    /// reason [`Requirement::fail_open_when_unreachable`](crate::Requirement::fail_open_when_unreachable)
+    /// lets a request through for.
     Introspection,
-    /// The route needs introspection and none is configured.
+    /// The route needs introspection and the authorization server answered, but unusably: it
+    /// rejected tollgate's client credentials (401, 403, `invalid_client`), redirected, or sent
+    /// an answer that is not RFC 7662 JSON. It lasts until someone fixes the configuration or
+    /// the server; an ERROR log says what to fix.
+    IntrospectionFailed,
+    /// tollgate's own introspection limits refused the call: the rate limit on unknown opaque
+    /// tokens, a concurrency budget with no slot free within the timeout, or the bound on
+    /// pending calls. A short `Retry-After`.
+    Overloaded,
+    /// The route needs introspection and none is configured, or the authorization server's
+    /// metadata names no introspection endpoint.
     NoIntrospection,
 }
 
@@ -164,7 +177,9 @@ impl Rejection {
         }
     }
 
-    /// The RFC 6750 `error` code, if the response carries one.
+    /// The OAuth `error` code, if the response carries one: RFC 6750 §3.1's for refusals,
+    /// RFC 9470's `insufficient_user_authentication`, and `temporarily_unavailable` (an
+    /// RFC 6749 §4.1.2.1 code) in the body of a 503.
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
             Self::MissingToken => None,
@@ -195,13 +210,22 @@ impl Rejection {
                 ..
             } => "the authorization server cannot be reached to confirm the token",
             Self::Unavailable {
+                reason: Unavailable::IntrospectionFailed,
+                ..
+            } => "the authorization server gave no usable answer to confirm the token",
+            Self::Unavailable {
+                reason: Unavailable::Overloaded,
+                ..
+            } => "too many token confirmations are pending; try again shortly",
+            Self::Unavailable {
                 reason: Unavailable::NoIntrospection,
                 ..
             } => "this resource requires token introspection, which is not configured",
         }
     }
 
-    /// The `WWW-Authenticate` challenge, or `None` for 503 (DESIGN §7).
+    /// The `WWW-Authenticate` challenge, or `None` for 503: tollgate cannot decide, so it
+    /// challenges for nothing (README, "Behaviour").
     pub fn challenge(&self, realm: Option<&str>) -> Option<HeaderValue> {
         let mut params: Vec<(&str, String)> = Vec::with_capacity(4);
         if let Some(realm) = realm {

@@ -19,10 +19,6 @@ use super::{
 use crate::hash::TokenHash;
 use crate::keys::AuthServerMetadata;
 
-/// Suggested `Retry-After` when the AS cannot be reached: long enough not to invite a retry
-/// storm, short enough that clients recover quickly once the AS is back.
-const RETRY_AFTER: Duration = Duration::from_secs(5);
-
 /// The introspection client with its cache. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Introspector {
@@ -265,11 +261,6 @@ impl Introspector {
             }
             Some(Entry::Active { .. }) | None => Lookup::Miss,
         }
-    }
-
-    /// Suggested `Retry-After` when the AS cannot be reached: 5 seconds.
-    pub(crate) fn retry_after(&self) -> Duration {
-        RETRY_AFTER
     }
 
     /// Whether an opaque token's answer may lack `aud`

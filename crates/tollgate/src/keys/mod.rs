@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::Algorithm;
+use crate::alg::Algorithm;
 
 use self::loader::Shared;
 pub(crate) use self::snapshot::{KeySnapshot, VerifyKey};

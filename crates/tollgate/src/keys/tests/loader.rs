@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
+use crate::alg::Algorithm;
 use serde_json::{Value, json};
 
 use super::server::{Route, TestServer};

@@ -16,7 +16,7 @@ use aws_lc_rs::signature::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
+use crate::alg::Algorithm;
 use serde_json::{Value, json};
 
 use super::{KeySetConfig, KeySource};

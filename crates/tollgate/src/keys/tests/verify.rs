@@ -6,7 +6,7 @@ use std::time::Instant;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, Ed25519KeyPair, RsaEncoding};
 use aws_lc_rs::{hmac, signature::EcdsaKeyPair};
-use jsonwebtoken::Algorithm;
+use crate::alg::Algorithm;
 use serde_json::Value;
 
 use super::{
