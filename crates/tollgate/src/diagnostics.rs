@@ -77,6 +77,15 @@ pub struct Diagnostics {
 }
 
 impl Tollgate {
+    /// Waits until the signing keys are loaded, at most `timeout`; true when they are, and at
+    /// least one of them is usable (as [`Diagnostics::keys_loaded`](Diagnostics::keys_loaded)).
+    ///
+    /// Optional: without it the service starts at once and answers 503 with `Retry-After`
+    /// until the keys arrive.
+    pub async fn wait_for_keys(&self, timeout: Duration) -> bool {
+        self.inner.issuer.keys.wait_ready(timeout).await
+    }
+
     /// The engine's current state: key set, caches, introspection counters.
     pub fn diagnostics(&self) -> Diagnostics {
         let inner = &self.inner;

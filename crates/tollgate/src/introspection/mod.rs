@@ -80,6 +80,7 @@ use crate::rejection::{InvalidToken, Rejection, Unavailable};
 
 mod agree;
 mod cache;
+mod call;
 mod client;
 pub(crate) mod config;
 mod introspector;

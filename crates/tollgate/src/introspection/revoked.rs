@@ -88,7 +88,7 @@ impl RevocationMemory {
         if self.len.load(Ordering::SeqCst) == 0 {
             return false;
         }
-        self.contains_at(hash, super::introspector::unix_now())
+        self.contains_at(hash, super::call::unix_now())
     }
 
     pub(super) fn contains_at(&self, hash: &TokenHash, now: i64) -> bool {

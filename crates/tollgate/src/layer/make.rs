@@ -1,6 +1,7 @@
 //! [`TollgateLayer`], and the [`Tollgate`] methods that make one.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tower_layer::Layer;
 
@@ -152,5 +153,15 @@ impl Tollgate {
     /// [`Requirement::sensitive`] instead when the route needs them.
     pub fn sensitive(&self) -> TollgateLayer {
         self.require(Requirement::sensitive(self.inner.sensitive_freshness))
+    }
+
+    /// The freshness budget of [`Tollgate::sensitive`] annotations.
+    pub fn sensitive_freshness(&self) -> Duration {
+        self.inner.sensitive_freshness
+    }
+
+    /// Hands an accepted request its principal.
+    pub(crate) fn accept<B>(&self, request: &mut http::Request<B>, principal: crate::Principal) {
+        request.extensions_mut().insert(principal);
     }
 }

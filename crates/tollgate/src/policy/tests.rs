@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::error::ConfigErrorKind;
 
 fn table() -> PolicyTable {
     PolicyTable::builder()
