@@ -1,6 +1,9 @@
 //! The engine: the orchestration of the request's way through tollgate (the table in the crate
 //! documentation, and docs/ARCHITECTURE.md, "The pipeline"). Each step's rules live in the
 //! step's own module; this file only decides which step comes next.
+//!
+//! Longer than 400 lines for a reason: the local path and the two introspection paths (JWT and
+//! opaque) are one state machine, and reading it in one file is the point of the file.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,5 +1,8 @@
 //! [`Introspection`]: how tollgate calls the introspection endpoint, every setting with its
 //! default, and the checks made when the engine is built.
+//!
+//! Longer than 400 lines for a reason: most of it is documentation, since every setting says its
+//! default and what it weakens, and the checks sit beside the settings they check.
 
 use std::fmt;
 use std::time::Duration;

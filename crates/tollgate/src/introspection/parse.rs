@@ -1,5 +1,8 @@
 //! Strict parsing of an introspection answer (RFC 7662 §2.2) and its time checks.
 //!
+//! Longer than 400 lines for a reason: half of it is the table of answers servers really send,
+//! as unit tests beside the parser they pin down.
+//!
 //! Only a JSON object with a boolean `active` is an answer; anything else is a failure of the
 //! authorization server, never a pass and never a cacheable "inactive".
 

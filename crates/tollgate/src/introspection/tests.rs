@@ -1,4 +1,10 @@
 //! Introspection against a tiny in-test authorization server on 127.0.0.1.
+//!
+//! Longer than 400 lines for a reason: one suite against one in-test server, whose modes its cases
+//! share. The server stays canned rather than tollgate-mock for now: besides answers the mock's
+//! faults could give, the cases read each request as it arrived (`Authorization`, `Accept`, the
+//! form body) and the most calls in flight at once, which the mock does not report, and need
+//! 400 answers with bodies the mock does not send (no `error`, HTML, 100 KiB).
 
 use std::collections::HashMap;
 use std::convert::Infallible;

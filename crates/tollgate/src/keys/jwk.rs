@@ -1,5 +1,8 @@
 //! JWK sets (RFC 7517) parsed into [`VerifyKey`]s.
 //!
+//! Longer than 400 lines for a reason: the checks of one JWK, in the order they apply, with the
+//! RFC section of each; one reading of a key type per function.
+//!
 //! Our own parser rather than a general-purpose JWK type: those commonly ignore `alg`, `use` and
 //! `key_ops` and turn `kty: oct` into an HMAC key (RFC 8725 §3.1 forbids mixing key types this
 //! way; docs/ARCHITECTURE.md, "Key sets"). Here every key is bound to its

@@ -1,4 +1,7 @@
 //! The policy table's unit tests: rules, path readings, strictness, patterns.
+//!
+//! Longer than 400 lines for a reason: one table of path spellings per reading, each case a
+//! line, so that a missing spelling shows.
 
 use std::time::Duration;
 

@@ -1,5 +1,8 @@
 //! The key set against a live server: discovery, background loading, refresh, single flight,
 //! cooldown, stale keys and the end of the task.
+//!
+//! Longer than 400 lines for a reason: every case drives the same live server through the
+//! loader's timeline, and shares its fixtures.
 
 use std::sync::Arc;
 use std::time::Duration;
