@@ -19,7 +19,8 @@ use common::{Answer, builder, hybrid_builder, ready, send, serve};
 use http::HeaderValue;
 use http::header::AUTHORIZATION;
 use serde_json::{Value, json};
-use tollgate::{Algorithm, Requirement, Tollgate};
+use tollgate::{Requirement, Tollgate};
+use tollgate_mock::Algorithm;
 use tollgate_mock::MockAuthServer;
 
 /// What a case must get: one row of the table in DESIGN §7.
@@ -1883,7 +1884,7 @@ async fn a_flood_of_junk_opaque_tokens_is_rate_limited_before_the_as() {
         .count();
     assert_eq!(limited + inactive, JUNK, "{rejections:?}");
     assert!(limited >= JUNK - bound, "{limited} rate-limited of {JUNK}");
-    assert_eq!(gate.status().introspection_rate_limited as usize, limited);
+    assert_eq!(gate.diagnostics().introspection_rate_limited as usize, limited);
     // A sensitive check never spends the bucket: a valid JWT passes at once.
     let token = mock.token().sign();
     assert!(
@@ -1929,7 +1930,7 @@ async fn junk_outside_the_opaque_token_shape_never_reaches_the_as() {
     }
     assert_eq!(mock.introspection_count(), 0, "junk was introspected");
     assert_eq!(
-        gate.status().opaque_tokens_refused_by_shape,
+        gate.diagnostics().opaque_tokens_refused_by_shape,
         junk.len() as u64
     );
     // Genuine tokens have the shape and pass as before; a JWT is not an opaque token.

@@ -15,7 +15,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use common::{builder, eventually, get as get_with, hybrid_builder, ready, serve};
 use serde_json::json;
-use tollgate::{Algorithm, Introspection, Requirement, Tollgate};
+use tollgate::{Introspection, Requirement, Tollgate};
+use tollgate_mock::Algorithm;
 use tollgate_mock::{Endpoint, Fault, MockAuthServer};
 
 fn app(gate: &Tollgate) -> Router {
@@ -31,7 +32,7 @@ fn app(gate: &Tollgate) -> Router {
                 format!("introspected={}", principal.introspected())
             })
             .route_layer(
-                gate.require(Requirement::sensitive(Duration::ZERO).fail_open_when_unreachable()),
+                gate.require(Requirement::sensitive(Duration::ZERO).fail_open_when_unreachable(true)),
             ),
         )
         .layer(gate.layer())
@@ -420,7 +421,7 @@ async fn a_flood_of_distinct_tokens_leaves_memory_bounded_and_the_as_untouched()
     }
     // The cache's own count: bounded by its capacity (moka's count is approximate, and
     // evictions run in batches, hence the slack).
-    let entries = gate.status().verified_cache_entries;
+    let entries = gate.diagnostics().verified_cache_entries;
     assert!(
         entries <= 2 * CAPACITY + 1_000,
         "{entries} entries in a cache of {CAPACITY}"
@@ -594,7 +595,7 @@ async fn junk_opaque_tokens_in_flight_against_a_slow_as_do_not_starve_sensitive_
         assert!(result.is_err(), "a junk token passed");
     }
     // tollgate's own limits turned the excess away (503) rather than queueing it.
-    let status = gate.status();
+    let status = gate.diagnostics();
     assert!(
         status.introspection_rate_limited + status.introspection_saturated > 0,
         "{status:?}"
