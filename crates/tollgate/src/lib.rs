@@ -15,7 +15,46 @@
 //! - Handlers get the [`Principal`] (and, with the `axum` feature, typed [`Claims`]).
 //! - Refusals are RFC 6750 responses ([`Rejection`]); when the authorization server is needed
 //!   and cannot be reached, the answer is 503 with `Retry-After`, never a silent pass.
-//! - [`Tollgate::validate`] checks a token outside HTTP.
+//! - [`Tollgate::validate`] checks a token outside HTTP; [`bearer::extract`] takes it from HTTP
+//!   headers as the layer does, and [`Tollgate::render`] answers a [`Rejection`] as the layer
+//!   would.
+//! - [`Tollgate::diagnostics`] reports the key set, the caches and the introspection counters.
+//!
+//! # How a request flows
+//!
+//! Each step is one module; a step that refuses ends the request with its [`Rejection`]'s
+//! response, and the inner service is not called. docs/ARCHITECTURE.md in the repository says
+//! why each step is as it is.
+//!
+//! | step | what it decides | module |
+//! |---|---|---|
+//! | policy | the route's [`Requirement`]; paths that servers read differently are refused | `policy` ([`PolicyTable`]) |
+//! | bearer | the token in `Authorization: Bearer` (RFC 6750 §2.1) | [`bearer`] |
+//! | revocation memory | a token introspection called inactive is refused on every route | [`introspection`] |
+//! | verified-token cache | a repeated JWT skips the header, key, signature and claims steps | `verified` |
+//! | JOSE header | member cap and unique names, `crit`, the [`Algorithm`] allowlist, `typ` | `jws`, `alg` |
+//! | key and signature | the key the header names, bound to one algorithm | `keys`, `issuer` |
+//! | claims | issuer, audience, times, RFC 9068 claims, into the [`Principal`]'s data | `claims` |
+//! | requirement | scopes, token age, `acr`, authentication age | `requirement` ([`Requirement`]) |
+//! | introspection | sensitive routes and opaque tokens: the live answer, its cache and limits; for a JWT it must agree with the token | [`introspection`] |
+//! | answer | the [`Principal`] in the request extensions, or the RFC 6750 response | [`layer`] |
+//!
+//! The engine (`engine`) only orders these steps: everything that can be decided without
+//! waiting is, and only a key refetch or an introspection call is awaited.
+//!
+//! # Features
+//!
+//! - `axum` (default): the [`Principal`] and [`Claims`] extractors, and `IntoResponse` for
+//!   [`Rejection`].
+//! - `tracing` (default): logs through `tracing` (target `tollgate`).
+//! - `tower-http`: `tollgate::tower_http::Authorize`, for
+//!   `tower_http::auth::AsyncRequireAuthorizationLayer`.
+//!
+//! # Algorithms
+//!
+//! [`Algorithm`] is tollgate's own type, not jsonwebtoken's. tollgate verifies with aws-lc-rs
+//! directly and does not depend on jsonwebtoken, so its API does not change with jsonwebtoken's
+//! releases, and only the algorithms tollgate verifies can be named (`none` cannot).
 //!
 //! # Example
 //!
