@@ -1,4 +1,4 @@
-//! What validating one token costs, next to a bare `jsonwebtoken::decode` (DESIGN §10).
+//! What validating one token costs, next to a bare `jsonwebtoken::decode` (docs/ARCHITECTURE.md, "Measured goals").
 //!
 //! Run with: `cargo bench -p tollgate --bench validation` (a filter such as `es256` narrows
 //! the criterion part; `ratios` runs only the interleaved comparison).

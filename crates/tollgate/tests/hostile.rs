@@ -2,7 +2,7 @@
 //! huge or endless bodies, deeply nested JSON, the wrong content type, bad keys among good ones,
 //! a slow drip, redirects to another host, or an `active` that is not the boolean `true`.
 //!
-//! tollgate must keep its last good state, answer as DESIGN §7 says (503 with `Retry-After`
+//! tollgate must keep its last good state, answer as README, "Behaviour" says (503 with `Retry-After`
 //! where it cannot decide, never a pass), read no more than its bounds, and log a warning that
 //! names the trouble without ever containing a token.
 

@@ -1,4 +1,4 @@
-//! Hybrid validation (DESIGN §5, §6): live introspection on sensitive routes, opaque tokens
+//! Hybrid validation (docs/ARCHITECTURE.md, "Introspection", "Requirements"): live introspection on sensitive routes, opaque tokens
 //! and revocation memory, over real loopback HTTP against tollgate-mock.
 
 mod common;

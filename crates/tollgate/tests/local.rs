@@ -1,4 +1,4 @@
-//! Local validation (DESIGN §3, §4, §7) over real loopback HTTP, against tollgate-mock.
+//! Local validation (docs/ARCHITECTURE.md, "Key sets", "Local validation"; README, "Behaviour") over real loopback HTTP, against tollgate-mock.
 
 mod common;
 

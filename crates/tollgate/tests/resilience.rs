@@ -181,7 +181,7 @@ async fn keys_rotate_under_load_without_a_refusal() {
     }
 
     // Retiring keys: tokens they signed, the one already verified and cached included, are
-    // refused once tollgate has refreshed (DESIGN §4: removing a key invalidates what it
+    // refused once tollgate has refreshed (docs/ARCHITECTURE.md, "Local validation": removing a key invalidates what it
     // verified); tokens of the current key keep passing.
     mock.retire_key(&first);
     let gone = eventually(Duration::from_secs(30), || async {
