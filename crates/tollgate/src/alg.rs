@@ -285,7 +285,9 @@ mod tests {
             assert_eq!(alg.name().parse::<Algorithm>(), Ok(alg));
             assert_eq!(alg.to_string(), alg.name());
         }
-        for unknown in ["none", "None", "NONE", "nOnE", "rs256", "", "ES512", "Ed25519"] {
+        for unknown in [
+            "none", "None", "NONE", "nOnE", "rs256", "", "ES512", "Ed25519",
+        ] {
             assert_eq!(Algorithm::from_jws_name(unknown), None, "{unknown}");
         }
         // RFC 9864's name is read in JWKs only, where servers have started to publish it.
@@ -306,7 +308,10 @@ mod tests {
         );
         assert_eq!(Algorithm::ES384.key_type(), KeyType::Ec(Curve::P384));
         assert_eq!(Curve::P256.algorithm(), Algorithm::ES256);
-        assert_eq!(Curve::from_jwk_name("P-384").map(Curve::coordinate_len), Some(48));
+        assert_eq!(
+            Curve::from_jwk_name("P-384").map(Curve::coordinate_len),
+            Some(48)
+        );
         assert_eq!(Curve::from_jwk_name("P-521"), None);
     }
 }

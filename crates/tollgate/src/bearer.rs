@@ -138,10 +138,7 @@ mod tests {
         );
         assert_eq!(extract(&headers(&["bearer abc"]), None), Ok("abc"));
         assert_eq!(extract(&headers(&["BEARER   abc"]), None), Ok("abc"));
-        assert_eq!(
-            extract(&headers(&[]), None),
-            Err(Rejection::MissingToken)
-        );
+        assert_eq!(extract(&headers(&[]), None), Err(Rejection::MissingToken));
         assert_eq!(
             extract(&headers(&["Basic dXNlcjpwYXNz"]), None),
             Err(Rejection::MissingToken)

@@ -251,7 +251,11 @@ impl Tollgate {
                 }
             }
             Wait::Introspection(info) => info,
-            Wait::Opaque => return self.introspect_opaque(&token, hashes.live, requirement).await,
+            Wait::Opaque => {
+                return self
+                    .introspect_opaque(&token, hashes.live, requirement)
+                    .await;
+            }
         };
         self.introspect_jwt(&token, hashes.live, info, requirement)
             .await
@@ -281,7 +285,7 @@ impl Tollgate {
             inner.verified.invalidate(hash);
         }
         let info = match issuer.verify(token, now, &inner.responder)? {
-            Verified::Token(info) => Arc::new(info),
+            Verified::Token(info) => info,
             Verified::UnknownKey => return Ok(None),
         };
         inner.verified.insert(*hash, Arc::clone(&info));
@@ -409,4 +413,3 @@ fn pending(token: &str, hashes: Hashes, wait: Wait) -> Step {
         wait,
     })
 }
-

@@ -25,8 +25,8 @@ pub(crate) struct Issuer {
 
 /// The outcome of a local verification that does not refuse the token.
 pub(crate) enum Verified {
-    /// Signature and claims hold.
-    Token(TokenInfo),
+    /// Signature and claims hold; shared with the verified-token cache.
+    Token(Arc<TokenInfo>),
     /// The header's `kid` is not in the key set: refetch once, then verify again.
     UnknownKey,
 }
@@ -65,7 +65,7 @@ impl Issuer {
         }
         let claims = jws::claims(&jws).map_err(invalid)?;
         claims::token_info(claims, &self.claims, now, key, responder)
-            .map(Verified::Token)
+            .map(|info| Verified::Token(Arc::new(info)))
             .map_err(invalid)
     }
 }

@@ -66,7 +66,11 @@ mod tests {
             br#"{"a":1"#,
             b"",
         ] {
-            assert!(unique_object(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                unique_object(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         // Only the object's own names must be unique: nested objects are values.
         assert!(unique_object(br#"{"a":{"x":1},"b":{"x":1}}"#).is_ok());

@@ -356,7 +356,10 @@ mod tests {
             let header = parse_header(header.as_bytes()).unwrap();
             rules.check(&header)
         };
-        assert_eq!(check(r#"{"alg":"ES256","typ":"at+jwt"}"#), Ok(Algorithm::ES256));
+        assert_eq!(
+            check(r#"{"alg":"ES256","typ":"at+jwt"}"#),
+            Ok(Algorithm::ES256)
+        );
         // `crit` first, whatever else is wrong.
         assert_eq!(
             check(r#"{"alg":"none","crit":["exp"]}"#),
@@ -368,12 +371,17 @@ mod tests {
             Err(InvalidToken::Algorithm)
         );
         assert_eq!(check(r#"{"alg":"none"}"#), Err(InvalidToken::Algorithm));
-        assert_eq!(check(r#"{"alg":"ES256","typ":"JWT"}"#), Err(InvalidToken::Type));
+        assert_eq!(
+            check(r#"{"alg":"ES256","typ":"JWT"}"#),
+            Err(InvalidToken::Type)
+        );
     }
 
     #[test]
     fn jwe_and_jws_shapes() {
         assert!(is_jwt_shaped("a.b.c") && !is_jwt_shaped("a.b") && !is_jwt_shaped("a.b.c.d"));
-        assert!(is_jwe_shaped("a.b.c.d.e") && !is_jwe_shaped("a.b.c") && !is_jwe_shaped("a.b.c.d.e.f"));
+        assert!(
+            is_jwe_shaped("a.b.c.d.e") && !is_jwe_shaped("a.b.c") && !is_jwe_shaped("a.b.c.d.e.f")
+        );
     }
 }

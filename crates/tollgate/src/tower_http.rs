@@ -56,9 +56,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use ::tower_http::auth::AsyncAuthorizeRequest;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use ::tower_http::auth::AsyncAuthorizeRequest;
 
 use crate::Tollgate;
 use crate::engine::Step;
@@ -113,6 +113,10 @@ pub struct AuthorizeFuture<B, ResB> {
 
 type Outcome<B, ResB> = Result<Request<B>, Response<ResB>>;
 
+#[allow(
+    clippy::large_enum_variant,
+    reason = "the decided outcome is the common case: boxing it would allocate for every request"
+)]
 enum State<B, ResB> {
     /// Decided without waiting; `None` once answered.
     Decided(Option<Outcome<B, ResB>>),
@@ -212,10 +216,10 @@ mod tests {
     use std::convert::Infallible;
     use std::time::Duration;
 
+    use ::tower_http::auth::AsyncRequireAuthorizationLayer;
     use http_body_util::{BodyExt as _, Full};
     use tollgate_mock::MockAuthServer;
     use tower::{ServiceBuilder, ServiceExt as _};
-    use ::tower_http::auth::AsyncRequireAuthorizationLayer;
 
     use super::*;
     use crate::{Introspection, Principal, Requirement};
@@ -237,7 +241,11 @@ mod tests {
         let policy = PolicyTable::builder()
             .rule("GET", "/health", Requirement::public())
             .rule("POST", "/pay", Requirement::sensitive(Duration::ZERO))
-            .rule("GET", "/admin", Requirement::routine().all_scopes(["admin"]))
+            .rule(
+                "GET",
+                "/admin",
+                Requirement::routine().all_scopes(["admin"]),
+            )
             .build()
             .unwrap();
         let service = ServiceBuilder::new()
@@ -271,7 +279,12 @@ mod tests {
                     .map(|v| v.to_str().unwrap().to_owned());
                 let rejection = response.extensions().get::<Rejection>().cloned();
                 let body = response.into_body().collect().await.unwrap().to_bytes();
-                (status, challenge, rejection, String::from_utf8(body.to_vec()).unwrap())
+                (
+                    status,
+                    challenge,
+                    rejection,
+                    String::from_utf8(body.to_vec()).unwrap(),
+                )
             }
         };
         // Decided at once: accepted with the principal, refused with the engine's challenge.
@@ -283,7 +296,10 @@ mod tests {
         assert_eq!(rejection, Some(Rejection::MissingToken));
         let (status, _, rejection, _) = send("GET", "/admin", Some(&token)).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        assert!(matches!(rejection, Some(Rejection::InsufficientScope { .. })));
+        assert!(matches!(
+            rejection,
+            Some(Rejection::InsufficientScope { .. })
+        ));
         let (status, _, _, body) = send("GET", "/health", None).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
         // Waiting for introspection: the request comes back with a live principal.
@@ -305,7 +321,10 @@ mod tests {
             state: State::Decided(Some(Ok(Request::new(())))),
         };
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        assert!(matches!(Pin::new(&mut future).poll(&mut cx), Poll::Ready(Ok(_))));
+        assert!(matches!(
+            Pin::new(&mut future).poll(&mut cx),
+            Poll::Ready(Ok(_))
+        ));
         match Pin::new(&mut future).poll(&mut cx) {
             Poll::Ready(Err(response)) => {
                 assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);

@@ -129,7 +129,8 @@ mod tests {
 
     #[test]
     fn each_member_must_agree() {
-        let cases: [(&str, fn(&mut IntrospectionAnswer)); 9] = [
+        type Change = fn(&mut IntrospectionAnswer);
+        let cases: [(&str, Change); 9] = [
             ("jti", |a| a.jti = Some("j2".into())),
             ("token_type", |a| a.token_type = Some("N_A".into())),
             ("iss", |a| a.iss = Some("https://as.test/".into())),

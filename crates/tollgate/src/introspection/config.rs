@@ -494,4 +494,3 @@ impl fmt::Debug for Introspection {
             .finish_non_exhaustive()
     }
 }
-

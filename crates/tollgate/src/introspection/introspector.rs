@@ -1,13 +1,13 @@
 //! [`Introspector`]: the configured client, its cache and its single-flight calls.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use super::call::{Call, Trouble};
 use super::cache::{AnswerCache, Entry, NotStarted};
+use super::call::{Call, Trouble};
 use super::client::Credentials;
 use super::limits::TokenBucket;
 use super::revoked::RevocationMemory;

@@ -83,7 +83,10 @@ mod tests {
         }
     }
 
-    fn info(answer: &IntrospectionAnswer, accept_without_audience: bool) -> Result<TokenInfo, InvalidToken> {
+    fn info(
+        answer: &IntrospectionAnswer,
+        accept_without_audience: bool,
+    ) -> Result<TokenInfo, InvalidToken> {
         let responder = Arc::new(Responder {
             realm: None,
             body_hook: None,

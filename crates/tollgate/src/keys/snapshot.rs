@@ -5,9 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::alg::Algorithm;
 use aws_lc_rs::hmac;
 use aws_lc_rs::signature::ParsedPublicKey;
-use crate::alg::Algorithm;
 
 use super::KeyLookupError;
 use crate::log::warn;

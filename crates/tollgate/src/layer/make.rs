@@ -47,10 +47,7 @@ impl<S> Layer<S> for TollgateLayer {
 impl Tollgate {
     /// A layer that authenticates every request with routine requirements (any valid token).
     pub fn layer(&self) -> TollgateLayer {
-        TollgateLayer::new(
-            self.clone(),
-            PolicyTable::uniform(Requirement::routine()),
-        )
+        TollgateLayer::new(self.clone(), PolicyTable::uniform(Requirement::routine()))
     }
 
     /// A layer that authenticates every request with the requirement its
@@ -137,10 +134,7 @@ impl Tollgate {
     /// # Errors
     /// A [`ConfigError`](crate::ConfigError) of kind
     /// [`Requirement`](crate::ConfigErrorKind::Requirement) naming the problem.
-    pub fn try_require(
-        &self,
-        requirement: Requirement,
-    ) -> Result<TollgateLayer, ConfigError> {
+    pub fn try_require(&self, requirement: Requirement) -> Result<TollgateLayer, ConfigError> {
         Ok(TollgateLayer::new(
             self.clone(),
             PolicyTable::try_uniform(requirement)?,

@@ -6,8 +6,8 @@ mod response;
 use std::fmt;
 use std::time::Duration;
 
-pub(crate) use response::{BodyHook, Responder};
 pub use response::RejectionBody;
+pub(crate) use response::{BodyHook, Responder};
 
 use http::StatusCode;
 

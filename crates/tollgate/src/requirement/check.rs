@@ -101,7 +101,10 @@ mod tests {
     #[test]
     fn all_scopes_needs_each_and_names_them_all() {
         let requirement = Requirement::routine().all_scopes(["read", "write"]);
-        assert_eq!(scope_refusal(&requirement, &token("write read extra", |_| ())), None);
+        assert_eq!(
+            scope_refusal(&requirement, &token("write read extra", |_| ())),
+            None
+        );
         assert_eq!(
             scope_refusal(&requirement, &token("read", |_| ())).as_deref(),
             Some("read write")
@@ -136,13 +139,19 @@ mod tests {
             Some("admin owner")
         );
         // No scope asked for: nothing to miss.
-        assert_eq!(scope_refusal(&Requirement::routine(), &token("", |_| ())), None);
+        assert_eq!(
+            scope_refusal(&Requirement::routine(), &token("", |_| ())),
+            None
+        );
     }
 
     #[test]
     fn token_age_counts_from_iat_and_needs_one() {
         let requirement = Requirement::routine().max_token_age(Duration::from_secs(100));
-        assert!(requirement.check(&token("", |_| ()), NOW).is_ok(), "exactly at the limit");
+        assert!(
+            requirement.check(&token("", |_| ()), NOW).is_ok(),
+            "exactly at the limit"
+        );
         let old = token("", |t| t.issued_at = Some(NOW - 101));
         let without = token("", |t| t.issued_at = None);
         for info in [&old, &without] {
@@ -158,21 +167,34 @@ mod tests {
     #[test]
     fn acr_values_and_auth_age_ask_for_step_up() {
         let acr = Requirement::routine().acr_values(["urn:mfa", "urn:hw"]);
-        assert!(acr.check(&token("", |t| t.acr = Some("urn:hw".into())), NOW).is_ok());
+        assert!(
+            acr.check(&token("", |t| t.acr = Some("urn:hw".into())), NOW)
+                .is_ok()
+        );
         let step_up = Err(Rejection::InsufficientUserAuthentication {
             acr_values: Some("urn:mfa urn:hw".into()),
             max_age: None,
         });
-        assert_eq!(acr.check(&token("", |t| t.acr = Some("pwd".into())), NOW), step_up);
+        assert_eq!(
+            acr.check(&token("", |t| t.acr = Some("pwd".into())), NOW),
+            step_up
+        );
         assert_eq!(acr.check(&token("", |_| ()), NOW), step_up);
 
         let recent = Requirement::routine().max_auth_age(Duration::from_secs(60));
-        assert!(recent.check(&token("", |t| t.auth_time = Some(NOW - 60)), NOW).is_ok());
+        assert!(
+            recent
+                .check(&token("", |t| t.auth_time = Some(NOW - 60)), NOW)
+                .is_ok()
+        );
         let again = Err(Rejection::InsufficientUserAuthentication {
             acr_values: None,
             max_age: Some(60),
         });
-        assert_eq!(recent.check(&token("", |t| t.auth_time = Some(NOW - 61)), NOW), again);
+        assert_eq!(
+            recent.check(&token("", |t| t.auth_time = Some(NOW - 61)), NOW),
+            again
+        );
         assert_eq!(recent.check(&token("", |_| ()), NOW), again);
 
         // Both: the challenge names both, whichever failed.

@@ -34,7 +34,10 @@ fn contradictions_are_refused() {
             "public + all_scopes",
             Requirement::public().all_scopes(["x"]),
         ),
-        ("public + any_scopes", Requirement::public().any_scopes(["x"])),
+        (
+            "public + any_scopes",
+            Requirement::public().any_scopes(["x"]),
+        ),
         (
             "public + sensitive",
             Requirement {

@@ -10,13 +10,13 @@ mod verify;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::alg::Algorithm;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaEncoding, RsaKeyPair,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use crate::alg::Algorithm;
 use serde_json::{Value, json};
 
 use super::{KeySetConfig, KeySource};

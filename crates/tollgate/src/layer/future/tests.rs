@@ -98,14 +98,20 @@ async fn a_rejection_is_answered_at_the_first_poll_then_500() {
     assert!(body.contains("the token has expired"), "{body}");
     // Polled again after completion: an answer, not a panic.
     let (status, body) = answer(poll(future.as_mut())).await;
-    assert_eq!((status, body.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, ""));
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, "")
+    );
 }
 
 #[tokio::test]
 async fn calling_answers_with_the_inner_response_then_500() {
     let mut future = pin!(Future::calling(inner_future("from the inner service")));
     let (status, body) = answer(poll(future.as_mut())).await;
-    assert_eq!((status, body.as_str()), (StatusCode::OK, "from the inner service"));
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::OK, "from the inner service")
+    );
     // The inner future is not polled again after it completed.
     let (status, _) = answer(poll(future.as_mut())).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -118,8 +124,16 @@ async fn checking_waits_then_an_accepted_request_reaches_the_service_with_its_pr
     let calls = Arc::clone(&service.calls);
     let (send, receive) = tokio::sync::oneshot::channel::<Result<Principal, Rejection>>();
     let check: Check = Box::pin(async move { receive.await.unwrap() });
-    let mut future = pin!(Future::checking(check, service, Request::new(()), gate.clone()));
-    assert!(poll(future.as_mut()).is_pending(), "the check has not answered");
+    let mut future = pin!(Future::checking(
+        check,
+        service,
+        Request::new(()),
+        gate.clone()
+    ));
+    assert!(
+        poll(future.as_mut()).is_pending(),
+        "the check has not answered"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     send.send(Ok(principal(&gate))).unwrap();
     let (status, body) = answer(poll(future.as_mut())).await;
@@ -142,8 +156,14 @@ async fn checking_that_refuses_answers_with_the_engines_response_and_never_calls
     };
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     // The engine's realm: the response is the engine's rendering.
-    assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="test""#);
-    assert_eq!(response.extensions().get::<Rejection>(), Some(&Rejection::MissingToken));
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer realm="test""#
+    );
+    assert_eq!(
+        response.extensions().get::<Rejection>(),
+        Some(&Rejection::MissingToken)
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     let (status, _) = answer(poll(future.as_mut())).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -215,5 +235,9 @@ async fn the_instance_poll_ready_prepared_serves_a_request_that_waited() {
         assert_eq!(response.status(), StatusCode::OK);
     }
     assert_eq!(called_unready.load(Ordering::SeqCst), 0);
-    assert_eq!(auth_server.introspection_count(), 3, "each request waited for an answer");
+    assert_eq!(
+        auth_server.introspection_count(),
+        3,
+        "each request waited for an answer"
+    );
 }
