@@ -1884,7 +1884,10 @@ async fn a_flood_of_junk_opaque_tokens_is_rate_limited_before_the_as() {
         .count();
     assert_eq!(limited + inactive, JUNK, "{rejections:?}");
     assert!(limited >= JUNK - bound, "{limited} rate-limited of {JUNK}");
-    assert_eq!(gate.diagnostics().introspection_rate_limited as usize, limited);
+    assert_eq!(
+        gate.diagnostics().introspection_rate_limited as usize,
+        limited
+    );
     // A sensitive check never spends the bucket: a valid JWT passes at once.
     let token = mock.token().sign();
     assert!(

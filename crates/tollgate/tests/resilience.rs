@@ -32,7 +32,9 @@ fn app(gate: &Tollgate) -> Router {
                 format!("introspected={}", principal.introspected())
             })
             .route_layer(
-                gate.require(Requirement::sensitive(Duration::ZERO).fail_open_when_unreachable(true)),
+                gate.require(
+                    Requirement::sensitive(Duration::ZERO).fail_open_when_unreachable(true),
+                ),
             ),
         )
         .layer(gate.layer())
