@@ -108,19 +108,21 @@ pub(crate) fn token_info(
 
 /// The time checks, repeated on every verified-token cache hit (RFC 7519 §4.1.4, §4.1.5).
 pub(crate) fn check_times(info: &TokenInfo, now: i64, leeway: i64) -> Result<(), InvalidToken> {
-    if let Some(exp) = info.expires_at {
+    if let Some(exp) = info.standard.expires_at {
         // The current time must be before `exp` (plus leeway).
         if now >= exp.saturating_add(leeway) {
             return Err(InvalidToken::Expired);
         }
     }
     if info
+        .standard
         .not_before
         .is_some_and(|nbf| now.saturating_add(leeway) < nbf)
     {
         return Err(InvalidToken::NotYetValid);
     }
     if info
+        .standard
         .issued_at
         .is_some_and(|iat| iat > now.saturating_add(leeway))
     {

@@ -343,7 +343,13 @@ impl Tollgate {
             return Err(introspection::not_configured());
         };
         match introspector
-            .check(token, live, TokenKind::Jwt, freshness, info.expires_at)
+            .check(
+                token,
+                live,
+                TokenKind::Jwt,
+                freshness,
+                info.standard.expires_at,
+            )
             .await
         {
             Ok(answer) => {

@@ -94,15 +94,15 @@ fn entry_bytes(info: &TokenInfo) -> usize {
         |v: &Vec<String>| v.capacity() * size_of::<String>() + v.iter().map(string).sum::<usize>();
     CACHE_ENTRY_OVERHEAD
         + size_of::<TokenInfo>()
-        + optional(&info.issuer)
-        + optional(&info.subject)
-        + optional(&info.client_id)
-        + optional(&info.acr)
-        + optional(&info.jti)
-        + strings(&info.audiences)
-        + strings(&info.amr)
+        + optional(&info.standard.issuer)
+        + optional(&info.standard.subject)
+        + optional(&info.standard.client_id)
+        + optional(&info.standard.acr)
+        + optional(&info.standard.jti)
+        + strings(&info.standard.audiences)
+        + strings(&info.standard.amr)
         + info
-            .scopes
+            .standard.scopes
             .iter()
             .map(|s| size_of::<String>() + s.len())
             .sum::<usize>()
@@ -150,6 +150,7 @@ impl moka::Expiry<TokenHash, Arc<TokenInfo>> for UntilExpiry {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let exp = value
+            .standard
             .expires_at
             .and_then(|e| u64::try_from(e).ok())
             .unwrap_or(0);

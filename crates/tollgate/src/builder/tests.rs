@@ -10,7 +10,12 @@ fn kind(builder: TollgateBuilder) -> ConfigErrorKind {
     match builder.build() {
         Ok(_) => panic!("configuration should be refused"),
         Err(e) => {
-            assert!(!e.to_string().is_empty());
+            // "invalid tollgate configuration: what: why", naming the mistake after the prefix.
+            let text = e.to_string();
+            let why = text
+                .strip_prefix("invalid tollgate configuration: ")
+                .unwrap_or_else(|| panic!("{text:?} lacks the prefix"));
+            assert!(why.len() > 10, "{text:?} does not say what is wrong");
             e.kind()
         }
     }

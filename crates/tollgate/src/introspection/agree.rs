@@ -21,7 +21,7 @@ pub(crate) fn agree(info: &TokenInfo, answer: &IntrospectionAnswer) -> Result<()
         _ => true,
     };
     // RFC 7519 §4.1.7: `jti` identifies the token; an answer about another one is not ours.
-    if !same(&info.jti, &answer.jti) {
+    if !same(&info.standard.jti, &answer.jti) {
         return Err(InvalidToken::IntrospectionMismatch("jti"));
     }
     // A `token_type` claim in the JWT (not an RFC 9068 claim, but some servers add one) must
@@ -35,34 +35,35 @@ pub(crate) fn agree(info: &TokenInfo, answer: &IntrospectionAnswer) -> Result<()
     {
         return Err(InvalidToken::IntrospectionMismatch("token_type"));
     }
-    if !same(&info.issuer, &answer.iss) {
+    if !same(&info.standard.issuer, &answer.iss) {
         return Err(InvalidToken::IntrospectionMismatch("iss"));
     }
-    if !same(&info.subject, &answer.sub) {
+    if !same(&info.standard.subject, &answer.sub) {
         return Err(InvalidToken::IntrospectionMismatch("sub"));
     }
-    if !same(&info.client_id, &answer.client_id) {
+    if !same(&info.standard.client_id, &answer.client_id) {
         return Err(InvalidToken::IntrospectionMismatch("client_id"));
     }
     // Audiences compare as sets (RFC 7519 §4.1.3: order and repetition carry no meaning),
     // without allocating: there are one or two of them.
     let covers = |a: &[String], b: &[String]| a.iter().all(|x| b.contains(x));
     if !answer.aud.is_empty()
-        && (!covers(&info.audiences, &answer.aud) || !covers(&answer.aud, &info.audiences))
+        && (!covers(&info.standard.audiences, &answer.aud)
+            || !covers(&answer.aud, &info.standard.audiences))
     {
         return Err(InvalidToken::IntrospectionMismatch("aud"));
     }
     if answer
         .exp
-        .is_some_and(|exp| info.expires_at.is_some_and(|ours| ours != exp))
+        .is_some_and(|exp| info.standard.expires_at.is_some_and(|ours| ours != exp))
     {
         return Err(InvalidToken::IntrospectionMismatch("exp"));
     }
     // RFC 7662 §2.2 / RFC 9068 §2.2.3: space-delimited, so compared as sets.
     if let Some(scope) = &answer.scope {
         let mut theirs = scope.split(' ').filter(|s| !s.is_empty());
-        let mut ours = info.scopes.iter();
-        if !theirs.all(|s| info.scopes.contains(s))
+        let mut ours = info.standard.scopes.iter();
+        if !theirs.all(|s| info.standard.scopes.contains(s))
             || !ours.all(|s| scope.split(' ').any(|t| t == s))
         {
             return Err(InvalidToken::IntrospectionMismatch("scope"));

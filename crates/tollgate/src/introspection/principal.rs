@@ -108,9 +108,9 @@ mod tests {
         };
         let info = info(&answer, false).unwrap();
         assert_eq!(info.format, TokenFormat::Opaque);
-        assert_eq!(info.subject.as_deref(), Some("alice"));
-        assert_eq!(info.scopes.to_string(), "read write");
-        assert_eq!(info.expires_at, Some(1_700_000_000));
+        assert_eq!(info.standard.subject.as_deref(), Some("alice"));
+        assert_eq!(info.standard.scopes.to_string(), "read write");
+        assert_eq!(info.standard.expires_at, Some(1_700_000_000));
         assert!(info.key.is_none());
         assert_eq!(info.claims["username"], "alice@example.com");
     }

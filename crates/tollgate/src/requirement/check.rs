@@ -18,7 +18,7 @@ impl Requirement {
     /// - [`Rejection::InsufficientUserAuthentication`] (401) when `acr` or `auth_time` do not
     ///   satisfy the route, with what would (RFC 9470 §3).
     pub(crate) fn check(&self, info: &TokenInfo, now: i64) -> Result<(), Rejection> {
-        let scopes = &info.scopes;
+        let scopes = &info.standard.scopes;
         let missing_all = self.all_scopes.iter().any(|s| !scopes.contains(s));
         let missing_any =
             !self.any_scopes.is_empty() && !self.any_scopes.iter().any(|s| scopes.contains(s));
@@ -34,19 +34,21 @@ impl Requirement {
         }
         if let Some(max_age) = self.max_token_age {
             let age_limit = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
-            match info.issued_at {
+            match info.standard.issued_at {
                 Some(iat) if now.saturating_sub(iat) <= age_limit => {}
                 _ => return Err(Rejection::InvalidToken(InvalidToken::TooOld)),
             }
         }
         let acr_ok = self.acr_values.is_empty()
             || info
+                .standard
                 .acr
                 .as_ref()
                 .is_some_and(|acr| self.acr_values.contains(acr));
         let auth_ok = self.max_auth_age.is_none_or(|max| {
             let limit = i64::try_from(max.as_secs()).unwrap_or(i64::MAX);
-            info.auth_time
+            info.standard
+                .auth_time
                 .is_some_and(|t| now.saturating_sub(t) <= limit)
         });
         if !acr_ok || !auth_ok {

@@ -22,17 +22,7 @@ use serde_json::{Value, json};
 use super::{KeySetConfig, KeySource};
 
 /// Every asymmetric algorithm.
-const ASYMMETRIC: [Algorithm; 9] = [
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
+const ASYMMETRIC: [Algorithm; 9] = crate::alg::DEFAULT_ALGORITHMS;
 
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
