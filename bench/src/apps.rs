@@ -253,7 +253,7 @@ pub async fn start(kind: Kind, mock: &MockAuthServer) -> SocketAddr {
 pub async fn ready(builder: tollgate::TollgateBuilder) -> Tollgate {
     let gate = builder.build().expect("valid tollgate configuration");
     assert!(
-        gate.ready(Duration::from_secs(10)).await,
+        gate.wait_for_keys(Duration::from_secs(10)).await,
         "tollgate keys did not load"
     );
     gate

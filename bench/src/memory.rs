@@ -1,4 +1,4 @@
-//! The two bounds of DESIGN §10 that are not speed: resident memory under a stream of distinct
+//! The two bounds of docs/ARCHITECTURE.md, "Measured goals" that are not speed: resident memory under a stream of distinct
 //! tokens, and JWKS fetches under a flood of unknown `kid`s.
 
 use std::future::Future;

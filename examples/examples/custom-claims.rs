@@ -47,7 +47,7 @@ async fn main() {
         .build()
         .expect("valid tollgate configuration");
     assert!(
-        gate.ready(Duration::from_secs(10)).await,
+        gate.wait_for_keys(Duration::from_secs(10)).await,
         "the signing keys did not load"
     );
 

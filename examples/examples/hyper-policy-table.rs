@@ -35,7 +35,7 @@ async fn main() {
         .await
         .expect("bind 127.0.0.1");
     assert!(
-        gate.ready(Duration::from_secs(10)).await,
+        gate.wait_for_keys(Duration::from_secs(10)).await,
         "the signing keys did not load"
     );
 

@@ -84,7 +84,7 @@ async fn the_table_judges_every_spelling_at_least_as_strictly_as_the_prefix_disp
     let policy = hyper_policy::policy().expect("valid table");
     let addr = hyper_policy::serve(&gate, policy).await.expect("bind");
     assert!(
-        gate.ready(Duration::from_secs(10)).await,
+        gate.wait_for_keys(Duration::from_secs(10)).await,
         "keys did not load"
     );
 

@@ -1,5 +1,5 @@
 //! Authorization field values and a query string, as the middleware reads them (RFC 6750 §2):
-//! no panic, a status from DESIGN §7, and a token only if it is a b64token.
+//! no panic, a status from README, "Behaviour", and a token only if it is a b64token.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

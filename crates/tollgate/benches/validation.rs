@@ -1,4 +1,4 @@
-//! What validating one token costs, next to a bare `jsonwebtoken::decode` (DESIGN §10).
+//! What validating one token costs, next to a bare `jsonwebtoken::decode` (docs/ARCHITECTURE.md, "Measured goals").
 //!
 //! Run with: `cargo bench -p tollgate --bench validation` (a filter such as `es256` narrows
 //! the criterion part; `ratios` runs only the interleaved comparison).
@@ -44,7 +44,8 @@ use http::{HeaderValue, Request, StatusCode, header::AUTHORIZATION};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::{Value, json};
-use tollgate::{Algorithm, Introspection, Requirement, Tollgate};
+use tollgate::{Introspection, Requirement, Tollgate};
+use tollgate_mock::Algorithm;
 use tollgate_mock::MockAuthServer;
 use tower::ServiceExt as _;
 
@@ -167,7 +168,7 @@ impl Setup {
             .expect("valid configuration");
         for gate in [&cold, &warm, &hybrid] {
             assert!(
-                runtime.block_on(gate.ready(Duration::from_secs(10))),
+                runtime.block_on(gate.wait_for_keys(Duration::from_secs(10))),
                 "keys did not load"
             );
         }

@@ -1,12 +1,13 @@
-//! The claim checks of RFC 9068 §4 and RFC 8725, on a signature-verified payload.
+//! Claims to principal data: the claim checks of RFC 9068 §4 and RFC 8725 on a
+//! signature-verified payload, and the time checks every verified-token cache hit repeats.
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::keys::VerifyKey;
-use crate::principal::{Scopes, TokenFormat, TokenInfo};
-use crate::rejection::InvalidToken;
+use crate::principal::{Scopes, StandardClaims, TokenFormat, TokenInfo};
+use crate::rejection::{InvalidToken, Responder};
 
 /// The configured expectations every token is held to.
 #[derive(Debug, Clone)]
@@ -15,37 +16,20 @@ pub(crate) struct ClaimRules {
     pub(crate) audiences: Vec<String>,
     /// One leeway, in seconds, for every time check.
     pub(crate) leeway: i64,
-    /// Accept `typ: JWT` or no `typ` (compatibility with servers that ignore RFC 9068).
+    /// Relax the RFC 9068 §2.2 required claims (`TollgateBuilder::allow_untyped_tokens`, which
+    /// also relaxes the `typ` rule of `jws::HeaderRules`).
     pub(crate) allow_untyped: bool,
     /// Accept scopes as a `scp` array (compatibility).
     pub(crate) accept_scp: bool,
 }
 
-/// RFC 9068 §4 step 2 (through RFC 8725 §3.11): the `typ` header must be `at+jwt`, with or
-/// without the `application/` prefix, compared case-insensitively (RFC 7515 §4.1.9).
-pub(crate) fn check_typ(typ: Option<&str>, rules: &ClaimRules) -> Result<(), InvalidToken> {
-    // RFC 7515 §4.1.9: the `application/` prefix may be left out, and the whole media type,
-    // prefix included, compares case-insensitively (RFC 2045 §5.1).
-    fn subtype(t: &str) -> &str {
-        match t.get(..12) {
-            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &t[12..],
-            _ => t,
-        }
-    }
-    match typ.map(subtype) {
-        Some(t) if t.eq_ignore_ascii_case("at+jwt") => Ok(()),
-        Some(t) if rules.allow_untyped && t.eq_ignore_ascii_case("JWT") => Ok(()),
-        None if rules.allow_untyped => Ok(()),
-        _ => Err(InvalidToken::Type),
-    }
-}
-
-/// Checks the claims and builds what the principal will expose.
-pub(crate) fn check_claims(
+/// Checks the claims of a verified JWT and builds what the principal will expose.
+pub(crate) fn token_info(
     claims: Map<String, Value>,
     rules: &ClaimRules,
     now: i64,
     key: Arc<VerifyKey>,
+    responder: &Arc<Responder>,
 ) -> Result<TokenInfo, InvalidToken> {
     let strict = !rules.allow_untyped;
 
@@ -103,8 +87,7 @@ pub(crate) fn check_claims(
         Some(v) => string_array(v).ok_or(InvalidToken::InvalidClaim("amr"))?,
     };
 
-    let info = TokenInfo {
-        format: TokenFormat::Jwt,
+    let standard = StandardClaims {
         issuer: Some(issuer),
         subject,
         client_id,
@@ -117,29 +100,29 @@ pub(crate) fn check_claims(
         acr,
         amr,
         jti,
-        claims: Value::Object(claims),
-        key: Some(key),
-        responder: None,
     };
+    let info = TokenInfo::new(TokenFormat::Jwt, standard, claims, Some(key), responder);
     check_times(&info, now, rules.leeway)?;
     Ok(info)
 }
 
 /// The time checks, repeated on every verified-token cache hit (RFC 7519 §4.1.4, §4.1.5).
 pub(crate) fn check_times(info: &TokenInfo, now: i64, leeway: i64) -> Result<(), InvalidToken> {
-    if let Some(exp) = info.expires_at {
+    if let Some(exp) = info.standard.expires_at {
         // The current time must be before `exp` (plus leeway).
         if now >= exp.saturating_add(leeway) {
             return Err(InvalidToken::Expired);
         }
     }
     if info
+        .standard
         .not_before
         .is_some_and(|nbf| now.saturating_add(leeway) < nbf)
     {
         return Err(InvalidToken::NotYetValid);
     }
     if info
+        .standard
         .issued_at
         .is_some_and(|iat| iat > now.saturating_add(leeway))
     {
@@ -238,38 +221,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn rules() -> ClaimRules {
-        ClaimRules {
-            issuer: "https://as.test".into(),
-            audiences: vec!["api".into()],
-            leeway: 60,
-            allow_untyped: false,
-            accept_scp: false,
-        }
-    }
-
-    #[test]
-    fn typ_rules() {
-        let strict = rules();
-        assert!(check_typ(Some("at+jwt"), &strict).is_ok());
-        assert!(check_typ(Some("AT+JWT"), &strict).is_ok());
-        assert!(check_typ(Some("application/at+jwt"), &strict).is_ok());
-        assert!(check_typ(Some("APPLICATION/AT+JWT"), &strict).is_ok());
-        assert!(check_typ(Some("Application/at+JWT"), &strict).is_ok());
-        assert!(check_typ(Some("application/"), &strict).is_err());
-        assert!(check_typ(Some("application/jwt"), &strict).is_err());
-        assert!(check_typ(Some("JWT"), &strict).is_err());
-        assert!(check_typ(None, &strict).is_err());
-        let lax = ClaimRules {
-            allow_untyped: true,
-            ..rules()
-        };
-        assert!(check_typ(Some("JWT"), &lax).is_ok());
-        assert!(check_typ(None, &lax).is_ok());
-        assert!(check_typ(Some("Application/JWT"), &lax).is_ok());
-        assert!(check_typ(Some("id_token+jwt"), &lax).is_err());
-    }
 
     #[test]
     fn numeric_dates() {

@@ -1,4 +1,5 @@
-//! axum extractors: the [`Principal`] and typed claims ([`Claims`]) of a request.
+//! axum integration: the [`Principal`] and typed claims ([`Claims`]) of a request as
+//! extractors, and [`Rejection`] as a response.
 //!
 //! Both read what a [`TollgateLayer`](crate::TollgateLayer) or a route annotation put into the
 //! request extensions; without one of them in front of the handler, extraction fails with a
@@ -31,7 +32,7 @@
 //!     .audience(auth_server.audience())
 //!     .build()
 //!     .unwrap();
-//! assert!(gate.ready(std::time::Duration::from_secs(10)).await);
+//! assert!(gate.wait_for_keys(std::time::Duration::from_secs(10)).await);
 //! let app = Router::new().route("/whoami", get(whoami)).layer(gate.layer());
 //!
 //! let token = auth_server.token().subject("alice").claim("tenant", "acme").sign();
@@ -131,6 +132,28 @@ impl IntoResponse for ExtractRejection {
     }
 }
 
+/// The response of a rejection, as [`Tollgate::render`](crate::Tollgate::render) gives it but
+/// without an engine: no `realm` in the challenge and the default JSON body, whatever the
+/// engine that refused was configured with. Handlers that call
+/// [`Tollgate::validate`](crate::Tollgate::validate) and hold the engine should answer with
+/// `gate.render(&rejection)` instead.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use http::StatusCode;
+/// use tollgate::Rejection;
+///
+/// let response = Rejection::MissingToken.into_response();
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(response.headers()["www-authenticate"], "Bearer");
+/// ```
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        self.to_response(None, None)
+            .map(axum_core::body::Body::from)
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = ExtractRejection;
 
@@ -196,6 +219,6 @@ impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequestParts<S> for Claims
 fn shape_error(principal: &Principal, error: serde_json::Error) -> ExtractRejection {
     ExtractRejection::ClaimsShape(ClaimsShapeError {
         error,
-        responder: principal.info().responder.clone(),
+        responder: Some(Arc::clone(&principal.info().responder)),
     })
 }

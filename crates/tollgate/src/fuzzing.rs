@@ -111,7 +111,7 @@ pub fn bearer_token(values: &[&[u8]], query: Option<&str>) -> Result<String, u16
             headers.append(AUTHORIZATION, value);
         }
     }
-    crate::token::bearer_token(&headers, query)
+    crate::bearer::extract(&headers, query)
         .map(str::to_owned)
         .map_err(|rejection| rejection.status().as_u16())
 }
@@ -119,7 +119,7 @@ pub fn bearer_token(values: &[&[u8]], query: Option<&str>) -> Result<String, u16
 /// Parses a JWKS body as a key-set refresh does, with the default asymmetric algorithms.
 /// Returns the number of usable keys, or why the document is unusable.
 pub fn parse_jwks(body: &[u8]) -> Result<usize, String> {
-    crate::keys::parse_jwks_for_fuzzing(body, &crate::builder::DEFAULT_ALGORITHMS)
+    crate::keys::parse_jwks_for_fuzzing(body, &crate::alg::DEFAULT_ALGORITHMS)
 }
 
 /// Parses an introspection answer as the introspection client does (RFC 7662 §2.2), at time

@@ -4,8 +4,10 @@ use aws_lc_rs::digest;
 
 /// The SHA-256 of a token string.
 ///
-/// Caches key on this so that a token never sits in memory longer than its request, and a
-/// memory dump of a cache reveals no usable credential.
+/// Caches key on this so that no cache holds a token, and a memory dump of a cache reveals no
+/// usable credential. A token itself lives as long as the work on it: its request, or, for an
+/// introspection call, that call's task, which finishes (and caches the answer) even when every
+/// request waiting for it is gone.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct TokenHash([u8; 32]);
 
@@ -20,7 +22,7 @@ impl TokenHash {
     /// What the authorization server says about a JWT (revoked, active) is kept under the
     /// signed part: the same signed content can carry more than one valid signature (ECDSA's
     /// `(r, s)` and `(r, n - s)` both verify), so a key over the whole string would let a revoked
-    /// token come back with its signature rewritten (DESIGN §5). Only a verified token is ever
+    /// token come back with its signature rewritten (docs/ARCHITECTURE.md, "Caches"). Only a verified token is ever
     /// introspected, so an answer kept under a signed part is always about signed content. The
     /// trailing dot keeps these keys apart from those of opaque tokens: `header.payload.` has
     /// two dots, the one shape an opaque token never has, so sending `header.payload` as an

@@ -15,7 +15,46 @@
 //! - Handlers get the [`Principal`] (and, with the `axum` feature, typed [`Claims`]).
 //! - Refusals are RFC 6750 responses ([`Rejection`]); when the authorization server is needed
 //!   and cannot be reached, the answer is 503 with `Retry-After`, never a silent pass.
-//! - [`Tollgate::validate`] checks a token outside HTTP.
+//! - [`Tollgate::validate`] checks a token outside HTTP; [`bearer::extract`] takes it from HTTP
+//!   headers as the layer does, and [`Tollgate::render`] answers a [`Rejection`] as the layer
+//!   would.
+//! - [`Tollgate::diagnostics`] reports the key set, the caches and the introspection counters.
+//!
+//! # How a request flows
+//!
+//! Each step is one module; a step that refuses ends the request with its [`Rejection`]'s
+//! response, and the inner service is not called. docs/ARCHITECTURE.md in the repository says
+//! why each step is as it is.
+//!
+//! | step | what it decides | module |
+//! |---|---|---|
+//! | policy | the route's [`Requirement`]; paths that servers read differently are refused | `policy` ([`PolicyTable`]) |
+//! | bearer | the token in `Authorization: Bearer` (RFC 6750 §2.1) | [`bearer`] |
+//! | revocation memory | a token introspection called inactive is refused on every route | [`introspection`] |
+//! | verified-token cache | a repeated JWT skips the header, key, signature and claims steps | `verified` |
+//! | JOSE header | member cap and unique names, `crit`, the [`Algorithm`] allowlist, `typ` | `jws`, `alg` |
+//! | key and signature | the key the header names, bound to one algorithm | `keys`, `issuer` |
+//! | claims | issuer, audience, times, RFC 9068 claims, into the [`Principal`]'s data | `claims` |
+//! | requirement | scopes, token age, `acr`, authentication age | `requirement` ([`Requirement`]) |
+//! | introspection | sensitive routes and opaque tokens: the live answer, its cache and limits; for a JWT it must agree with the token | [`introspection`] |
+//! | answer | the [`Principal`] in the request extensions, or the RFC 6750 response | [`layer`] |
+//!
+//! The engine (`engine`) only orders these steps: everything that can be decided without
+//! waiting is, and only a key refetch or an introspection call is awaited.
+//!
+//! # Features
+//!
+//! - `axum` (default): the [`Principal`] and [`Claims`] extractors, and `IntoResponse` for
+//!   [`Rejection`].
+//! - `tracing` (default): logs through `tracing` (target `tollgate`).
+//! - `tower-http`: `tollgate::tower_http::Authorize`, for
+//!   `tower_http::auth::AsyncRequireAuthorizationLayer`.
+//!
+//! # Algorithms
+//!
+//! [`Algorithm`] is tollgate's own type, not jsonwebtoken's. tollgate verifies with aws-lc-rs
+//! directly and does not depend on jsonwebtoken, so its API does not change with jsonwebtoken's
+//! releases, and only the algorithms tollgate verifies can be named (`none` cannot).
 //!
 //! # Example
 //!
@@ -38,7 +77,7 @@
 //!     .build()
 //!     .unwrap();
 //! // Optional: wait for the signing keys (until then, requests get 503 + Retry-After).
-//! assert!(gate.ready(std::time::Duration::from_secs(10)).await);
+//! assert!(gate.wait_for_keys(std::time::Duration::from_secs(10)).await);
 //!
 //! async fn hello(principal: Principal) -> String {
 //!     format!("hello {}", principal.subject().unwrap_or("stranger"))
@@ -65,9 +104,11 @@
 
 mod log;
 
-mod body;
+mod alg;
+pub mod bearer;
 mod builder;
 mod claims;
+mod diagnostics;
 mod engine;
 mod error;
 #[cfg(feature = "axum")]
@@ -77,27 +118,31 @@ mod extract;
 pub mod fuzzing;
 mod hash;
 pub mod introspection;
+mod issuer;
+mod json;
+mod jws;
 mod keys;
 pub mod layer;
 mod policy;
 mod principal;
 mod rejection;
 mod requirement;
-mod status;
-mod token;
+#[cfg(feature = "tower-http")]
+pub mod tower_http;
 mod url_rules;
+mod verified;
 
-pub use body::ResponseBody;
+pub use alg::{Algorithm, UnknownAlgorithm};
 pub use builder::TollgateBuilder;
+pub use diagnostics::Diagnostics;
 pub use engine::Tollgate;
 pub use error::{ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::{Claims, ClaimsShapeError, ExtractRejection};
-pub use introspection::Introspection;
-pub use jsonwebtoken::Algorithm;
-pub use layer::{TollgateLayer, TollgateService};
+pub use introspection::config::Introspection;
+pub use layer::make::TollgateLayer;
+pub use layer::service::TollgateService;
 pub use policy::{PolicyTable, PolicyTableBuilder};
 pub use principal::{Principal, Scopes, TokenFormat};
 pub use rejection::{InvalidToken, Rejection, RejectionBody, Unavailable};
 pub use requirement::Requirement;
-pub use status::Status;

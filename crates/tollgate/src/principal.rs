@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::keys::VerifyKey;
+use crate::rejection::Responder;
 
 /// How the token was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +73,25 @@ impl std::fmt::Display for Scopes {
 }
 
 /// What a validated token says, shared by every request that presents the same token.
+///
+/// Made only by [`TokenInfo::new`]: from a verified JWT's claims (`claims.rs`) or from an opaque
+/// token's introspection answer (`introspection/principal.rs`).
 pub(crate) struct TokenInfo {
     pub(crate) format: TokenFormat,
+    /// The standard members, as read from the claims or the answer.
+    pub(crate) standard: StandardClaims,
+    /// Always a JSON object.
+    pub(crate) claims: Value,
+    /// The key that verified a JWT; a cached verification is valid only while it is current.
+    pub(crate) key: Option<Arc<VerifyKey>>,
+    /// How the engine that validated the token answers refusals (for extractors that refuse
+    /// later); set once per token, so a request pays nothing for it.
+    pub(crate) responder: Arc<Responder>,
+}
+
+/// The standard members of a token, read from its claims or its introspection answer.
+#[derive(Debug, Default)]
+pub(crate) struct StandardClaims {
     pub(crate) issuer: Option<String>,
     pub(crate) subject: Option<String>,
     pub(crate) client_id: Option<String>,
@@ -86,13 +104,26 @@ pub(crate) struct TokenInfo {
     pub(crate) acr: Option<String>,
     pub(crate) amr: Vec<String>,
     pub(crate) jti: Option<String>,
-    /// Always a JSON object.
-    pub(crate) claims: Value,
-    /// The key that verified a JWT; a cached verification is valid only while it is current.
-    pub(crate) key: Option<Arc<VerifyKey>>,
-    /// How the engine that validated the token answers refusals (for extractors that refuse
-    /// later); set once per token, so a request pays nothing for it.
-    pub(crate) responder: Option<Arc<crate::rejection::Responder>>,
+}
+
+impl TokenInfo {
+    /// The one constructor: the standard members, every claim (or answer member), the key that
+    /// verified a JWT, and the engine's responder.
+    pub(crate) fn new(
+        format: TokenFormat,
+        standard: StandardClaims,
+        claims: Map<String, Value>,
+        key: Option<Arc<VerifyKey>>,
+        responder: &Arc<Responder>,
+    ) -> Self {
+        Self {
+            format,
+            standard,
+            claims: Value::Object(claims),
+            key,
+            responder: Arc::clone(responder),
+        }
+    }
 }
 
 /// The caller of a request, as established by tollgate.
@@ -117,67 +148,67 @@ impl Principal {
 
     /// The `sub` claim: the resource owner, or the client itself for `client_credentials`.
     pub fn subject(&self) -> Option<&str> {
-        self.info.subject.as_deref()
+        self.info.standard.subject.as_deref()
     }
 
     /// The `client_id` claim: the OAuth client the token was issued to.
     pub fn client_id(&self) -> Option<&str> {
-        self.info.client_id.as_deref()
+        self.info.standard.client_id.as_deref()
     }
 
     /// The `iss` claim.
     pub fn issuer(&self) -> Option<&str> {
-        self.info.issuer.as_deref()
+        self.info.standard.issuer.as_deref()
     }
 
     /// The granted scopes.
     pub fn scopes(&self) -> &Scopes {
-        &self.info.scopes
+        &self.info.standard.scopes
     }
 
     /// Whether the token grants `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.info.scopes.contains(scope)
+        self.info.standard.scopes.contains(scope)
     }
 
     /// The audiences (`aud`), always as a list.
     pub fn audiences(&self) -> &[String] {
-        &self.info.audiences
+        &self.info.standard.audiences
     }
 
     /// `iat`, seconds since the Unix epoch.
     pub fn issued_at(&self) -> Option<i64> {
-        self.info.issued_at
+        self.info.standard.issued_at
     }
 
     /// `exp`, seconds since the Unix epoch.
     pub fn expires_at(&self) -> Option<i64> {
-        self.info.expires_at
+        self.info.standard.expires_at
     }
 
     /// `nbf`, seconds since the Unix epoch.
     pub fn not_before(&self) -> Option<i64> {
-        self.info.not_before
+        self.info.standard.not_before
     }
 
     /// `auth_time`: when the user authenticated (RFC 9068 §2.2.1).
     pub fn auth_time(&self) -> Option<i64> {
-        self.info.auth_time
+        self.info.standard.auth_time
     }
 
     /// `acr`: the authentication context class.
     pub fn acr(&self) -> Option<&str> {
-        self.info.acr.as_deref()
+        self.info.standard.acr.as_deref()
     }
 
     /// `amr`: the authentication methods used.
     pub fn amr(&self) -> &[String] {
-        &self.info.amr
+        &self.info.standard.amr
     }
 
     /// `jti`: the token's unique identifier.
     pub fn jti(&self) -> Option<&str> {
-        self.info.jti.as_deref()
+        self.info.standard.jti.as_deref()
     }
 
     /// Whether the token was a JWT or an opaque token.
@@ -218,10 +249,10 @@ impl std::fmt::Debug for Principal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Principal")
             .field("format", &self.info.format)
-            .field("subject", &self.info.subject)
-            .field("client_id", &self.info.client_id)
-            .field("scopes", &self.info.scopes)
-            .field("expires_at", &self.info.expires_at)
+            .field("subject", &self.info.standard.subject)
+            .field("client_id", &self.info.standard.client_id)
+            .field("scopes", &self.info.standard.scopes)
+            .field("expires_at", &self.info.standard.expires_at)
             .field("introspected", &self.introspected)
             .finish_non_exhaustive()
     }

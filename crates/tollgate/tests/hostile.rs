@@ -2,7 +2,7 @@
 //! huge or endless bodies, deeply nested JSON, the wrong content type, bad keys among good ones,
 //! a slow drip, redirects to another host, or an `active` that is not the boolean `true`.
 //!
-//! tollgate must keep its last good state, answer as DESIGN §7 says (503 with `Retry-After`
+//! tollgate must keep its last good state, answer as README, "Behaviour" says (503 with `Retry-After`
 //! where it cannot decide, never a pass), read no more than its bounds, and log a warning that
 //! names the trouble without ever containing a token.
 
@@ -23,7 +23,8 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use common::{Answer, builder, eventually, get as get_with, hybrid_builder, ready, serve};
 use serde_json::{Value, json};
-use tollgate::{Algorithm, Introspection, Tollgate, TollgateBuilder};
+use tollgate::{Introspection, Tollgate, TollgateBuilder};
+use tollgate_mock::Algorithm;
 use tollgate_mock::{Endpoint, Fault, MockAuthServer};
 
 /// Every WARN line tollgate logs, captured by a process-wide subscriber.
@@ -732,7 +733,7 @@ async fn a_served_key_set_without_usable_keys_is_authoritative() {
         mock.set_fault(Endpoint::Jwks, fault);
         refreshes(&mock, 2).await;
         assert_eq!(get_with(&format!("{url}/whoami"), &token).await.status, 200);
-        assert!(gate.status().keys_loaded);
+        assert!(gate.diagnostics().keys_loaded);
     }
 
     // A 200 with a JWK set whose keys are all unusable here (encryption keys, a symmetric
@@ -748,7 +749,7 @@ async fn a_served_key_set_without_usable_keys_is_authoritative() {
         json_body(json!({ "keys": keys }).to_string()),
     );
     let replaced = eventually(Duration::from_secs(20), || async {
-        gate.status().key_count == 0
+        gate.diagnostics().key_count == 0
     })
     .await;
     assert!(replaced, "the key set was not replaced");
@@ -762,7 +763,7 @@ async fn a_served_key_set_without_usable_keys_is_authoritative() {
         answer.param("error_description").as_deref(),
         Some("the token was signed with an unknown key")
     );
-    let status = gate.status();
+    let status = gate.diagnostics();
     assert!(!status.keys_loaded, "a readiness probe sees no usable key");
     let error = status.last_key_error.expect("the cause is reported");
     assert!(error.contains("no usable signature key"), "{error}");
@@ -778,7 +779,7 @@ async fn a_served_key_set_without_usable_keys_is_authoritative() {
     // Usable keys again: tokens pass again.
     mock.clear_faults();
     let back = eventually(Duration::from_secs(20), || async {
-        gate.status().keys_loaded
+        gate.diagnostics().keys_loaded
     })
     .await;
     assert!(back, "the keys did not come back");
@@ -834,7 +835,7 @@ async fn slow_drip_answers_time_out_and_recover() {
     let url = serve(app(&gate)).await;
     let token = mock.token().sign();
     assert!(
-        !gate.ready(Duration::from_secs(3)).await,
+        !gate.wait_for_keys(Duration::from_secs(3)).await,
         "a dripping JWKS cannot be ready in 3 s"
     );
     assert_unavailable(
@@ -844,7 +845,7 @@ async fn slow_drip_answers_time_out_and_recover() {
     warned("key set not loaded yet").await;
     mock.clear_faults();
     assert!(
-        gate.ready(Duration::from_secs(60)).await,
+        gate.wait_for_keys(Duration::from_secs(60)).await,
         "never recovered from the drip"
     );
     assert_eq!(get_with(&format!("{url}/whoami"), &token).await.status, 200);
@@ -875,7 +876,7 @@ async fn redirects_to_another_host_are_not_followed() {
     mock.set_fault(Endpoint::Jwks, Fault::Redirect(evil.jwks_uri()));
     let gate = hybrid_builder(&mock).build().unwrap();
     let url = serve(app(&gate)).await;
-    assert!(!gate.ready(Duration::from_secs(2)).await);
+    assert!(!gate.wait_for_keys(Duration::from_secs(2)).await);
     let forged = evil
         .token()
         .kid(&evil_kid)
@@ -888,7 +889,7 @@ async fn redirects_to_another_host_are_not_followed() {
     );
     warned("redirects are not followed").await;
     mock.clear_faults();
-    assert!(gate.ready(Duration::from_secs(30)).await);
+    assert!(gate.wait_for_keys(Duration::from_secs(30)).await);
     assert_eq!(
         get_with(&format!("{url}/whoami"), &forged).await.status,
         401
@@ -935,7 +936,7 @@ async fn a_client_that_follows_redirects_gets_no_keys_from_another_host() {
         .unwrap();
     let url = serve(app(&gate)).await;
     assert!(
-        !gate.ready(Duration::from_secs(2)).await,
+        !gate.wait_for_keys(Duration::from_secs(2)).await,
         "keys from another host were used"
     );
     let forged = evil

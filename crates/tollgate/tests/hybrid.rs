@@ -1,4 +1,4 @@
-//! Hybrid validation (DESIGN §5, §6): live introspection on sensitive routes, opaque tokens
+//! Hybrid validation (docs/ARCHITECTURE.md, "Introspection", "Requirements"): live introspection on sensitive routes, opaque tokens
 //! and revocation memory, over real loopback HTTP against tollgate-mock.
 
 mod common;
@@ -357,7 +357,7 @@ async fn validate_with_works_outside_http() {
 async fn a_sensitive_route_may_fail_open_when_asked_to() {
     let mock = MockAuthServer::start().await;
     let gate = ready(hybrid_builder(&mock)).await;
-    let relaxed = Requirement::sensitive(Duration::ZERO).fail_open_when_unreachable();
+    let relaxed = Requirement::sensitive(Duration::ZERO).fail_open_when_unreachable(true);
     let token = mock.token().sign();
     mock.go_down().await;
     let principal = gate.validate_with(&token, &relaxed).await.unwrap();
@@ -630,7 +630,7 @@ async fn a_revoked_jwt_stays_refused_after_more_junk_than_every_cache_holds() {
         gate.validate(&token).await.unwrap_err(),
         tollgate::Rejection::InvalidToken(tollgate::InvalidToken::Inactive)
     );
-    let status = gate.status();
+    let status = gate.diagnostics();
     assert_eq!(status.revoked_tokens_remembered, 1, "{status:?}");
     assert_eq!(
         (status.revocations_dropped, status.revocation_memory_full),

@@ -1,4 +1,4 @@
-//! Local validation (DESIGN §3, §4, §7) over real loopback HTTP, against tollgate-mock.
+//! Local validation (docs/ARCHITECTURE.md, "Key sets", "Local validation"; README, "Behaviour") over real loopback HTTP, against tollgate-mock.
 
 mod common;
 
@@ -11,7 +11,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{builder, get as get_with, ready, send, serve};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tollgate::{Algorithm, Claims, Principal, Requirement, Tollgate};
+use tollgate::{Claims, Principal, Requirement, Tollgate};
+use tollgate_mock::Algorithm;
 use tollgate_mock::{Endpoint, Fault, MockAuthServer};
 
 #[derive(Deserialize)]
@@ -47,7 +48,7 @@ fn app(gate: &Tollgate) -> Router {
         .route(
             "/either",
             get(|| async { "either" })
-                .route_layer(gate.require(Requirement::routine().any_scope(["a", "b"]))),
+                .route_layer(gate.require(Requirement::routine().any_scopes(["a", "b"]))),
         )
         .layer(gate.layer())
 }

@@ -23,7 +23,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
-use tollgate::{Algorithm, Tollgate};
+use tollgate::Tollgate;
+use tollgate_mock::Algorithm;
 use tollgate_mock::MockAuthServer;
 use tower::ServiceExt as _;
 

@@ -15,7 +15,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use common::{builder, eventually, get as get_with, hybrid_builder, ready, serve};
 use serde_json::json;
-use tollgate::{Algorithm, Introspection, Requirement, Tollgate};
+use tollgate::{Introspection, Requirement, Tollgate};
+use tollgate_mock::Algorithm;
 use tollgate_mock::{Endpoint, Fault, MockAuthServer};
 
 fn app(gate: &Tollgate) -> Router {
@@ -31,7 +32,9 @@ fn app(gate: &Tollgate) -> Router {
                 format!("introspected={}", principal.introspected())
             })
             .route_layer(
-                gate.require(Requirement::sensitive(Duration::ZERO).fail_open_when_unreachable()),
+                gate.require(
+                    Requirement::sensitive(Duration::ZERO).fail_open_when_unreachable(true),
+                ),
             ),
         )
         .layer(gate.layer())
@@ -180,7 +183,7 @@ async fn keys_rotate_under_load_without_a_refusal() {
     }
 
     // Retiring keys: tokens they signed, the one already verified and cached included, are
-    // refused once tollgate has refreshed (DESIGN §4: removing a key invalidates what it
+    // refused once tollgate has refreshed (docs/ARCHITECTURE.md, "Local validation": removing a key invalidates what it
     // verified); tokens of the current key keep passing.
     mock.retire_key(&first);
     let gone = eventually(Duration::from_secs(30), || async {
@@ -420,7 +423,7 @@ async fn a_flood_of_distinct_tokens_leaves_memory_bounded_and_the_as_untouched()
     }
     // The cache's own count: bounded by its capacity (moka's count is approximate, and
     // evictions run in batches, hence the slack).
-    let entries = gate.status().verified_cache_entries;
+    let entries = gate.diagnostics().verified_cache_entries;
     assert!(
         entries <= 2 * CAPACITY + 1_000,
         "{entries} entries in a cache of {CAPACITY}"
@@ -594,7 +597,7 @@ async fn junk_opaque_tokens_in_flight_against_a_slow_as_do_not_starve_sensitive_
         assert!(result.is_err(), "a junk token passed");
     }
     // tollgate's own limits turned the excess away (503) rather than queueing it.
-    let status = gate.status();
+    let status = gate.diagnostics();
     assert!(
         status.introspection_rate_limited + status.introspection_saturated > 0,
         "{status:?}"

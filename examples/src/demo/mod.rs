@@ -135,7 +135,7 @@ pub async fn run(out: &mut impl Write) -> Result<Report, DemoError> {
         ))
         .build()
         .map_err(|e| DemoError::Setup(e.to_string()))?;
-    if !gate.ready(Duration::from_secs(10)).await {
+    if !gate.wait_for_keys(Duration::from_secs(10)).await {
         return Err(DemoError::Setup(
             "the signing keys did not load from the mock within 10 s".into(),
         ));

@@ -11,7 +11,7 @@ use super::check::{Expect, Story};
 use super::client::{observe, send};
 use crate::protected_api::ALL_SCOPES;
 
-/// The whole story (DESIGN §2, §5, §7 in action).
+/// The whole story (docs/ARCHITECTURE.md, "The pipeline", "Introspection"; README, "Behaviour" in action).
 pub(super) async fn play<W: Write>(s: &mut Story<'_, W>) -> Result<(), DemoError> {
     let mock = s.mock.clone();
     let (issuer, api) = (mock.issuer(), s.api.clone());

@@ -222,7 +222,7 @@ impl Server {
     /// Waits until the signing keys are loaded, at most `timeout`; true when they are. Until
     /// then, requests with a token are answered 503 with `Retry-After`.
     pub async fn ready(&self, timeout: Duration) -> bool {
-        self.gate.ready(timeout).await
+        self.gate.wait_for_keys(timeout).await
     }
 
     /// Prints where the API listens, what it trusts and its routes; with the embedded mock

@@ -85,20 +85,7 @@ pub(super) fn bearer_header(credential: &str) -> Option<HeaderValue> {
 /// algorithm RFC 6749 Appendix B refers to): alphanumerics and `*-._` stay, space becomes `+`,
 /// every other byte of the UTF-8 encoding becomes `%XX`.
 fn form_encode(out: &mut String, input: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for &byte in input.as_bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                out.push(char::from(byte));
-            }
-            b' ' => out.push('+'),
-            _ => {
-                out.push('%');
-                out.push(char::from(HEX[usize::from(byte >> 4)]));
-                out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-            }
-        }
-    }
+    out.extend(form_urlencoded::byte_serialize(input.as_bytes()));
 }
 
 /// The request body: `token=...&token_type_hint=access_token` (RFC 7662 §2.1) plus the

@@ -1,12 +1,13 @@
 //! Strict parsing of an introspection answer (RFC 7662 §2.2) and its time checks.
 //!
+//! Longer than 400 lines for a reason: half of it is the table of answers servers really send,
+//! as unit tests beside the parser they pin down.
+//!
 //! Only a JSON object with a boolean `active` is an answer; anything else is a failure of the
 //! authorization server, never a pass and never a cacheable "inactive".
 
-use std::fmt;
 use std::sync::Arc;
 
-use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::IntrospectionAnswer;
@@ -25,38 +26,6 @@ pub(super) enum Verdict {
     NotYetValid { nbf: i64 },
 }
 
-/// A JSON object whose members are unique. serde_json keeps the last of duplicate members;
-/// `{"active": false, "active": true}` must not become a pass, so duplicates are refused.
-struct StrictObject(Map<String, Value>);
-
-impl<'de> Deserialize<'de> for StrictObject {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor;
-
-        impl<'de> Visitor<'de> for ObjectVisitor {
-            type Value = StrictObject;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<StrictObject, A::Error> {
-                let mut map = Map::new();
-                while let Some(key) = access.next_key::<String>()? {
-                    if map.contains_key(&key) {
-                        return Err(A::Error::custom("duplicate member"));
-                    }
-                    let value: Value = access.next_value()?;
-                    map.insert(key, value);
-                }
-                Ok(StrictObject(map))
-            }
-        }
-
-        deserializer.deserialize_map(ObjectVisitor)
-    }
-}
-
 /// Parses an answer strictly (RFC 7662 §2.2) and applies the time checks with `now` (seconds
 /// since the epoch) and `leeway_secs`.
 ///
@@ -70,8 +39,9 @@ impl<'de> Deserialize<'de> for StrictObject {
 ///   A wrong type is an error: a member that is there but unusable must not be ignored, since
 ///   the engine compares these with the JWT.
 pub(super) fn parse(body: &[u8], now: i64, leeway_secs: i64) -> Result<Verdict, &'static str> {
-    let StrictObject(raw) =
-        serde_json::from_slice(body).map_err(|_| "introspection answer is not a JSON object")?;
+    // Unique member names: `{"active": false, "active": true}` must not become a pass.
+    let raw = crate::json::unique_object(body)
+        .map_err(|_| "introspection answer is not a JSON object")?;
 
     match raw.get("active") {
         Some(Value::Bool(true)) => {}

@@ -16,7 +16,7 @@
 //!   its `exp`; sensitive routes ask the AS anyway and are told again. A given-up opaque token
 //!   is simply asked about again.
 //! - Reaching the bound is logged at WARN once per episode (until the memory is back under 90 %
-//!   of its bound) and counted in `Status`.
+//!   of its bound) and counted in `Diagnostics`.
 //!
 //! The hot path is a lookup on every request: one atomic load while the memory is empty (the
 //! common case), otherwise a read lock on one of 16 shards and a hash-map lookup. Writers
@@ -88,7 +88,7 @@ impl RevocationMemory {
         if self.len.load(Ordering::SeqCst) == 0 {
             return false;
         }
-        self.contains_at(hash, super::introspector::unix_now())
+        self.contains_at(hash, super::call::unix_now())
     }
 
     pub(super) fn contains_at(&self, hash: &TokenHash, now: i64) -> bool {

@@ -1,4 +1,10 @@
 //! Introspection against a tiny in-test authorization server on 127.0.0.1.
+//!
+//! Longer than 400 lines for a reason: one suite against one in-test server, whose modes its cases
+//! share. The server stays canned rather than tollgate-mock for now: besides answers the mock's
+//! faults could give, the cases read each request as it arrived (`Authorization`, `Accept`, the
+//! form body) and the most calls in flight at once, which the mock does not report, and need
+//! 400 answers with bodies the mock does not send (no `error`, HTML, 100 KiB).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -785,7 +791,59 @@ async fn accessors_report_the_configuration() {
         format!("{base}/active"),
     );
     assert_eq!(introspector.routine_ttl(), Duration::from_secs(7));
-    assert_eq!(introspector.retry_after(), Duration::from_secs(5));
+}
+
+#[test]
+fn each_failure_has_one_answer_with_a_true_reason() {
+    use crate::rejection::{InvalidToken, Rejection, Unavailable};
+    let unavailable = |error: IntrospectionError, kind| match error.rejection(kind) {
+        Rejection::Unavailable {
+            reason,
+            retry_after,
+        } => Some((reason, retry_after.as_secs())),
+        _ => None,
+    };
+    for kind in [TokenKind::Jwt, TokenKind::Opaque] {
+        assert_eq!(
+            unavailable(IntrospectionError::Unreachable("x"), kind),
+            Some((Unavailable::Introspection, 5))
+        );
+        // The AS rejects our credentials or answers nonsense: not "cannot be reached".
+        assert_eq!(
+            unavailable(IntrospectionError::Broken("x"), kind),
+            Some((Unavailable::IntrospectionFailed, 5))
+        );
+        // tollgate's own limits: a short wait.
+        assert_eq!(
+            unavailable(IntrospectionError::Saturated("x"), kind),
+            Some((Unavailable::Overloaded, 1))
+        );
+        assert_eq!(
+            IntrospectionError::Inactive.rejection(kind),
+            Rejection::InvalidToken(InvalidToken::Inactive)
+        );
+        assert_eq!(
+            IntrospectionError::Unconfirmable("x").rejection(kind),
+            Rejection::InvalidToken(InvalidToken::Unconfirmable)
+        );
+    }
+    assert_eq!(
+        unavailable(IntrospectionError::NoEndpoint, TokenKind::Jwt),
+        Some((Unavailable::NoIntrospection, 60))
+    );
+    assert_eq!(
+        IntrospectionError::NoEndpoint.rejection(TokenKind::Opaque),
+        Rejection::InvalidToken(InvalidToken::OpaqueUnsupported)
+    );
+    // Only an outage opens a fail-open route.
+    assert!(IntrospectionError::Unreachable("x").is_unreachable());
+    for closed in [
+        IntrospectionError::Broken("x"),
+        IntrospectionError::Saturated("x"),
+        IntrospectionError::NoEndpoint,
+    ] {
+        assert!(!closed.is_unreachable(), "{closed:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,11 @@
 //! JWK sets (RFC 7517) parsed into [`VerifyKey`]s.
 //!
-//! Our own structs rather than `jsonwebtoken::jwk::Jwk`: that one ignores `alg`, `use` and
-//! `key_ops` and turns `kty: oct` into an HMAC key (DESIGN §9). Here every key is bound to its
+//! Longer than 400 lines for a reason: the checks of one JWK, in the order they apply, with the
+//! RFC section of each; one reading of a key type per function.
+//!
+//! Our own parser rather than a general-purpose JWK type: those commonly ignore `alg`, `use` and
+//! `key_ops` and turn `kty: oct` into an HMAC key (RFC 8725 §3.1 forbids mixing key types this
+//! way; docs/ARCHITECTURE.md, "Key sets"). Here every key is bound to its
 //! key type *and* one algorithm, and a key that is not clearly a signature-verification key for
 //! an allowed algorithm is left out. One bad key never spoils the others; only a document that is
 //! not a JWK set at all is an error. A JWK set without a single usable key is a result like any
@@ -16,10 +20,10 @@ use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
 use super::snapshot::{KeySnapshot, VerifyKey};
+use crate::alg::{Algorithm, Curve, KeyType};
 use crate::log::{debug, warn};
 
 /// At most this many entries of a JWKS are looked at; the rest are ignored. Real key sets hold
@@ -70,7 +74,7 @@ struct RawJwkSet {
 }
 
 /// The members of a JWK that matter here (RFC 7517 §4, RFC 7518 §6). Unknown members, `x5c`
-/// among them, are ignored: certificates are neither followed nor trusted (DESIGN §3).
+/// among them, are ignored: certificates are neither followed nor trusted (RFC 8725 §3.10).
 #[derive(Deserialize)]
 struct RawJwk {
     kty: Option<String>,
@@ -192,26 +196,6 @@ fn ec_params(alg: Algorithm) -> Result<&'static signature::EcdsaVerificationAlgo
         Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
         Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
         _ => return Err(Skip::Invalid("not an ECDSA algorithm".into())),
-    })
-}
-
-/// The JWS algorithms a JWK's `alg` may name (RFC 7518 §3.1, RFC 8037 §3.1). `Ed25519` is the
-/// fully-specified name of RFC 9864 for what tokens still call `EdDSA`.
-fn jws_alg(name: &str) -> Option<Algorithm> {
-    Some(match name {
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "PS256" => Algorithm::PS256,
-        "PS384" => Algorithm::PS384,
-        "PS512" => Algorithm::PS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        "EdDSA" | "Ed25519" => Algorithm::EdDSA,
-        "HS256" => Algorithm::HS256,
-        "HS384" => Algorithm::HS384,
-        "HS512" => Algorithm::HS512,
-        _ => return None,
     })
 }
 
@@ -358,7 +342,7 @@ fn check_jwk(raw: RawJwk, allowed: &[Algorithm]) -> Result<Candidate, Skip> {
     let declared = match raw.alg.as_deref() {
         None => None,
         Some("none") => return Err(Skip::Invalid(format!("{name}: alg \"none\"").into())),
-        Some(other) => match jws_alg(other) {
+        Some(other) => match Algorithm::from_jwk_name(other) {
             Some(alg) => Some(alg),
             // Encryption algorithms (RSA-OAEP, ECDH-ES, ...) and signature algorithms this
             // crate does not verify (ES512, ES256K, ...).
@@ -374,7 +358,7 @@ fn check_jwk(raw: RawJwk, allowed: &[Algorithm]) -> Result<Candidate, Skip> {
         "RSA" => rsa_key(&name, &raw, declared, allowed)?,
         "EC" => ec_key(&name, &raw, declared, allowed)?,
         "OKP" => okp_key(&name, &raw, declared, allowed)?,
-        // DESIGN §3, RFC 8725 §3.1: a symmetric key never comes from a JWKS; turning one into an
+        // RFC 8725 §3.1: a symmetric key never comes from a JWKS; turning one into an
         // HMAC key would let anyone who can read the JWKS sign tokens.
         "oct" => {
             return Err(Skip::Invalid(
@@ -410,7 +394,7 @@ fn describe(kid: Option<&str>) -> String {
 }
 
 /// The key's algorithm: the declared one, which must fit the key type, or the derived one.
-/// Either way it must be in the allowlist (DESIGN §3).
+/// Either way it must be in the allowlist (RFC 8725 §3.1).
 fn bind_alg(
     name: &str,
     declared: Option<Algorithm>,
@@ -448,7 +432,7 @@ fn rsa_key(
         name,
         declared,
         Algorithm::RS256,
-        |alg| rsa_params(alg).is_ok(),
+        |alg| alg.key_type() == KeyType::Rsa,
         allowed,
     )?;
     // RFC 7518 §6.3.1: unsigned big-endian integers. Leading zero octets are tolerated (some
@@ -480,21 +464,29 @@ fn ec_key(
     declared: Option<Algorithm>,
     allowed: &[Algorithm],
 ) -> Result<(Algorithm, Params), Skip> {
-    let (derived, coordinate_len) = match raw.crv.as_deref() {
-        Some("P-256") => (Algorithm::ES256, 32),
-        Some("P-384") => (Algorithm::ES384, 48),
-        Some("P-521" | "secp256k1") => {
+    let crv = raw.crv.as_deref();
+    let curve = match (crv, crv.and_then(Curve::from_jwk_name)) {
+        (_, Some(curve)) => curve,
+        (Some("P-521" | "secp256k1"), None) => {
             return Err(Skip::Ignored(format!("{name}: unsupported curve").into()));
         }
-        Some(other) => {
+        (Some(other), None) => {
             return Err(Skip::Invalid(
                 format!("{name}: unknown EC curve {}", quoted(other)).into(),
             ));
         }
-        None => return Err(Skip::Invalid(format!("{name}: EC key without crv").into())),
+        (None, None) => return Err(Skip::Invalid(format!("{name}: EC key without crv").into())),
     };
     // The curve decides the algorithm (RFC 7518 §3.4): ES256 is P-256 only, ES384 P-384 only.
-    let alg = bind_alg(name, declared, derived, |alg| alg == derived, allowed)?;
+    let derived = curve.algorithm();
+    let alg = bind_alg(
+        name,
+        declared,
+        derived,
+        |alg| alg.key_type() == KeyType::Ec(curve),
+        allowed,
+    )?;
+    let coordinate_len = curve.coordinate_len();
     let x = decode(name, "x", raw.x.as_deref())?;
     let y = decode(name, "y", raw.y.as_deref())?;
     // RFC 7518 §6.2.1.2/3: each coordinate is the full size of the field, zeros kept.
@@ -533,7 +525,7 @@ fn okp_key(
         name,
         declared,
         Algorithm::EdDSA,
-        |alg| alg == Algorithm::EdDSA,
+        |alg| alg.key_type() == KeyType::Ed25519,
         allowed,
     )?;
     // RFC 8037 §2: `x` is the raw 32-byte public key.

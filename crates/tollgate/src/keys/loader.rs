@@ -1,6 +1,10 @@
 //! The state shared by the clones of a [`KeySet`](super::KeySet), and the background task that
 //! discovers, fetches and refreshes the keys.
 //!
+//! Longer than 400 lines for a reason: the loader's states (first load, refresh, backoff,
+//! staleness, the single-flight refetch) share one lock-free handoff, and splitting them would
+//! spread its invariants over files.
+//!
 //! The task is the only writer: it fetches, then swaps a whole new snapshot in. Readers load
 //! the current snapshot without locking. A request that meets an unknown `kid` does not fetch
 //! itself; it wakes the task and waits for the attempt that starts after it asked, so every

@@ -1,6 +1,6 @@
 //! The authorization server's signing keys: discovery, JWKS fetching, refresh, rotation.
 //!
-//! A [`KeySet`] belongs to one issuer (DESIGN §3). Its keys come from the JWKS named in the
+//! A [`KeySet`] belongs to one issuer (docs/ARCHITECTURE.md, "Key sets"). Its keys come from the JWKS named in the
 //! issuer's metadata (RFC 8414, or OpenID Connect Discovery), from a JWKS URI configured
 //! directly, or from an HMAC secret configured explicitly.
 //!
@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::Algorithm;
+use crate::alg::Algorithm;
 
 use self::loader::Shared;
 pub(crate) use self::snapshot::{KeySnapshot, VerifyKey};

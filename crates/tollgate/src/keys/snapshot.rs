@@ -5,9 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::alg::Algorithm;
 use aws_lc_rs::hmac;
 use aws_lc_rs::signature::ParsedPublicKey;
-use jsonwebtoken::Algorithm;
 
 use super::KeyLookupError;
 use crate::log::warn;
@@ -53,12 +53,13 @@ impl VerifyKey {
     /// An HMAC key for one of HS256/384/512; `None` for any other algorithm or a secret shorter
     /// than the hash output, which RFC 7518 §3.2 forbids.
     pub(super) fn hmac(alg: Algorithm, secret: &[u8]) -> Option<Self> {
-        let (algorithm, min_len) = match alg {
-            Algorithm::HS256 => (hmac::HMAC_SHA256, 32),
-            Algorithm::HS384 => (hmac::HMAC_SHA384, 48),
-            Algorithm::HS512 => (hmac::HMAC_SHA512, 64),
+        let algorithm = match alg {
+            Algorithm::HS256 => hmac::HMAC_SHA256,
+            Algorithm::HS384 => hmac::HMAC_SHA384,
+            Algorithm::HS512 => hmac::HMAC_SHA512,
             _ => return None,
         };
+        let min_len = alg.hmac_min_len();
         if secret.len() < min_len {
             warn!(
                 "HMAC secret of {} bytes is too short for {alg:?} (at least {min_len} bytes, \

@@ -1,4 +1,10 @@
-//! The response future of [`TollgateService`](super::TollgateService).
+//! The response future of [`TollgateService`](super::TollgateService): a small state machine.
+//!
+//! ```text
+//! Rejected ──────────────────────────────► (rejection response) ─┐
+//! Checking ──accepted──► Calling ────────► (inner response) ─────┼─► Done ──► 500 if polled
+//!          ──refused───────────────────► (rejection response) ───┘
+//! ```
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,14 +15,14 @@ use http::{Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::log::debug;
-
+use super::body::ResponseBody;
 use crate::Tollgate;
-use crate::body::{ResponseBody, rejection_response};
+use crate::log::debug;
 use crate::principal::Principal;
 use crate::rejection::Rejection;
 
-type Check = Pin<Box<dyn Future<Output = Result<Principal, Rejection>> + Send>>;
+/// The part of a check that waits for the network (a key refetch, an introspection call).
+pub(crate) type Check = Pin<Box<dyn Future<Output = Result<Principal, Rejection>> + Send>>;
 
 pin_project! {
     /// Response future of tollgate's middleware.
@@ -32,19 +38,26 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
+    #[project_replace = StateReplace]
     enum State<F, S, ReqB> {
+        /// Waiting for the check, with the ready inner service and the request it will serve.
         Checking {
             check: Check,
-            call: Option<(S, Request<ReqB>)>,
+            service: S,
+            request: Request<ReqB>,
             gate: Tollgate,
         },
+        /// The inner service is answering.
         Calling {
             #[pin]
             future: F,
         },
+        /// Refused without waiting; answered at the first poll.
         Rejected {
-            response: Option<Response<Bytes>>,
+            response: Response<Bytes>,
         },
+        /// Answered.
+        Done,
     }
 }
 
@@ -57,9 +70,7 @@ impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
 
     pub(crate) fn rejected(response: Response<Bytes>) -> Self {
         Self {
-            state: State::Rejected {
-                response: Some(response),
-            },
+            state: State::Rejected { response },
         }
     }
 
@@ -72,7 +83,8 @@ impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
         Self {
             state: State::Checking {
                 check,
-                call: Some((service, request)),
+                service,
+                request,
                 gate,
             },
         }
@@ -87,49 +99,53 @@ where
     type Output = Result<Response<ResponseBody<ResB>>, E>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        loop {
-            let mut this = self.as_mut().project();
-            match this.state.as_mut().project() {
-                StateProj::Checking { check, call, gate } => {
-                    let verdict = ready!(check.as_mut().poll(cx));
-                    let Some((mut service, mut request)) = call.take() else {
-                        return Poll::Ready(Ok(internal_error()));
-                    };
-                    match verdict {
-                        Ok(principal) => {
-                            gate.accept(&mut request, principal);
-                            let future = service.call(request);
-                            this.state.set(State::Calling { future });
-                        }
-                        Err(rejection) => {
-                            debug!("request refused: {rejection}");
-                            return Poll::Ready(Ok(rejection_response(
-                                gate.rejection_response(&rejection),
-                            )));
-                        }
-                    }
-                }
-                StateProj::Calling { future } => {
-                    let response = ready!(future.poll(cx))?;
-                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
-                }
-                StateProj::Rejected { response } => {
-                    let response = response.take().unwrap_or_else(internal_response);
-                    return Poll::Ready(Ok(rejection_response(response)));
-                }
+        let mut state = self.as_mut().project().state;
+        let verdict = match state.as_mut().project() {
+            StateProj::Calling { future } => {
+                let response = ready!(future.poll(cx));
+                state.set(State::Done);
+                return Poll::Ready(response.map(|response| response.map(ResponseBody::inner)));
             }
+            StateProj::Checking { check, .. } => Some(ready!(check.as_mut().poll(cx))),
+            StateProj::Rejected { .. } | StateProj::Done => None,
+        };
+        // Leaving the state: whatever it held moves out, and `Done` stays behind.
+        match (state.as_mut().project_replace(State::Done), verdict) {
+            (
+                StateReplace::Checking {
+                    mut service,
+                    mut request,
+                    gate,
+                    ..
+                },
+                Some(Ok(principal)),
+            ) => {
+                gate.accept(&mut request, principal);
+                state.set(State::Calling {
+                    future: service.call(request),
+                });
+                self.poll(cx)
+            }
+            (StateReplace::Checking { gate, .. }, Some(Err(rejection))) => {
+                debug!("request refused: {rejection}");
+                Poll::Ready(Ok(gate.render(&rejection).map(ResponseBody::rejection)))
+            }
+            (StateReplace::Rejected { response }, _) => {
+                Poll::Ready(Ok(response.map(ResponseBody::rejection)))
+            }
+            // `Done`: polled after it completed, which the `Future` contract forbids. Answer
+            // rather than panic.
+            _ => Poll::Ready(Ok(internal_error())),
         }
     }
 }
 
-/// Only reachable if the future is polled after it completed, which the `Future` contract
-/// forbids; answer rather than panic.
-fn internal_response() -> Response<Bytes> {
-    let mut response = Response::new(Bytes::new());
+/// The answer to a poll after completion.
+fn internal_error<B>() -> Response<ResponseBody<B>> {
+    let mut response = Response::new(ResponseBody::rejection(Bytes::new()));
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     response
 }
 
-fn internal_error<B>() -> Response<ResponseBody<B>> {
-    rejection_response(internal_response())
-}
+#[cfg(test)]
+mod tests;

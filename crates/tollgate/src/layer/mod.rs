@@ -1,5 +1,7 @@
 //! Bearer-token authentication for every request of a service, with per-route requirements
-//! from a [`PolicyTable`](crate::PolicyTable).
+//! from a [`PolicyTable`](crate::PolicyTable): [`TollgateLayer`](crate::TollgateLayer) makes a
+//! [`TollgateService`](crate::TollgateService), whose [`ResponseFuture`] answers with a
+//! [`ResponseBody`].
 //!
 //! The layer takes the bearer token from the `Authorization` header, validates it (locally for
 //! a JWT; by introspection for an opaque token or on a sensitive route), and puts the
@@ -28,7 +30,7 @@
 //!     .audience(auth_server.audience())
 //!     .build()
 //!     .unwrap();
-//! assert!(gate.ready(std::time::Duration::from_secs(10)).await);
+//! assert!(gate.wait_for_keys(std::time::Duration::from_secs(10)).await);
 //!
 //! let policy = PolicyTable::builder()
 //!     .rule("GET", "/health", Requirement::public())
@@ -57,8 +59,10 @@
 //! # }
 //! ```
 
+mod body;
 mod future;
-mod service;
+pub(crate) mod make;
+pub(crate) mod service;
 
+pub use body::ResponseBody;
 pub use future::ResponseFuture;
-pub use service::{TollgateLayer, TollgateService};

@@ -1,58 +1,18 @@
-//! [`TollgateLayer`] and [`TollgateService`].
+//! [`TollgateService`]: the decision for one request, made without waiting where it can.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::log::{debug, trace};
-
+use super::body::ResponseBody;
 use super::future::ResponseFuture;
 use crate::Tollgate;
-use crate::body::ResponseBody;
 use crate::engine::Step;
+use crate::log::{debug, trace};
 use crate::policy::PolicyTable;
 use crate::requirement::Requirement;
-use crate::token::bearer_token;
-
-/// Applies [`TollgateService`] to a service. Made by [`Tollgate::layer`] or
-/// [`Tollgate::layer_with_policy`].
-#[derive(Clone)]
-pub struct TollgateLayer {
-    gate: Tollgate,
-    policy: Arc<PolicyTable>,
-}
-
-impl TollgateLayer {
-    pub(crate) fn new(gate: Tollgate, policy: PolicyTable) -> Self {
-        Self {
-            gate,
-            policy: Arc::new(policy),
-        }
-    }
-}
-
-impl std::fmt::Debug for TollgateLayer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TollgateLayer")
-            .field("policy", &self.policy)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S> Layer<S> for TollgateLayer {
-    type Service = TollgateService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        TollgateService {
-            inner,
-            gate: self.gate.clone(),
-            policy: Arc::clone(&self.policy),
-        }
-    }
-}
 
 /// Authenticates every request with a bearer token; see the [module docs](crate::layer).
 #[derive(Clone)]
@@ -60,6 +20,31 @@ pub struct TollgateService<S> {
     inner: S,
     gate: Tollgate,
     policy: Arc<PolicyTable>,
+}
+
+impl<S> TollgateService<S> {
+    pub(crate) fn new(inner: S, gate: Tollgate, policy: Arc<PolicyTable>) -> Self {
+        Self {
+            inner,
+            gate,
+            policy,
+        }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The wrapped service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
 }
 
 impl<S> std::fmt::Debug for TollgateService<S> {
@@ -72,8 +57,7 @@ impl<S> std::fmt::Debug for TollgateService<S> {
 
 impl<S, ReqB, ResB> Service<Request<ReqB>> for TollgateService<S>
 where
-    S: Service<Request<ReqB>, Response = Response<ResB>> + Clone + Send + 'static,
-    ReqB: Send + 'static,
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Clone,
 {
     type Response = Response<ResponseBody<ResB>>;
     type Error = S::Error;
@@ -93,7 +77,7 @@ where
             Ok(requirement) => authorize(&self.gate, &mut self.inner, request, requirement),
             Err(rejection) => {
                 debug!("request refused: {rejection}");
-                ResponseFuture::rejected(self.gate.rejection_response(&rejection))
+                ResponseFuture::rejected(self.gate.render(&rejection))
             }
         }
     }
@@ -107,23 +91,14 @@ fn authorize<S, ReqB, ResB>(
     requirement: &Arc<Requirement>,
 ) -> ResponseFuture<S::Future, S, ReqB>
 where
-    S: Service<Request<ReqB>, Response = Response<ResB>> + Clone + Send + 'static,
-    ReqB: Send + 'static,
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Clone,
 {
     if requirement.public {
         return ResponseFuture::calling(inner.call(request));
     }
-    let (step, pending_token) = {
-        let token = match bearer_token(request.headers(), request.uri().query()) {
-            Ok(token) => token,
-            Err(rejection) => {
-                debug!("request refused: {rejection}");
-                return ResponseFuture::rejected(gate.rejection_response(&rejection));
-            }
-        };
-        let step = gate.begin(token, requirement);
-        let owned = matches!(step, Step::Pending(_)).then(|| token.to_owned());
-        (step, owned)
+    let step = match crate::bearer::extract(request.headers(), request.uri().query()) {
+        Ok(token) => gate.begin(token, requirement),
+        Err(rejection) => Step::Done(Err(rejection)),
     };
     match step {
         Step::Done(Ok(principal)) => {
@@ -133,15 +108,13 @@ where
         }
         Step::Done(Err(rejection)) => {
             debug!("request refused: {rejection}");
-            ResponseFuture::rejected(gate.rejection_response(&rejection))
+            ResponseFuture::rejected(gate.render(&rejection))
         }
         Step::Pending(pending) => {
-            let token = pending_token.unwrap_or_default();
             let check_gate = gate.clone();
             // Only a check that waits takes its own handle on the requirement.
             let requirement = Arc::clone(requirement);
-            let check =
-                Box::pin(async move { check_gate.finish(&token, pending, &requirement).await });
+            let check = Box::pin(async move { check_gate.finish(pending, &requirement).await });
             // The inner service was made ready by `poll_ready`; that ready instance must serve
             // this request, so it goes into the future and a fresh clone stays behind.
             let clone = inner.clone();

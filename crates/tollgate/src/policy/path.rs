@@ -151,20 +151,14 @@ pub(super) fn scan(path: &str, lenient: bool) -> Result<Scan, &'static str> {
     }
 }
 
-/// Decodes every escape of a path that [`scan`] accepted.
+/// Decodes every escape of a path that [`scan`] accepted, so every `%` starts a well-formed
+/// escape (RFC 3986 §2.1).
 pub(super) fn decode(text: &str) -> Result<String, &'static str> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some((b, next)) = decoded_at(bytes, i) {
-        out.push(b);
-        i = next;
-    }
-    if i != bytes.len() {
-        return Err(ESCAPE);
-    }
     // This also refuses overlong forms (`%c0%ae` for `.`) and lone surrogates: RFC 3629 §3.
-    String::from_utf8(out).map_err(|_| ESCAPE)
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| ESCAPE)
 }
 
 /// The segments of `text` (a path starting with `/`), split on `/`; `trimmed` drops one

@@ -1,8 +1,12 @@
 //! The policy table's unit tests: rules, path readings, strictness, patterns.
+//!
+//! Longer than 400 lines for a reason: one table of path spellings per reading, each case a
+//! line, so that a missing spelling shows.
 
 use std::time::Duration;
 
 use super::*;
+use crate::error::ConfigErrorKind;
 
 fn table() -> PolicyTable {
     PolicyTable::builder()
@@ -199,13 +203,13 @@ fn strictness_compares_every_part_of_a_requirement() {
     let stricter = [
         (r(), Requirement::public()),
         (r().all_scopes(["a", "b"]), r().all_scopes(["a"])),
-        (r().all_scopes(["a"]), r().any_scope(["a", "b"])),
-        (r().any_scope(["a"]), r().any_scope(["a", "b"])),
+        (r().all_scopes(["a"]), r().any_scopes(["a", "b"])),
+        (r().any_scopes(["a"]), r().any_scopes(["a", "b"])),
         (Requirement::sensitive(s(0)), r()),
         (Requirement::sensitive(s(0)), Requirement::sensitive(s(5))),
         (
             Requirement::sensitive(s(0)),
-            Requirement::sensitive(s(0)).fail_open_when_unreachable(),
+            Requirement::sensitive(s(0)).fail_open_when_unreachable(true),
         ),
         (r().max_token_age(s(10)), r().max_token_age(s(60))),
         (r().max_auth_age(s(10)), r()),
@@ -218,10 +222,10 @@ fn strictness_compares_every_part_of_a_requirement() {
     }
     let incomparable = [
         (r().all_scopes(["a"]), r().all_scopes(["b"])),
-        (r().any_scope(["a", "b"]), r().any_scope(["b", "c"])),
+        (r().any_scopes(["a", "b"]), r().any_scopes(["b", "c"])),
         (Requirement::sensitive(s(5)), r().all_scopes(["a"])),
         (
-            Requirement::sensitive(s(0)).fail_open_when_unreachable(),
+            Requirement::sensitive(s(0)).fail_open_when_unreachable(true),
             Requirement::sensitive(s(5)),
         ),
         (r().acr_values(["gold"]), r().acr_values(["silver"])),

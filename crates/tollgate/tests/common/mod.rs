@@ -31,7 +31,7 @@ pub fn hybrid_builder(mock: &MockAuthServer) -> TollgateBuilder {
 pub async fn ready(builder: TollgateBuilder) -> Tollgate {
     let gate = builder.build().expect("valid configuration");
     assert!(
-        gate.ready(Duration::from_secs(10)).await,
+        gate.wait_for_keys(Duration::from_secs(10)).await,
         "keys did not load"
     );
     gate

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::alg::Algorithm;
 use aws_lc_rs::signature::{self, Ed25519KeyPair};
-use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
 use super::{ASYMMETRIC, b64, ec_jwk, ec_pair, ed_jwk, es256_jwk, jwks, rsa_jwk, rsa_key};

@@ -1,10 +1,13 @@
 //! The key set against a live server: discovery, background loading, refresh, single flight,
 //! cooldown, stale keys and the end of the task.
+//!
+//! Longer than 400 lines for a reason: every case drives the same live server through the
+//! loader's timeline, and shares its fixtures.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
+use crate::alg::Algorithm;
 use serde_json::{Value, json};
 
 use super::server::{Route, TestServer};

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::alg::Algorithm;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, Ed25519KeyPair, RsaEncoding};
 use aws_lc_rs::{hmac, signature::EcdsaKeyPair};
-use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
 use super::{

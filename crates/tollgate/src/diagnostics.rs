@@ -1,15 +1,17 @@
-//! What tollgate can tell about its own state: for readiness probes, metrics and logs.
+//! What tollgate can tell about its own state ([`Diagnostics`]): for readiness probes, metrics
+//! and logs.
 
 use std::time::Duration;
 
 use crate::engine::Tollgate;
 
-/// A snapshot of a [`Tollgate`]'s key set, caches and introspection client.
+/// A snapshot of a [`Tollgate`]'s key set, caches and introspection client, from
+/// [`Tollgate::diagnostics`].
 ///
 /// Counters start at zero when the engine is built. Nothing here contains a token or a secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct Status {
+pub struct Diagnostics {
     /// Signing keys are loaded, at least one of them is usable, and they are not older than the
     /// configured maximum staleness: tokens can be validated. A readiness probe can use this.
     ///
@@ -75,11 +77,21 @@ pub struct Status {
 }
 
 impl Tollgate {
-    /// The engine's current state.
-    pub fn status(&self) -> Status {
+    /// Waits until the signing keys are loaded, at most `timeout`; true when they are, and at
+    /// least one of them is usable (as [`Diagnostics::keys_loaded`](Diagnostics::keys_loaded)).
+    ///
+    /// Optional: without it the service starts at once and answers 503 with `Retry-After`
+    /// until the keys arrive.
+    pub async fn wait_for_keys(&self, timeout: Duration) -> bool {
+        self.inner.issuer.keys.wait_ready(timeout).await
+    }
+
+    /// The engine's current state: key set, caches, introspection counters.
+    pub fn diagnostics(&self) -> Diagnostics {
         let inner = &self.inner;
-        let keys = inner.keys.status();
-        let mut status = Status {
+        let issuer = &inner.issuer;
+        let keys = issuer.keys.status();
+        let mut status = Diagnostics {
             keys_loaded: keys.loaded,
             key_count: keys.key_count,
             keys_age: keys.last_success.map(|t| t.elapsed()),
@@ -90,15 +102,15 @@ impl Tollgate {
                 .next_attempt
                 .map(|t| t.saturating_duration_since(std::time::Instant::now())),
             verified_cache_entries: inner.verified.entry_count(),
-            ..Status::default()
+            ..Diagnostics::default()
         };
-        if let Some(metadata) = inner.keys.metadata() {
+        if let Some(metadata) = issuer.keys.metadata() {
             status.jwks_uri.clone_from(&metadata.jwks_uri);
             status
                 .discovered_introspection_endpoint
                 .clone_from(&metadata.introspection_endpoint);
         }
-        if let Some(introspector) = &inner.introspector {
+        if let Some(introspector) = &issuer.introspector {
             status.introspection_calls = introspector.calls();
             status.introspection_cache_hits = introspector.cache_hits();
             status.introspection_coalesced = introspector.coalesced();

@@ -1,4 +1,7 @@
-//! What a route needs beyond a valid token (DESIGN §6).
+//! What a route needs beyond a valid token: the [`Requirement`] type, its validation where it
+//! is attached, and (in `check.rs`) the check of a token against it.
+
+mod check;
 
 use std::time::Duration;
 
@@ -17,7 +20,7 @@ use crate::error::{ConfigError, ConfigErrorKind};
 ///
 /// - a scope or `acr` value is not an RFC 6749 §3.3 `scope-token` (empty, a space, a `"` or
 ///   `\`, a control or non-ASCII character);
-/// - [`any_scope`](Self::any_scope) or [`acr_values`](Self::acr_values) was given an empty
+/// - [`any_scopes`](Self::any_scopes) or [`acr_values`](Self::acr_values) was given an empty
 ///   list: "one of nothing" would silently require nothing;
 /// - [`public`](Self::public) is combined with anything that needs a token (scopes,
 ///   introspection, token or authentication age, `acr` values, fail-open);
@@ -46,8 +49,8 @@ pub struct Requirement {
     pub(crate) max_token_age: Option<Duration>,
     pub(crate) acr_values: Vec<String>,
     pub(crate) max_auth_age: Option<Duration>,
-    /// `any_scope` / `acr_values` were called, so that an empty list can be told from none.
-    any_scope_given: bool,
+    /// `any_scopes` / `acr_values` were called, so that an empty list can be told from none.
+    any_scopes_given: bool,
     acr_values_given: bool,
 }
 
@@ -92,13 +95,13 @@ impl Requirement {
 
     /// Requires at least one of `scopes` (added to any already listed). The list must not end
     /// up empty.
-    pub fn any_scope<I, S>(mut self, scopes: I) -> Self
+    pub fn any_scopes<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         self.any_scopes.extend(scopes.into_iter().map(Into::into));
-        self.any_scope_given = true;
+        self.any_scopes_given = true;
         self
     }
 
@@ -139,10 +142,12 @@ impl Requirement {
     /// at ERROR (or WARN) with a hint at the fix. Opaque tokens never fail open: without the AS
     /// nothing is known about them.
     ///
+    /// Defaults to false (closed: 503 while the authorization server cannot be reached).
+    ///
     /// **Weakens security**: while the authorization server is unreachable, a revoked token is
     /// accepted here. A token that introspection already called inactive is still refused.
-    pub fn fail_open_when_unreachable(mut self) -> Self {
-        self.fail_open = true;
+    pub fn fail_open_when_unreachable(mut self, fail_open: bool) -> Self {
+        self.fail_open = fail_open;
         self
     }
 
@@ -183,9 +188,9 @@ impl Requirement {
                 ));
             }
         }
-        if self.any_scope_given && self.any_scopes.is_empty() {
+        if self.any_scopes_given && self.any_scopes.is_empty() {
             return refuse(
-                "any_scope was given no scope: one of nothing would require nothing".into(),
+                "any_scopes was given no scope: one of nothing would require nothing".into(),
             );
         }
         if self.acr_values_given && self.acr_values.is_empty() {
@@ -231,164 +236,4 @@ pub(crate) fn refuse(error: &ConfigError) -> ! {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scope_names_are_checked() {
-        assert!(
-            Requirement::routine()
-                .all_scopes(["read", "write:all"])
-                .validate()
-                .is_ok()
-        );
-        assert!(
-            Requirement::routine()
-                .all_scopes(["a b"])
-                .validate()
-                .is_err()
-        );
-        assert!(
-            Requirement::routine()
-                .any_scope(["quo\"te"])
-                .validate()
-                .is_err()
-        );
-        assert!(Requirement::routine().any_scope([""]).validate().is_err());
-        assert!(Requirement::public().all_scopes(["x"]).validate().is_err());
-    }
-
-    #[test]
-    fn contradictions_are_refused() {
-        let d = Duration::from_secs(60);
-        for (what, bad) in [
-            (
-                "public + all_scopes",
-                Requirement::public().all_scopes(["x"]),
-            ),
-            ("public + any_scope", Requirement::public().any_scope(["x"])),
-            (
-                "public + sensitive",
-                Requirement {
-                    live: Some(d),
-                    ..Requirement::public()
-                },
-            ),
-            (
-                "public + acr_values",
-                Requirement::public().acr_values(["urn:mfa"]),
-            ),
-            (
-                "public + max_auth_age",
-                Requirement::public().max_auth_age(d),
-            ),
-            (
-                "public + max_token_age",
-                Requirement::public().max_token_age(d),
-            ),
-            (
-                "public + fail-open",
-                Requirement::public().fail_open_when_unreachable(),
-            ),
-            (
-                "fail-open without introspection",
-                Requirement::routine().fail_open_when_unreachable(),
-            ),
-            (
-                "any_scope of nothing",
-                Requirement::routine().any_scope(Vec::<String>::new()),
-            ),
-            (
-                "acr_values of nothing",
-                Requirement::routine().acr_values(Vec::<String>::new()),
-            ),
-            (
-                "acr with a space",
-                Requirement::routine().acr_values(["a b"]),
-            ),
-        ] {
-            let error = bad
-                .validate()
-                .err()
-                .unwrap_or_else(|| panic!("{what} accepted"));
-            assert_eq!(error.kind(), ConfigErrorKind::Requirement, "{what}");
-        }
-        for good in [
-            Requirement::public(),
-            Requirement::routine()
-                .max_token_age(d)
-                .acr_values(["urn:mfa"]),
-            Requirement::sensitive(Duration::ZERO).fail_open_when_unreachable(),
-            Requirement::routine()
-                .any_scope(Vec::<String>::new())
-                .any_scope(["a"]),
-            // `all_scopes` of nothing requires nothing, as it says.
-            Requirement::routine().all_scopes(Vec::<String>::new()),
-        ] {
-            assert!(good.validate().is_ok(), "{good:?}");
-        }
-    }
-
-    fn gate() -> crate::Tollgate {
-        crate::Tollgate::builder()
-            .issuer("https://as.test")
-            .audience("api")
-            .hmac_secret(vec![7u8; 32])
-            .build()
-            .unwrap()
-    }
-
-    // A route annotation is checked where it is attached, as a policy-table row is: the
-    // requirement is refused at router construction, not silently used.
-    #[test]
-    #[should_panic(expected = "a public requirement cannot also require")]
-    fn a_public_route_annotation_with_scopes_is_refused() {
-        let _ = gate().require(Requirement::public().all_scopes(["x"]));
-    }
-
-    #[test]
-    #[should_panic(expected = "RFC 6749 §3.3")]
-    fn a_route_annotation_with_a_bad_scope_name_is_refused() {
-        let _ = gate().require(Requirement::routine().all_scopes(["read write"]));
-    }
-
-    #[test]
-    fn the_try_forms_return_the_error() {
-        let gate = gate();
-        fn kind<T>(result: Result<T, ConfigError>) -> Option<ConfigErrorKind> {
-            result.err().map(|e| e.kind())
-        }
-        assert_eq!(
-            kind(gate.try_require(Requirement::routine().fail_open_when_unreachable())),
-            Some(ConfigErrorKind::Requirement)
-        );
-        assert_eq!(
-            kind(crate::PolicyTable::try_uniform(
-                Requirement::public().max_token_age(Duration::from_secs(1))
-            )),
-            Some(ConfigErrorKind::Requirement)
-        );
-        assert!(
-            gate.try_require(Requirement::routine().all_scopes(["read"]))
-                .is_ok()
-        );
-        assert!(crate::PolicyTable::try_uniform(Requirement::public()).is_ok());
-        // The shortcuts attach valid requirements and never panic.
-        let _ = (gate.layer(), gate.sensitive());
-        // A policy table refuses the same requirements, with the same kind.
-        assert_eq!(
-            kind(
-                crate::PolicyTable::builder()
-                    .rule("GET", "/a", Requirement::public().any_scope(["x"]))
-                    .build()
-            ),
-            Some(ConfigErrorKind::Requirement)
-        );
-    }
-
-    #[test]
-    #[should_panic(expected = "RFC 6749 §3.3")]
-    fn a_uniform_table_with_a_bad_scope_name_is_refused() {
-        let _ = crate::PolicyTable::uniform(Requirement::routine().any_scope(["quo\"te"]));
-    }
-}
+mod tests;

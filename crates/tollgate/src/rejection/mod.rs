@@ -1,11 +1,15 @@
-//! Why a request was refused, and the RFC 6750 response that says so (DESIGN §7).
+//! Why a request was refused ([`Rejection`]), and the RFC 6750 response that says so
+//! (README, "Behaviour").
+
+mod response;
 
 use std::fmt;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{HeaderValue, Response, StatusCode};
+pub use response::RejectionBody;
+pub(crate) use response::{BodyHook, Responder};
+
+use http::StatusCode;
 
 /// Why a token was found invalid (401 `invalid_token`).
 ///
@@ -107,10 +111,22 @@ impl InvalidToken {
 pub enum Unavailable {
     /// The signing keys have not been loaded (yet), or are too stale to trust.
     Keys,
-    /// The route needs introspection and the authorization server could not be asked, or gave
-    /// no usable answer.
+    /// The route needs introspection and the authorization server cannot be reached: the
+    /// connection is refused or reset, the call times out, or it answers HTTP 5xx. The only
+    /// reason [`Requirement::fail_open_when_unreachable`](crate::Requirement::fail_open_when_unreachable)
+    /// lets a request through for.
     Introspection,
-    /// The route needs introspection and none is configured.
+    /// The route needs introspection and the authorization server answered, but unusably: it
+    /// rejected tollgate's client credentials (401, 403, `invalid_client`), redirected, or sent
+    /// an answer that is not RFC 7662 JSON. It lasts until someone fixes the configuration or
+    /// the server; an ERROR log says what to fix.
+    IntrospectionFailed,
+    /// tollgate's own introspection limits refused the call: the rate limit on unknown opaque
+    /// tokens, a concurrency budget with no slot free within the timeout, or the bound on
+    /// pending calls. A short `Retry-After`.
+    Overloaded,
+    /// The route needs introspection and none is configured, or the authorization server's
+    /// metadata names no introspection endpoint.
     NoIntrospection,
 }
 
@@ -164,7 +180,9 @@ impl Rejection {
         }
     }
 
-    /// The RFC 6750 `error` code, if the response carries one.
+    /// The OAuth `error` code, if the response carries one: RFC 6750 §3.1's for refusals,
+    /// RFC 9470's `insufficient_user_authentication`, and `temporarily_unavailable` (an
+    /// RFC 6749 §4.1.2.1 code) in the body of a 503.
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
             Self::MissingToken => None,
@@ -195,96 +213,18 @@ impl Rejection {
                 ..
             } => "the authorization server cannot be reached to confirm the token",
             Self::Unavailable {
+                reason: Unavailable::IntrospectionFailed,
+                ..
+            } => "the authorization server gave no usable answer to confirm the token",
+            Self::Unavailable {
+                reason: Unavailable::Overloaded,
+                ..
+            } => "too many token confirmations are pending; try again shortly",
+            Self::Unavailable {
                 reason: Unavailable::NoIntrospection,
                 ..
             } => "this resource requires token introspection, which is not configured",
         }
-    }
-
-    /// The `WWW-Authenticate` challenge, or `None` for 503 (DESIGN §7).
-    pub fn challenge(&self, realm: Option<&str>) -> Option<HeaderValue> {
-        let mut params: Vec<(&str, String)> = Vec::with_capacity(4);
-        if let Some(realm) = realm {
-            params.push(("realm", realm.to_owned()));
-        }
-        match self {
-            Self::Unavailable { .. } => return None,
-            Self::MissingToken => {}
-            Self::InsufficientScope { required } => {
-                params.push(("error", "insufficient_scope".to_owned()));
-                params.push(("error_description", self.description().to_owned()));
-                params.push(("scope", required.clone()));
-            }
-            Self::InsufficientUserAuthentication {
-                acr_values,
-                max_age,
-            } => {
-                params.push(("error", "insufficient_user_authentication".to_owned()));
-                params.push(("error_description", self.description().to_owned()));
-                if let Some(acr) = acr_values {
-                    params.push(("acr_values", acr.clone()));
-                }
-                if let Some(max_age) = max_age {
-                    params.push(("max_age", max_age.to_string()));
-                }
-            }
-            Self::InvalidRequest(_) | Self::InvalidToken(_) => {
-                params.push(("error", self.error_code().unwrap_or_default().to_owned()));
-                params.push(("error_description", self.description().to_owned()));
-            }
-        }
-        let mut value = String::from("Bearer");
-        for (i, (name, v)) in params.iter().enumerate() {
-            value.push_str(if i == 0 { " " } else { ", " });
-            value.push_str(name);
-            value.push('=');
-            push_quoted(&mut value, v);
-        }
-        // Everything pushed is printable ASCII after quoting; a realm with control characters
-        // was refused at build time. Fall back to the bare scheme rather than panic.
-        Some(HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer")))
-    }
-
-    /// The default JSON body: `{"error": ..., "error_description": ...}` (empty for a missing
-    /// token, as RFC 6750 §3.1 asks that no error information be given then).
-    fn default_body(&self) -> RejectionBody {
-        let Some(code) = self.error_code() else {
-            return RejectionBody::empty();
-        };
-        let body = serde_json::json!({ "error": code, "error_description": self.description() });
-        RejectionBody::json(Bytes::from(body.to_string()))
-    }
-
-    /// Builds the response: status, challenge, `Retry-After`, body, and `self` in the
-    /// extensions.
-    pub(crate) fn to_response(
-        &self,
-        realm: Option<&str>,
-        hook: Option<&BodyHook>,
-    ) -> Response<Bytes> {
-        let body = match hook {
-            Some(hook) => hook(self),
-            None => self.default_body(),
-        };
-        let mut response = Response::new(body.bytes);
-        *response.status_mut() = self.status();
-        let headers = response.headers_mut();
-        if let Some(challenge) = self.challenge(realm) {
-            headers.insert(WWW_AUTHENTICATE, challenge);
-        }
-        if let Self::Unavailable { retry_after, .. } = self {
-            headers.insert(RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
-        }
-        if let Some(content_type) = body.content_type {
-            headers.insert(CONTENT_TYPE, content_type);
-        }
-        // RFC 6750 §3.1 recommends no-store, and shared caches must not keep an auth failure.
-        headers.insert(
-            http::header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        );
-        response.extensions_mut().insert(self.clone());
-        response
     }
 }
 
@@ -298,131 +238,3 @@ impl fmt::Display for Rejection {
 }
 
 impl std::error::Error for Rejection {}
-
-/// The body of a rejection response, as returned by a body hook
-/// ([`TollgateBuilder::rejection_body`](crate::TollgateBuilder::rejection_body)).
-#[derive(Debug, Clone, Default)]
-pub struct RejectionBody {
-    content_type: Option<HeaderValue>,
-    bytes: Bytes,
-}
-
-impl RejectionBody {
-    /// No body.
-    pub fn empty() -> Self {
-        Self::default()
-    }
-
-    /// A body with a content type.
-    pub fn new(content_type: HeaderValue, bytes: impl Into<Bytes>) -> Self {
-        Self {
-            content_type: Some(content_type),
-            bytes: bytes.into(),
-        }
-    }
-
-    /// An `application/json` body.
-    pub fn json(bytes: impl Into<Bytes>) -> Self {
-        Self::new(HeaderValue::from_static("application/json"), bytes)
-    }
-}
-
-/// Replaces the body of rejection responses; status and challenge stay tollgate's.
-pub(crate) type BodyHook = std::sync::Arc<dyn Fn(&Rejection) -> RejectionBody + Send + Sync>;
-
-/// How an engine answers refusals: its realm and body hook.
-pub(crate) struct Responder {
-    pub(crate) realm: Option<String>,
-    pub(crate) body_hook: Option<BodyHook>,
-}
-
-impl Responder {
-    pub(crate) fn respond(&self, rejection: &Rejection) -> Response<Bytes> {
-        rejection.to_response(self.realm.as_deref(), self.body_hook.as_ref())
-    }
-}
-
-/// Appends `value` as an RFC 9110 §5.6.4 quoted-string.
-fn push_quoted(out: &mut String, value: &str) {
-    out.push('"');
-    for c in value.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn challenge(r: &Rejection, realm: Option<&str>) -> String {
-        r.challenge(realm)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default()
-    }
-
-    #[test]
-    fn missing_token_has_no_error_code() {
-        assert_eq!(
-            challenge(&Rejection::MissingToken, Some("api")),
-            r#"Bearer realm="api""#
-        );
-        assert_eq!(challenge(&Rejection::MissingToken, None), "Bearer");
-    }
-
-    #[test]
-    fn invalid_token_challenge() {
-        let r = Rejection::InvalidToken(InvalidToken::Expired);
-        assert_eq!(
-            challenge(&r, Some("api")),
-            r#"Bearer realm="api", error="invalid_token", error_description="the token has expired""#
-        );
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    }
-
-    #[test]
-    fn scope_challenge_and_escaping() {
-        let r = Rejection::InsufficientScope {
-            required: "admin write".into(),
-        };
-        let c = challenge(&r, Some(r#"we"ird\realm"#));
-        assert!(
-            c.starts_with(r#"Bearer realm="we\"ird\\realm", error="insufficient_scope""#),
-            "{c}"
-        );
-        assert!(c.ends_with(r#"scope="admin write""#), "{c}");
-        assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    }
-
-    #[test]
-    fn unavailable_has_retry_after_and_no_challenge() {
-        let r = Rejection::Unavailable {
-            reason: Unavailable::Keys,
-            retry_after: Duration::from_secs(7),
-        };
-        let resp = r.to_response(Some("api"), None);
-        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(resp.headers().get(WWW_AUTHENTICATE).is_none());
-        assert_eq!(resp.headers()[RETRY_AFTER], "7");
-        assert_eq!(resp.extensions().get::<Rejection>(), Some(&r));
-    }
-
-    #[test]
-    fn hook_replaces_body_only() {
-        let hook: BodyHook = std::sync::Arc::new(|r: &Rejection| {
-            RejectionBody::new(HeaderValue::from_static("text/plain"), r.to_string())
-        });
-        let r = Rejection::InvalidRequest("two Authorization headers");
-        let resp = r.to_response(None, Some(&hook));
-        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(resp.headers()[CONTENT_TYPE], "text/plain");
-        assert_eq!(
-            resp.body().as_ref(),
-            b"invalid_request: two Authorization headers"
-        );
-        assert!(challenge(&r, None).contains(r#"error="invalid_request""#));
-    }
-}

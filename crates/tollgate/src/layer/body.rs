@@ -1,4 +1,4 @@
-//! The response body of tollgate's middleware: the inner service's body, or a rejection.
+//! [`ResponseBody`]: the inner service's body, or the body of a rejection.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -83,11 +83,4 @@ impl<B> std::fmt::Debug for ResponseBody<B> {
             Kind::Rejection { .. } => f.write_str("ResponseBody::Rejection"),
         }
     }
-}
-
-/// Turns a rejection response into one with the middleware's body type.
-pub(crate) fn rejection_response<B>(
-    response: http::Response<Bytes>,
-) -> http::Response<ResponseBody<B>> {
-    response.map(ResponseBody::rejection)
 }
