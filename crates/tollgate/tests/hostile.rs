@@ -83,6 +83,14 @@ fn refreshing(mock: &MockAuthServer) -> TollgateBuilder {
         .jwks_refresh_bounds(Duration::from_millis(200), Duration::from_secs(1))
 }
 
+/// The same, with introspection (a 2 s timeout).
+fn refreshing_hybrid(mock: &MockAuthServer) -> TollgateBuilder {
+    refreshing(mock).introspection(
+        Introspection::client_secret_basic(mock.client_id(), mock.client_secret())
+            .timeout(Duration::from_secs(2)),
+    )
+}
+
 /// Waits for `n` more JWKS requests to reach the mock (each a refresh attempt).
 async fn refreshes(mock: &MockAuthServer, n: usize) {
     let target = mock.jwks_fetches() + n;
@@ -267,10 +275,7 @@ async fn hostile_server() -> (Hostile, String) {
 // ---- huge and endless bodies ------------------------------------------------------------
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "tracing"),
-    ignore = "asserts log lines: needs the tracing feature"
-)]
+#[cfg_attr(not(feature = "tracing"), ignore = "log checks need tracing")]
 async fn an_endless_jwks_is_read_only_up_to_the_bound() {
     let logs = capture_logs();
     let mock = MockAuthServer::start().await;
@@ -296,10 +301,7 @@ async fn an_endless_jwks_is_read_only_up_to_the_bound() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "tracing"),
-    ignore = "asserts log lines: needs the tracing feature"
-)]
+#[cfg_attr(not(feature = "tracing"), ignore = "log checks need tracing")]
 async fn an_endless_introspection_answer_is_read_only_up_to_the_bound() {
     let logs = capture_logs();
     let mock = MockAuthServer::start().await;
@@ -322,10 +324,7 @@ async fn an_endless_introspection_answer_is_read_only_up_to_the_bound() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "tracing"),
-    ignore = "asserts log lines: needs the tracing feature"
-)]
+#[cfg_attr(not(feature = "tracing"), ignore = "log checks need tracing")]
 async fn a_body_dripping_forever_is_cut_by_the_timeout() {
     let logs = capture_logs();
     let mock = MockAuthServer::start().await;
@@ -347,20 +346,11 @@ async fn a_body_dripping_forever_is_cut_by_the_timeout() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "tracing"),
-    ignore = "asserts log lines: needs the tracing feature"
-)]
+#[cfg_attr(not(feature = "tracing"), ignore = "log checks need tracing")]
 async fn huge_bodies_keep_the_last_good_state_and_are_not_cached() {
     let logs = capture_logs();
     let mock = MockAuthServer::start().await;
-    let gate = ready(
-        refreshing(&mock).introspection(
-            Introspection::client_secret_basic(mock.client_id(), mock.client_secret())
-                .timeout(Duration::from_secs(2)),
-        ),
-    )
-    .await;
+    let gate = ready(refreshing_hybrid(&mock)).await;
     let app = InProcess::new(app(&gate));
     let token = mock.token().sign();
 
@@ -397,20 +387,11 @@ async fn huge_bodies_keep_the_last_good_state_and_are_not_cached() {
 // ---- deeply nested JSON, wrong content types ---------------------------------------------
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "tracing"),
-    ignore = "asserts log lines: needs the tracing feature"
-)]
+#[cfg_attr(not(feature = "tracing"), ignore = "log checks need tracing")]
 async fn deeply_nested_json_is_refused_without_harm() {
     let logs = capture_logs();
     let mock = MockAuthServer::start().await;
-    let gate = ready(
-        refreshing(&mock).introspection(
-            Introspection::client_secret_basic(mock.client_id(), mock.client_secret())
-                .timeout(Duration::from_secs(2)),
-        ),
-    )
-    .await;
+    let gate = ready(refreshing_hybrid(&mock)).await;
     let app = InProcess::new(app(&gate));
     let token = mock.token().sign();
 
@@ -471,20 +452,11 @@ async fn deeply_nested_json_is_refused_without_harm() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "tracing"),
-    ignore = "asserts log lines: needs the tracing feature"
-)]
+#[cfg_attr(not(feature = "tracing"), ignore = "log checks need tracing")]
 async fn wrong_content_types() {
     let logs = capture_logs();
     let mock = MockAuthServer::start().await;
-    let gate = ready(
-        refreshing(&mock).introspection(
-            Introspection::client_secret_basic(mock.client_id(), mock.client_secret())
-                .timeout(Duration::from_secs(2)),
-        ),
-    )
-    .await;
+    let gate = ready(refreshing_hybrid(&mock)).await;
     let app = InProcess::new(app(&gate));
     let token = mock.token().sign();
     let html = |body: &str| Fault::Body {
@@ -529,10 +501,7 @@ async fn wrong_content_types() {
 // ---- bad keys among good ones --------------------------------------------------------------
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "tracing"),
-    ignore = "asserts log lines: needs the tracing feature"
-)]
+#[cfg_attr(not(feature = "tracing"), ignore = "log checks need tracing")]
 async fn invalid_keys_among_good_ones_are_skipped_with_a_warning() {
     let logs = capture_logs();
     let mock = MockAuthServer::start().await;
@@ -641,10 +610,7 @@ async fn invalid_keys_among_good_ones_are_skipped_with_a_warning() {
 // ---- slow drip ------------------------------------------------------------------------------
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "tracing"),
-    ignore = "asserts log lines: needs the tracing feature"
-)]
+#[cfg_attr(not(feature = "tracing"), ignore = "log checks need tracing")]
 async fn slow_drip_answers_time_out_and_recover() {
     let logs = capture_logs();
     let mock = MockAuthServer::start().await;
@@ -682,10 +648,7 @@ async fn slow_drip_answers_time_out_and_recover() {
 // ---- redirects ------------------------------------------------------------------------------
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "tracing"),
-    ignore = "asserts log lines: needs the tracing feature"
-)]
+#[cfg_attr(not(feature = "tracing"), ignore = "log checks need tracing")]
 async fn redirects_to_another_host_are_not_followed() {
     let logs = capture_logs();
     let mock = MockAuthServer::start().await;
@@ -732,10 +695,7 @@ fn following_client() -> reqwest::Client {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "tracing"),
-    ignore = "asserts log lines: needs the tracing feature"
-)]
+#[cfg_attr(not(feature = "tracing"), ignore = "log checks need tracing")]
 async fn a_client_that_follows_redirects_gets_no_keys_from_another_host() {
     let logs = capture_logs();
     let mock = MockAuthServer::start().await;
@@ -766,10 +726,7 @@ async fn a_client_that_follows_redirects_gets_no_keys_from_another_host() {
 }
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "tracing"),
-    ignore = "asserts log lines: needs the tracing feature"
-)]
+#[cfg_attr(not(feature = "tracing"), ignore = "log checks need tracing")]
 async fn a_client_that_follows_redirects_trusts_no_answer_from_another_host() {
     let logs = capture_logs();
     let mock = MockAuthServer::start().await;
@@ -799,10 +756,7 @@ async fn a_client_that_follows_redirects_trusts_no_answer_from_another_host() {
 // ---- `active` that is not the boolean true --------------------------------------------------
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "tracing"),
-    ignore = "asserts log lines: needs the tracing feature"
-)]
+#[cfg_attr(not(feature = "tracing"), ignore = "log checks need tracing")]
 async fn an_active_that_is_not_the_boolean_true_is_never_a_pass_nor_cached() {
     let logs = capture_logs();
     let mock = MockAuthServer::start().await;
@@ -865,10 +819,7 @@ async fn an_active_that_is_not_the_boolean_true_is_never_a_pass_nor_cached() {
 // ---- our credentials refused: one ERROR per misconfiguration, never a secret ---------------
 
 #[tokio::test]
-#[cfg_attr(
-    not(feature = "tracing"),
-    ignore = "asserts log lines: needs the tracing feature"
-)]
+#[cfg_attr(not(feature = "tracing"), ignore = "log checks need tracing")]
 async fn rejected_credentials_log_one_error_per_outage_without_token_or_secret() {
     let logs = capture_logs();
     let mock = MockAuthServer::start().await;
