@@ -5,12 +5,10 @@
 //!   protected-api`.
 //! - [`hyper_policy`]: the plain hyper service with a [`tollgate::PolicyTable`] behind
 //!   `cargo run -p tollgate-examples --example hyper-policy-table`.
-//! - [`challenge`]: reading `WWW-Authenticate: Bearer` parameters, as a client does.
 //!
 //! The examples under `examples/` show one thing each: a plain hyper service with a
 //! [`tollgate::PolicyTable`], and typed custom claims in an axum handler.
 
-pub mod challenge;
 pub mod demo;
 pub mod hyper_policy;
 pub mod protected_api;

@@ -5,59 +5,12 @@
 //! The requests go over a raw TCP connection, byte for byte: an HTTP client library would
 //! resolve the dot segments (WHATWG URL) before they reach the server.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tollgate::{Introspection, Tollgate};
 use tollgate_examples::hyper_policy;
-use tollgate_mock::{MockAuthServer, challenge};
-
-/// What a case needs from an answer.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    challenge: Option<String>,
-    body: String,
-}
-
-impl Answer {
-    fn error(&self) -> Option<String> {
-        challenge::param(self.challenge.as_deref()?, "error")
-    }
-}
-
-/// Sends `method target` byte for byte, with an optional bearer token, and reads the answer.
-async fn raw_request(addr: SocketAddr, method: &str, target: &str, token: Option<&str>) -> Answer {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.expect("write");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").expect("a complete answer");
-    let status = head
-        .lines()
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .expect("a status line");
-    let challenge = head
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("www-authenticate"))
-        .map(|(_, value)| value.trim().to_owned());
-    Answer {
-        status,
-        challenge,
-        body: body.to_owned(),
-    }
-}
+use tollgate_mock::MockAuthServer;
+use tollgate_mock::testing::raw_request;
 
 /// Method, target as sent, token, status, `error`, and the start of the handler's answer.
 type Case<'a> = (
@@ -82,7 +35,10 @@ async fn the_table_judges_every_spelling_at_least_as_strictly_as_the_prefix_disp
         .build()
         .expect("valid configuration");
     let policy = hyper_policy::policy().expect("valid table");
-    let addr = hyper_policy::serve(&gate, policy).await.expect("bind");
+    let url = format!(
+        "http://{}",
+        hyper_policy::serve(&gate, policy).await.expect("bind")
+    );
     assert!(
         gate.wait_for_keys(Duration::from_secs(10)).await,
         "keys did not load"
@@ -191,7 +147,7 @@ async fn the_table_judges_every_spelling_at_least_as_strictly_as_the_prefix_disp
     ];
     let mut failures = Vec::new();
     for (method, target, token, status, error, body) in &cases {
-        let answer = raw_request(addr, method, target, *token).await;
+        let answer = raw_request(&url, method, target, *token).await;
         let name = format!(
             "{method} {target} ({})",
             token.map_or("no token", |_| "token")

@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use tollgate_mock::MockAuthServer;
+use tollgate_mock::testing::{client, send};
 
 const BIN: &str = env!("CARGO_BIN_EXE_protected-api");
 
@@ -104,14 +105,6 @@ impl Running {
             .trim()
             .to_owned()
     }
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client")
 }
 
 #[test]
@@ -281,29 +274,16 @@ async fn with_zero_configuration_the_printed_curl_line_works() {
     let url = line.rsplit(' ').next().expect("url");
     assert_eq!(url, format!("{}/me", api.url()));
 
-    let response = client()
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(response.status(), 200);
-    let me: serde_json::Value =
-        serde_json::from_str(&response.text().await.expect("body")).expect("JSON");
-    assert_eq!(me["subject"], "alice");
-    let response = client()
-        .post(format!("{}/payments", api.url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(response.status(), 201);
-    let response = client()
-        .get(format!("{}/health", api.url()))
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(response.status(), 200);
+    let answer = send(client().get(url).bearer_auth(token)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["subject"], "alice");
+    // The token has enough scope for every route, the sensitive ones too.
+    let payments = client().post(format!("{}/payments", api.url()));
+    assert_eq!(send(payments.bearer_auth(token)).await.status, 201);
+    let ban = client().delete(format!("{}/admin/users/7", api.url()));
+    assert_eq!(send(ban.bearer_auth(token)).await.status, 200);
+    let health = client().get(format!("{}/health", api.url()));
+    assert_eq!(send(health).await.status, 200);
 }
 
 #[tokio::test]
@@ -337,23 +317,13 @@ async fn environment_variables_point_it_at_a_separate_authorization_server() {
 
     let token = mock.token().subject("erin").scope("read payments").sign();
     let payments = format!("{}/payments", api.url());
-    let response = client()
-        .post(&payments)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(response.status(), 201);
+    let answer = send(client().post(&payments).bearer_auth(&token)).await;
+    assert_eq!(answer.status, 201, "{answer:?}");
     assert_eq!(mock.introspection_count_for(&token), 1);
 
     mock.revoke(&token);
-    let response = client()
-        .post(&payments)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(response.status(), 401);
+    let answer = send(client().post(&payments).bearer_auth(&token)).await;
+    assert_eq!(answer.status, 401, "{answer:?}");
 
     // The compatibility switches came from their variables: what Entra ID or Okta send
     // (`typ: JWT`, `scp` as an array, `azp`) passes.
@@ -365,13 +335,9 @@ async fn environment_variables_point_it_at_a_separate_authorization_server() {
         .claim("azp", "web-app")
         .claim("scp", serde_json::json!(["read"]))
         .sign();
-    let response = client()
-        .get(format!("{}/photos", api.url()))
-        .bearer_auth(&untyped)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(response.status(), 200);
+    let photos = client().get(format!("{}/photos", api.url()));
+    let answer = send(photos.bearer_auth(&untyped)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
 }
 
 #[tokio::test]
@@ -390,11 +356,7 @@ async fn flags_win_over_environment_variables() {
         api.banner
     );
     let token = mock.token().scope("read").sign();
-    let response = client()
-        .get(format!("{}/photos", api.url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(response.status(), 200);
+    let photos = client().get(format!("{}/photos", api.url()));
+    let answer = send(photos.bearer_auth(&token)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
 }

@@ -1,5 +1,5 @@
 //! Reading a `WWW-Authenticate: Bearer ...` challenge (RFC 6750 §3) as a client does: for
-//! tests that assert what a protected API answered.
+//! tests that assert what a protected API answered, and programs that show why it refused.
 //!
 //! ```
 //! use tollgate_mock::challenge::param;
@@ -48,9 +48,49 @@ pub fn param(challenge: &str, name: &str) -> Option<String> {
     }
 }
 
+/// The parameters of a challenge that explain a refusal, in one line: `error: description`,
+/// plus `scope`, `acr_values` or `max_age` when present (RFC 6750 §3, RFC 9470 §3). `None` for
+/// a bare challenge, which asks for a token without saying what was wrong with one.
+///
+/// ```
+/// use tollgate_mock::challenge::explain;
+///
+/// let c = r#"Bearer realm="api", error="insufficient_scope", scope="admin write""#;
+/// assert_eq!(explain(c).as_deref(), Some(r#"insufficient_scope (scope="admin write")"#));
+/// assert_eq!(explain(r#"Bearer realm="api""#), None);
+/// ```
+pub fn explain(challenge: &str) -> Option<String> {
+    let error = param(challenge, "error")?;
+    let mut line = match param(challenge, "error_description") {
+        Some(description) => format!("{error}: {description}"),
+        None => error,
+    };
+    for extra in ["scope", "acr_values", "max_age"] {
+        if let Some(value) = param(challenge, extra) {
+            line.push_str(&format!(" ({extra}=\"{value}\")"));
+        }
+    }
+    Some(line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn explains_error_description_and_extras() {
+        let c = r#"Bearer error="invalid_token", error_description="the token has expired""#;
+        assert_eq!(
+            explain(c).as_deref(),
+            Some("invalid_token: the token has expired")
+        );
+        let c = r#"Bearer error="insufficient_user_authentication", acr_values="mfa", max_age=60"#;
+        assert_eq!(
+            explain(c).as_deref(),
+            Some(r#"insufficient_user_authentication (acr_values="mfa") (max_age="60")"#)
+        );
+        assert_eq!(explain("Bearer"), None);
+    }
 
     #[test]
     fn escapes_order_and_token_values() {

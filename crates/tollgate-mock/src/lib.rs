@@ -87,6 +87,12 @@
 //! an unknown, expired, not-yet-valid or revoked token gets exactly `{"active":false}`.
 //! Revocation answers 200 for any token, known or not.
 //!
+//! # Test support
+//!
+//! With the `testing` feature, the `testing` module holds what the tests of a protected service need
+//! beside the server: answers read as a client sees them, loopback and in-process requests,
+//! raw request targets, log capture and JWT segment helpers.
+//!
 
 mod builder;
 pub mod challenge;
@@ -97,6 +103,8 @@ mod keys;
 mod server;
 mod state;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tokens;
 mod util;
 

@@ -52,7 +52,7 @@ fn serves_and_prints_issuer_and_token() {
     assert_eq!(token.split('.').count(), 3);
 
     tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let client = tollgate_mock::testing::client();
         let doc: serde_json::Value = client
             .get(format!("{issuer}/.well-known/openid-configuration"))
             .send()

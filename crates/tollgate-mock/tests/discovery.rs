@@ -2,8 +2,9 @@
 
 mod common;
 
-use common::{get_json, http};
+use common::get_json;
 use tollgate_mock::MockAuthServer;
+use tollgate_mock::testing::client;
 
 #[tokio::test]
 async fn both_documents_describe_the_server() {
@@ -85,7 +86,7 @@ async fn issuer_path_moves_everything_under_it() {
         "/.well-known/openid-configuration",
         "/jwks",
     ] {
-        let response = http().get(format!("{base}{path}")).send().await.unwrap();
+        let response = client().get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
         assert_eq!(server.requests_to(path), 1);
     }

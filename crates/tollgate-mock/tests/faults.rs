@@ -5,8 +5,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{get_json, http, post_basic};
+use common::{get_json, post_basic};
 use serde_json::Value;
+use tollgate_mock::testing::client;
 use tollgate_mock::{Endpoint, Fault, MockAuthServer};
 
 #[tokio::test]
@@ -89,7 +90,7 @@ async fn malformed_body_is_not_json() {
         server.oauth_metadata_url(),
         server.openid_configuration_url(),
     ] {
-        let response = http().get(url).send().await.unwrap();
+        let response = client().get(url).send().await.unwrap();
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "application/json");
         let text = response.text().await.unwrap();
@@ -111,7 +112,7 @@ async fn body_is_sent_exactly() {
             body: huge.clone(),
         },
     );
-    let response = http().get(server.jwks_uri()).send().await.unwrap();
+    let response = client().get(server.jwks_uri()).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/html");
     assert_eq!(response.bytes().await.unwrap(), huge);
@@ -143,7 +144,7 @@ async fn slow_drip_delivers_the_normal_body() {
             every: Duration::from_millis(2),
         },
     );
-    let response = http().get(server.jwks_uri()).send().await.unwrap();
+    let response = client().get(server.jwks_uri()).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "max-age=300");
     assert!(response.headers().get("content-length").is_none());
@@ -179,11 +180,16 @@ async fn clear_faults_restores_every_endpoint() {
     server.set_fault(Endpoint::Jwks, Fault::Status(500));
     server.set_fault(Endpoint::Discovery, Fault::Status(502));
     assert_eq!(
-        http().get(server.jwks_uri()).send().await.unwrap().status(),
+        client()
+            .get(server.jwks_uri())
+            .send()
+            .await
+            .unwrap()
+            .status(),
         500
     );
     assert_eq!(
-        http()
+        client()
             .get(server.openid_configuration_url())
             .send()
             .await

@@ -2,9 +2,10 @@
 
 mod common;
 
-use common::{http, introspect, post_basic};
+use common::{introspect, post_basic};
 use serde_json::{Value, json};
 use tollgate_mock::MockAuthServer;
+use tollgate_mock::testing::client;
 
 #[tokio::test]
 async fn authentication_is_required() {
@@ -16,13 +17,13 @@ async fn authentication_is_required() {
     let endpoint = server.introspection_endpoint();
     let form = [("token", token.as_str())];
     let refused = [
-        http().post(&endpoint).form(&form),
-        http()
+        client().post(&endpoint).form(&form),
+        client()
             .post(&endpoint)
             .basic_auth("tollgate-rs", Some("wrong"))
             .form(&form),
-        http().post(&endpoint).bearer_auth("not-it").form(&form),
-        http()
+        client().post(&endpoint).bearer_auth("not-it").form(&form),
+        client()
             .post(&endpoint)
             .header("authorization", "Digest x")
             .form(&form),
@@ -35,16 +36,19 @@ async fn authentication_is_required() {
         assert_eq!(body["error"], "invalid_client");
     }
     let accepted = [
-        http()
+        client()
             .post(&endpoint)
             .basic_auth("tollgate-rs", Some("tollgate-secret"))
             .form(&form),
-        http().post(&endpoint).form(&[
+        client().post(&endpoint).form(&[
             ("token", token.as_str()),
             ("client_id", "tollgate-rs"),
             ("client_secret", "tollgate-secret"),
         ]),
-        http().post(&endpoint).bearer_auth("rs-bearer").form(&form),
+        client()
+            .post(&endpoint)
+            .bearer_auth("rs-bearer")
+            .form(&form),
     ];
     for request in accepted {
         let response = request.send().await.unwrap();
@@ -188,7 +192,7 @@ async fn revocation_endpoint() {
     let token = server.token().sign();
 
     // Client authentication required.
-    let response = http()
+    let response = client()
         .post(&endpoint)
         .form(&[("token", token.as_str())])
         .send()
@@ -215,7 +219,7 @@ async fn revocation_endpoint() {
     assert_eq!(response.status(), 200);
     // Post authentication works too.
     let opaque = server.opaque_token().issue();
-    let response = http()
+    let response = client()
         .post(&endpoint)
         .form(&[
             ("token", opaque.as_str()),

@@ -2,16 +2,17 @@
 
 mod common;
 
-use common::{get_json, header_of, http, verify};
+use common::{get_json, verify};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{DecodingKey, Validation, decode};
 use serde_json::{Value, json};
+use tollgate_mock::testing::{client, jwt_header};
 use tollgate_mock::{Algorithm, MockAuthServer};
 
 #[tokio::test]
 async fn jwks_content_and_cache_control() {
     let server = MockAuthServer::start().await;
-    let response = http().get(server.jwks_uri()).send().await.unwrap();
+    let response = client().get(server.jwks_uri()).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "max-age=300");
     assert!(
@@ -41,14 +42,14 @@ async fn jwks_cache_control_is_configurable() {
         .jwks_cache_control("no-cache")
         .start()
         .await;
-    let response = http().get(server.jwks_uri()).send().await.unwrap();
+    let response = client().get(server.jwks_uri()).send().await.unwrap();
     assert_eq!(response.headers()["cache-control"], "no-cache");
 
     let server = MockAuthServer::builder()
         .jwks_cache_control("")
         .start()
         .await;
-    let response = http().get(server.jwks_uri()).send().await.unwrap();
+    let response = client().get(server.jwks_uri()).send().await.unwrap();
     assert!(response.headers().get("cache-control").is_none());
 }
 
@@ -72,7 +73,7 @@ async fn tokens_verify_for_each_algorithm() {
             assert_eq!(jwk["crv"], crv);
         }
         let token = server.token().sign();
-        let header = header_of(&token);
+        let header = jwt_header(&token);
         assert_eq!(
             header,
             json!({ "alg": format!("{alg:?}"), "typ": "at+jwt", "kid": server.signing_kid() })
@@ -88,12 +89,12 @@ async fn tokens_verify_for_each_algorithm() {
 async fn algorithm_choice_publishes_a_key_on_demand() {
     let server = MockAuthServer::start().await;
     let token = server.token().algorithm(Algorithm::EdDSA).sign();
-    assert_eq!(header_of(&token)["alg"], "EdDSA");
+    assert_eq!(jwt_header(&token)["alg"], "EdDSA");
     assert_eq!(server.jwks()["keys"].as_array().unwrap().len(), 2);
     verify(&server, &token).await.unwrap();
     // The same key is reused next time.
     let again = server.token().algorithm(Algorithm::EdDSA).sign();
-    assert_eq!(header_of(&again)["kid"], header_of(&token)["kid"]);
+    assert_eq!(jwt_header(&again)["kid"], jwt_header(&token)["kid"]);
     assert_eq!(server.jwks()["keys"].as_array().unwrap().len(), 2);
 }
 
@@ -116,8 +117,8 @@ async fn keys_rotate_while_running() {
 
     server.set_signing_key(&second);
     let new_token = server.token().sign();
-    assert_eq!(header_of(&new_token)["kid"], second);
-    assert_eq!(header_of(&new_token)["alg"], "ES256");
+    assert_eq!(jwt_header(&new_token)["kid"], second);
+    assert_eq!(jwt_header(&new_token)["alg"], "ES256");
     verify(&server, &new_token).await.unwrap();
     verify(&server, &old_token).await.unwrap();
 
@@ -133,7 +134,7 @@ async fn keys_rotate_while_running() {
 
     // A retired key still signs on request; such tokens do not verify.
     let stale = server.token().kid(&first).sign();
-    assert_eq!(header_of(&stale)["kid"], first);
+    assert_eq!(jwt_header(&stale)["kid"], first);
     assert!(verify(&server, &stale).await.is_err());
 }
 
@@ -154,14 +155,14 @@ async fn added_keys_have_fresh_material() {
 async fn unpublished_keys_fail_to_verify() {
     let server = MockAuthServer::start().await;
     let forged = server.token().unpublished_key().sign();
-    assert_eq!(header_of(&forged)["kid"], server.signing_kid());
+    assert_eq!(jwt_header(&forged)["kid"], server.signing_kid());
     assert_eq!(
         verify(&server, &forged).await.unwrap_err().kind(),
         &ErrorKind::InvalidSignature
     );
 
     let unknown = server.token().unpublished_kid().sign();
-    let kid = header_of(&unknown)["kid"].as_str().unwrap().to_owned();
+    let kid = jwt_header(&unknown)["kid"].as_str().unwrap().to_owned();
     assert!(kid.starts_with("unpublished-"));
     assert!(
         server.jwks()["keys"]
@@ -213,7 +214,7 @@ async fn raw_signing_is_verbatim() {
         json!({ "alg": "RS256", "kid": kid, "jku": format!("{}/evil-jwks", server.base_url()) });
     let payload = json!({ "sub": "mallory", "aud": server.audience(), "exp": 4_000_000_000_i64 });
     let token = server.sign_raw(&header, &payload, &kid);
-    assert_eq!(header_of(&token), header, "no typ added");
+    assert_eq!(jwt_header(&token), header, "no typ added");
     assert!(signature_ok(&server, &token, &kid));
 
     // Bytes are kept exactly, duplicate keys included.

@@ -4,29 +4,18 @@ mod common;
 
 use std::time::Duration;
 
-use common::{get_json, http};
+use common::get_json;
+use tollgate_mock::testing::{client, eventually};
 use tollgate_mock::{Endpoint, Fault, MockAuthServer};
-
-/// Polls `condition` until it holds, for at most 30 seconds (a bound against hangs, not a
-/// timing assertion).
-async fn eventually(mut condition: impl AsyncFnMut() -> bool) {
-    for _ in 0..3000 {
-        if condition().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not reached in 30 s");
-}
 
 #[tokio::test]
 async fn go_down_refuses_and_come_back_serves_on_the_same_port() {
     let server = MockAuthServer::start().await;
     let addr = server.addr();
-    let client = http();
+    let pooled = client();
     get_json(&server.jwks_uri()).await;
-    // An idle keep-alive connection in `client`'s pool.
-    client
+    // An idle keep-alive connection in `pooled`'s pool.
+    pooled
         .get(server.jwks_uri())
         .send()
         .await
@@ -36,7 +25,7 @@ async fn go_down_refuses_and_come_back_serves_on_the_same_port() {
         .unwrap();
 
     server.go_down().await;
-    let error = http().get(server.jwks_uri()).send().await.unwrap_err();
+    let error = client().get(server.jwks_uri()).send().await.unwrap_err();
     assert!(error.is_connect(), "{error:?}");
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
     server.go_down().await; // idempotent
@@ -56,9 +45,10 @@ async fn go_down_drops_requests_in_flight() {
     let server = MockAuthServer::start().await;
     server.set_fault(Endpoint::Jwks, Fault::Latency(Duration::from_secs(3600)));
     let url = server.jwks_uri();
-    let pending = tokio::spawn(async move { http().get(url).send().await });
+    let pending = tokio::spawn(async move { client().get(url).send().await });
     let probe = server.clone();
-    eventually(async || probe.jwks_fetches() == 1).await;
+    let arrived = eventually(Duration::from_secs(30), async || probe.jwks_fetches() == 1).await;
+    assert!(arrived, "the JWKS request never reached the server");
     server.go_down().await;
     let result = tokio::time::timeout(Duration::from_secs(30), pending)
         .await
@@ -74,7 +64,14 @@ async fn dropping_the_last_handle_stops_the_server() {
     drop(server);
     get_json(&clone.jwks_uri()).await;
     drop(clone);
-    eventually(async || tokio::net::TcpStream::connect(addr).await.is_err()).await;
+    let stopped = eventually(Duration::from_secs(30), async || {
+        tokio::net::TcpStream::connect(addr).await.is_err()
+    })
+    .await;
+    assert!(
+        stopped,
+        "the server still accepts connections without a handle"
+    );
 }
 
 #[tokio::test]
@@ -83,7 +80,7 @@ async fn shutdown_stops_every_handle() {
     let other = server.clone();
     server.shutdown().await;
     assert!(
-        http()
+        client()
             .get(other.jwks_uri())
             .send()
             .await
@@ -96,13 +93,13 @@ async fn shutdown_stops_every_handle() {
 async fn counters_see_every_path() {
     let server = MockAuthServer::start().await;
     let base = server.base_url();
-    let response = http()
+    let response = client()
         .get(format!("{base}/evil/jwks.json?x=1"))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
-    http()
+    client()
         .post(format!("{base}/evil/jwks.json"))
         .send()
         .await

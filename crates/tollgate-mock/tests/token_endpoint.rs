@@ -2,10 +2,11 @@
 
 mod common;
 
-use common::{http, introspect, post_basic, verify};
+use common::{introspect, post_basic, verify};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tollgate_mock::MockAuthServer;
+use tollgate_mock::testing::client;
 
 async fn json_of(response: reqwest::Response) -> (StatusCode, reqwest::header::HeaderMap, Value) {
     let status = response.status();
@@ -48,7 +49,7 @@ async fn client_credentials_with_post_auth_and_default_scope() {
         .client("second", "two")
         .start()
         .await;
-    let response = http()
+    let response = client()
         .post(server.token_endpoint())
         .form(&[
             ("grant_type", "client_credentials"),
@@ -142,7 +143,7 @@ async fn refresh_grant_checks_the_token_and_its_client() {
         .scope("read write")
         .issue();
     let send = |id: &'static str, secret: &'static str, token: String| {
-        http()
+        client()
             .post(server.token_endpoint())
             .basic_auth(id, Some(secret))
             .form(&[
@@ -185,24 +186,24 @@ async fn client_authentication_failures() {
     let endpoint = server.token_endpoint();
     let grant = [("grant_type", "client_credentials")];
     let cases = [
-        http().post(&endpoint).form(&grant),
-        http()
+        client().post(&endpoint).form(&grant),
+        client()
             .post(&endpoint)
             .basic_auth("tollgate-rs", Some("wrong"))
             .form(&grant),
-        http()
+        client()
             .post(&endpoint)
             .basic_auth("nobody", Some("tollgate-secret"))
             .form(&grant),
-        http()
+        client()
             .post(&endpoint)
             .bearer_auth("tollgate-secret")
             .form(&grant),
-        http()
+        client()
             .post(&endpoint)
             .header("authorization", "Basic !!!")
             .form(&grant),
-        http().post(&endpoint).form(&[
+        client().post(&endpoint).form(&[
             ("grant_type", "client_credentials"),
             ("client_id", "tollgate-rs"),
             ("client_secret", "nope"),
@@ -259,14 +260,14 @@ async fn request_errors() {
         request.basic_auth("tollgate-rs", Some("tollgate-secret"))
     };
     let bad_bodies = [
-        basic(http().post(&endpoint)).json(&json!({ "grant_type": "client_credentials" })),
-        basic(http().post(&endpoint))
+        basic(client().post(&endpoint)).json(&json!({ "grant_type": "client_credentials" })),
+        basic(client().post(&endpoint))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(vec![0xff, 0xfe, b'=', 0xc0]),
-        basic(http().post(&endpoint))
+        basic(client().post(&endpoint))
             .header("content-type", "application/x-www-form-urlencoded")
             .body("grant_type=client_credentials&grant_type=refresh_token"),
-        basic(http().post(&endpoint))
+        basic(client().post(&endpoint))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(vec![b'a'; 100_000]),
     ];
@@ -279,7 +280,7 @@ async fn request_errors() {
     }
 
     // Wrong method.
-    let response = http().get(&endpoint).send().await.unwrap();
+    let response = client().get(&endpoint).send().await.unwrap();
     assert_eq!(response.status(), 405);
     assert_eq!(server.token_requests(), 10);
 }

@@ -2,25 +2,19 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use common::{header_of, introspect, verify};
+use common::{introspect, verify};
 use jsonwebtoken::errors::ErrorKind;
 use serde_json::{Value, json};
 use tollgate_mock::MockAuthServer;
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+use tollgate_mock::testing::{jwt_header, unix_now as now};
 
 #[tokio::test]
 async fn defaults_are_a_valid_rfc9068_token() {
     let server = MockAuthServer::start().await;
     let token = server.token().sign();
-    assert_eq!(header_of(&token)["typ"], "at+jwt");
+    assert_eq!(jwt_header(&token)["typ"], "at+jwt");
     let claims = verify(&server, &token).await.unwrap();
     assert_eq!(claims["iss"], server.issuer());
     assert_eq!(claims["sub"], "alice");
@@ -173,7 +167,7 @@ async fn header_overrides() {
         .header("jku", "https://evil.example/jwks")
         .sign();
     assert_eq!(
-        header_of(&token),
+        jwt_header(&token),
         json!({ "alg": "RS256", "typ": "JWT", "kid": kid, "crit": ["exp-policy"], "jku": "https://evil.example/jwks" })
     );
     let token = server
@@ -181,10 +175,10 @@ async fn header_overrides() {
         .remove_header("typ")
         .remove_header("kid")
         .sign();
-    assert_eq!(header_of(&token), json!({ "alg": "RS256" }));
+    assert_eq!(jwt_header(&token), json!({ "alg": "RS256" }));
     // `alg` in the header changes the header only; the RSA signature stays.
     let token = server.token().header("alg", "none").sign();
-    assert_eq!(header_of(&token)["alg"], "none");
+    assert_eq!(jwt_header(&token)["alg"], "none");
     assert_eq!(token.split('.').nth(2).unwrap().len(), 342);
 }
 

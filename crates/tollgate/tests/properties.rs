@@ -12,7 +12,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use axum::Router;
@@ -26,7 +25,7 @@ use serde_json::{Value, json};
 use tollgate::Tollgate;
 use tollgate_mock::Algorithm;
 use tollgate_mock::MockAuthServer;
-use tower::ServiceExt as _;
+use tollgate_mock::testing::{b64, oneshot, segment_json, unix_now};
 
 /// A mock, a gate ready with its keys, and valid tokens of every key type, on a runtime of
 /// their own (proptest's runner is synchronous).
@@ -102,11 +101,7 @@ impl Fixture {
             }
         }
         let request = request.body(Body::empty()).expect("request");
-        let response = self
-            .rt
-            .block_on(self.app.clone().oneshot(request))
-            .expect("infallible");
-        response.status().as_u16()
+        self.rt.block_on(oneshot(self.app.clone(), request)).status
     }
 
     /// Whether `token`'s signature verifies under the published key its header names, checked
@@ -177,13 +172,6 @@ fn runner(cases: u32) -> TestRunner {
         failure_persistence: None,
         ..Config::default()
     })
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64
 }
 
 /// Strings that look more or less like tokens: the base64url alphabet, dots, and some noise.
@@ -308,8 +296,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 
 /// The JSON object in a base64url segment, if it is one.
 fn decode_object(segment: &str) -> Option<serde_json::Map<String, Value>> {
-    let bytes = URL_SAFE_NO_PAD.decode(segment).ok()?;
-    match serde_json::from_slice(&bytes).ok()? {
+    match segment_json(segment)? {
         Value::Object(map) => Some(map),
         _ => None,
     }
@@ -360,14 +347,14 @@ fn mutate(token: &str, valid: &[String], mutation: &Mutation) -> String {
         Mutation::Header(name, value) if three => {
             if let Some(mut header) = decode_object(segments[0]) {
                 header.insert(name.clone(), value.clone());
-                let header = URL_SAFE_NO_PAD.encode(Value::Object(header).to_string());
+                let header = b64(Value::Object(header).to_string());
                 return format!("{header}.{}.{}", segments[1], segments[2]);
             }
         }
         Mutation::Claim(name, value) if three => {
             if let Some(mut claims) = decode_object(segments[1]) {
                 claims.insert(name.clone(), value.clone());
-                let claims = URL_SAFE_NO_PAD.encode(Value::Object(claims).to_string());
+                let claims = b64(Value::Object(claims).to_string());
                 return format!("{}.{claims}.{}", segments[0], segments[2]);
             }
         }
@@ -377,12 +364,7 @@ fn mutate(token: &str, valid: &[String], mutation: &Mutation) -> String {
             {
                 let bit = bit % (sig.len() * 8);
                 sig[bit / 8] ^= 1 << (bit % 8);
-                return format!(
-                    "{}.{}.{}",
-                    segments[0],
-                    segments[1],
-                    URL_SAFE_NO_PAD.encode(sig)
-                );
+                return format!("{}.{}.{}", segments[0], segments[1], b64(sig));
             }
         }
         Mutation::Swap(..)

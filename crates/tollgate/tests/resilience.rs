@@ -3,6 +3,9 @@
 //! keys, sensitive routes fail closed and recover without a restart, nothing is cached that
 //! should not be, the AS is asked no more than the configured rates, and memory stays bounded.
 //!
+//! The app behind tollgate is called in process; the authorization server is tollgate-mock
+//! (or a server of the test's own) over real loopback HTTP, where the trouble happens.
+//!
 //! No timing assertions: waits are generous polls, and every loop is bounded.
 
 mod common;
@@ -13,7 +16,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use common::{builder, eventually, get as get_with, hybrid_builder, ready, serve};
+use common::{InProcess, builder, eventually, hybrid_builder, ready, serve};
 use serde_json::json;
 use tollgate::{Introspection, Requirement, Tollgate};
 use tollgate_mock::Algorithm;
@@ -45,9 +48,9 @@ async fn an_outage_under_load_keeps_routine_routes_serving_and_sensitive_ones_cl
 {
     let mock = MockAuthServer::start().await;
     let gate = ready(hybrid_builder(&mock)).await;
-    let url = serve(app(&gate)).await;
+    let app = InProcess::new(app(&gate));
     let known = mock.token().sign();
-    assert_eq!(get_with(&format!("{url}/whoami"), &known).await.status, 200);
+    assert_eq!(app.get("/whoami", &known).await.status, 200);
     // Tokens minted before the outage but never seen by tollgate: only the cached keys can
     // vouch for them.
     let unseen: Vec<String> = (0..20)
@@ -58,11 +61,11 @@ async fn an_outage_under_load_keeps_routine_routes_serving_and_sensitive_ones_cl
 
     let mut tasks = Vec::new();
     for (i, token) in unseen.iter().enumerate() {
-        let (url, token) = (url.clone(), token.clone());
+        let (app, token) = (app.clone(), token.clone());
         tasks.push(tokio::spawn(async move {
-            let routine = get_with(&format!("{url}/whoami"), &token).await;
+            let routine = app.get("/whoami", &token).await;
             let path = if i % 2 == 0 { "/admin" } else { "/whoami" };
-            let second = get_with(&format!("{url}{path}"), &token).await;
+            let second = app.get(path, &token).await;
             (routine, path, second)
         }));
     }
@@ -83,14 +86,14 @@ async fn an_outage_under_load_keeps_routine_routes_serving_and_sensitive_ones_cl
         }
     }
     // Opaque tokens need the AS on every route.
-    let answer = get_with(&format!("{url}/whoami"), &opaque).await;
+    let answer = app.get("/whoami", &opaque).await;
     assert_eq!(answer.status, 503, "{answer:?}");
 
     // The failures were not remembered: once the AS is back, the same tokens pass, each with
     // a fresh call.
     mock.come_back().await;
     let back = eventually(Duration::from_secs(30), || async {
-        get_with(&format!("{url}/admin"), &unseen[0]).await.status == 200
+        app.get("/admin", &unseen[0]).await.status == 200
     })
     .await;
     assert!(
@@ -99,13 +102,10 @@ async fn an_outage_under_load_keeps_routine_routes_serving_and_sensitive_ones_cl
     );
     for token in unseen.iter().step_by(2).skip(1) {
         let before = mock.introspection_count_for(token);
-        assert_eq!(get_with(&format!("{url}/admin"), token).await.status, 200);
+        assert_eq!(app.get("/admin", token).await.status, 200);
         assert_eq!(mock.introspection_count_for(token), before + 1);
     }
-    assert_eq!(
-        get_with(&format!("{url}/whoami"), &opaque).await.status,
-        200
-    );
+    assert_eq!(app.get("/whoami", &opaque).await.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,25 +120,28 @@ async fn keys_rotate_under_load_without_a_refusal() {
             .jwks_refresh_bounds(Duration::from_millis(200), Duration::from_secs(1)),
     )
     .await;
-    let url = serve(app(&gate)).await;
+    let app = InProcess::new(app(&gate));
     let old = mock.token().sign();
-    assert_eq!(get_with(&format!("{url}/whoami"), &old).await.status, 200);
+    assert_eq!(app.get("/whoami", &old).await.status, 200);
 
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
     for _ in 0..6 {
-        let (url, mock, stop, sent) = (url.clone(), mock.clone(), stop.clone(), sent.clone());
+        let (app, mock, stop, sent) = (app.clone(), mock.clone(), stop.clone(), sent.clone());
         workers.push(tokio::spawn(async move {
             let mut refused = Vec::new();
-            // Bounded: at most 2000 requests per worker, whatever happens to `stop`.
-            for _ in 0..2000 {
+            // Bounded: at most 5000 requests per worker, whatever happens to `stop`; a pause of
+            // a millisecond each keeps the load going for the whole rotation (at least 5 s on
+            // any machine), in process as it would over a socket.
+            for _ in 0..5000 {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
+                tokio::time::sleep(Duration::from_millis(1)).await;
                 // A fresh token of whichever key signs right now.
                 let token = mock.token().sign();
-                let answer = get_with(&format!("{url}/whoami"), &token).await;
+                let answer = app.get("/whoami", &token).await;
                 sent.fetch_add(1, Ordering::Relaxed);
                 if answer.status != 200 {
                     refused.push(format!("{answer:?}"));
@@ -162,7 +165,8 @@ async fn keys_rotate_under_load_without_a_refusal() {
             eventually(Duration::from_secs(60), || async {
                 sent.load(Ordering::Relaxed) >= mark
             })
-            .await
+            .await,
+            "the load stopped before the rotation to {alg:?}"
         );
         tokio::time::sleep(Duration::from_millis(1200)).await;
         let kid = mock.add_key(alg);
@@ -174,7 +178,8 @@ async fn keys_rotate_under_load_without_a_refusal() {
         eventually(Duration::from_secs(60), || async {
             sent.load(Ordering::Relaxed) >= mark
         })
-        .await
+        .await,
+        "the load stopped before the last key had served"
     );
     stop.store(true, Ordering::Relaxed);
     for worker in workers {
@@ -187,18 +192,15 @@ async fn keys_rotate_under_load_without_a_refusal() {
     // verified); tokens of the current key keep passing.
     mock.retire_key(&first);
     let gone = eventually(Duration::from_secs(30), || async {
-        get_with(&format!("{url}/whoami"), &old).await.status == 401
+        app.get("/whoami", &old).await.status == 401
     })
     .await;
     assert!(gone, "a token of a retired key is still accepted");
     let current = mock.token().sign();
-    assert_eq!(
-        get_with(&format!("{url}/whoami"), &current).await.status,
-        200
-    );
+    assert_eq!(app.get("/whoami", &current).await.status, 200);
     let previous = mock.token().kid(&rotated[2]).sign();
     assert_eq!(
-        get_with(&format!("{url}/whoami"), &previous).await.status,
+        app.get("/whoami", &previous).await.status,
         200,
         "still published"
     );
@@ -213,7 +215,7 @@ async fn a_slow_as_gets_503_on_sensitive_routes_only_with_shared_calls() {
             .jwks_refresh_bounds(Duration::from_millis(200), Duration::from_secs(1)),
     )
     .await;
-    let url = serve(app(&gate)).await;
+    let app = InProcess::new(app(&gate));
     let token = mock.token().sign();
     // Slower than the 1 s introspection timeout and the 2 s fetch timeout.
     mock.set_fault(
@@ -222,11 +224,10 @@ async fn a_slow_as_gets_503_on_sensitive_routes_only_with_shared_calls() {
     );
     mock.set_fault(Endpoint::Jwks, Fault::Latency(Duration::from_secs(4)));
 
-    let client = common::client();
     let mut tasks = Vec::new();
     for _ in 0..30 {
-        let request = client.get(format!("{url}/admin")).bearer_auth(&token);
-        tasks.push(tokio::spawn(common::send(request)));
+        let (app, token) = (app.clone(), token.clone());
+        tasks.push(tokio::spawn(async move { app.get("/admin", &token).await }));
     }
     for task in tasks {
         let answer = task.await.unwrap();
@@ -242,11 +243,11 @@ async fn a_slow_as_gets_503_on_sensitive_routes_only_with_shared_calls() {
     );
     // Routine routes serve with the keys they have, while refreshes time out.
     let fresh = mock.token().subject("bob").sign();
-    assert_eq!(get_with(&format!("{url}/whoami"), &fresh).await.status, 200);
+    assert_eq!(app.get("/whoami", &fresh).await.status, 200);
 
     mock.clear_faults();
     let back = eventually(Duration::from_secs(30), || async {
-        get_with(&format!("{url}/admin"), &token).await.status == 200
+        app.get("/admin", &token).await.status == 200
     })
     .await;
     assert!(back);
@@ -256,7 +257,7 @@ async fn a_slow_as_gets_503_on_sensitive_routes_only_with_shared_calls() {
 async fn failures_are_never_cached_and_revocations_always_are() {
     let mock = MockAuthServer::start().await;
     let gate = ready(hybrid_builder(&mock)).await;
-    let url = serve(app(&gate)).await;
+    let app = InProcess::new(app(&gate));
     let token = mock.token().sign();
     let opaque = mock.opaque_token().issue();
     for fault in [
@@ -271,11 +272,7 @@ async fn failures_are_never_cached_and_revocations_always_are() {
             let path = if t == &token { "/admin" } else { "/whoami" };
             // Every request asks again: a failure is no answer to remember.
             for _ in 0..3 {
-                assert_eq!(
-                    get_with(&format!("{url}{path}"), t).await.status,
-                    503,
-                    "{fault:?}"
-                );
+                assert_eq!(app.get(path, t).await.status, 503, "{fault:?}");
             }
             assert_eq!(
                 mock.introspection_count_for(t),
@@ -285,26 +282,23 @@ async fn failures_are_never_cached_and_revocations_always_are() {
         }
     }
     mock.clear_faults();
-    assert_eq!(get_with(&format!("{url}/admin"), &token).await.status, 200);
-    assert_eq!(
-        get_with(&format!("{url}/whoami"), &opaque).await.status,
-        200
-    );
+    assert_eq!(app.get("/admin", &token).await.status, 200);
+    assert_eq!(app.get("/whoami", &opaque).await.status, 200);
 
     // Revocation: remembered, on every route, without asking again, even when the AS is gone.
     mock.revoke(&token);
     mock.revoke(&opaque);
-    assert_eq!(get_with(&format!("{url}/admin"), &token).await.status, 401);
+    assert_eq!(app.get("/admin", &token).await.status, 401);
     let calls = mock.introspection_count();
     assert_eq!(
-        get_with(&format!("{url}/whoami"), &opaque).await.status,
+        app.get("/whoami", &opaque).await.status,
         200,
         "routine TTL still holds"
     );
     mock.go_down().await;
-    assert_eq!(get_with(&format!("{url}/whoami"), &token).await.status, 401);
+    assert_eq!(app.get("/whoami", &token).await.status, 401);
     assert_eq!(
-        get_with(&format!("{url}/admin"), &token).await.status,
+        app.get("/admin", &token).await.status,
         401,
         "not 503: the answer is known"
     );
@@ -334,15 +328,15 @@ async fn introspection_calls_are_bounded_in_concurrency() {
         .max_concurrent(4)
         .timeout(Duration::from_secs(30));
     let gate = ready(builder(&mock).introspection(introspection)).await;
-    let url = serve(app(&gate)).await;
+    let app = InProcess::new(app(&gate));
     let tokens: Vec<String> = (0..40)
         .map(|i| mock.token().subject(format!("u{i}")).sign())
         .collect();
     let mut tasks = Vec::new();
     for token in tokens {
-        let url = url.clone();
+        let app = app.clone();
         tasks.push(tokio::spawn(async move {
-            get_with(&format!("{url}/admin"), &token).await.status
+            app.get("/admin", &token).await.status
         }));
     }
     for task in tasks {
@@ -467,11 +461,11 @@ async fn fail_open_opens_only_when_the_as_cannot_be_reached() {
     let mock = MockAuthServer::start().await;
     let evil = MockAuthServer::start().await;
     let gate = ready(hybrid_builder(&mock)).await;
-    let url = serve(app(&gate)).await;
+    let app = InProcess::new(app(&gate));
     let token = mock.token().sign();
-    let relaxed = format!("{url}/relaxed");
+    let relaxed = "/relaxed";
     assert_eq!(
-        get_with(&relaxed, &token).await.body,
+        app.get(relaxed, &token).await.body,
         "introspected=true",
         "control"
     );
@@ -500,7 +494,7 @@ async fn fail_open_opens_only_when_the_as_cannot_be_reached() {
     ];
     for fault in closed {
         mock.set_fault(Endpoint::Introspection, fault.clone());
-        let answer = get_with(&relaxed, &token).await;
+        let answer = app.get(relaxed, &token).await;
         assert_eq!(answer.status, 503, "{fault:?} opened fail-open: {answer:?}");
         assert!(answer.retry_after.is_some() && answer.challenge.is_none());
     }
@@ -516,25 +510,25 @@ async fn fail_open_opens_only_when_the_as_cannot_be_reached() {
     ];
     for fault in reached {
         mock.set_fault(Endpoint::Introspection, fault.clone());
-        let answer = get_with(&relaxed, &token).await;
+        let answer = app.get(relaxed, &token).await;
         assert_eq!(
             (answer.status, answer.body.as_str()),
             (200, "introspected=false"),
             "{fault:?}"
         );
         // A route without the switch stays closed.
-        assert_eq!(get_with(&format!("{url}/admin"), &token).await.status, 503);
+        assert_eq!(app.get("/admin", &token).await.status, 503);
     }
     mock.clear_faults();
     mock.go_down().await;
     assert_eq!(
-        get_with(&relaxed, &token).await.body,
+        app.get(relaxed, &token).await.body,
         "introspected=false",
         "connection refused"
     );
     mock.come_back().await;
     let back = eventually(Duration::from_secs(30), || async {
-        get_with(&relaxed, &token).await.body == "introspected=true"
+        app.get(relaxed, &token).await.body == "introspected=true"
     })
     .await;
     assert!(back);
@@ -551,7 +545,7 @@ async fn junk_opaque_tokens_in_flight_against_a_slow_as_do_not_starve_sensitive_
         ),
     )
     .await;
-    let url = serve(app(&gate)).await;
+    let app = InProcess::new(app(&gate));
     let tokens: Vec<String> = (0..10)
         .map(|i| mock.token().subject(format!("admin-{i}")).sign())
         .collect();
@@ -580,10 +574,8 @@ async fn junk_opaque_tokens_in_flight_against_a_slow_as_do_not_starve_sensitive_
 
     let mut sensitive = Vec::new();
     for token in tokens {
-        let url = url.clone();
-        sensitive.push(tokio::spawn(async move {
-            get_with(&format!("{url}/admin"), &token).await
-        }));
+        let app = app.clone();
+        sensitive.push(tokio::spawn(async move { app.get("/admin", &token).await }));
     }
     for task in sensitive {
         let answer = task.await.unwrap();

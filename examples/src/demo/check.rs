@@ -4,8 +4,9 @@ use std::io::{self, Write};
 
 use reqwest::Method;
 use tollgate_mock::MockAuthServer;
+use tollgate_mock::testing::Answer;
 
-use super::client::{Observed, send};
+use super::client::{send, why};
 use super::{DemoError, Report};
 
 /// What a request must lead to.
@@ -110,7 +111,7 @@ impl<'a, W: Write> Story<'a, W> {
         path: &str,
         token: Option<&str>,
         expect: Expect,
-    ) -> Result<Observed, DemoError> {
+    ) -> Result<Answer, DemoError> {
         let (introspections, jwks) = (self.mock.introspection_count(), self.mock.jwks_fetches());
         let url = format!("{}{path}", self.api);
         let observed = send(&self.client, method.clone(), &url, token).await?;
@@ -125,7 +126,7 @@ impl<'a, W: Write> Story<'a, W> {
             problems.push(format!("expected status {}", expect.status));
         }
         if let Some(code) = expect.error
-            && !observed.why().starts_with(code)
+            && !why(&observed).starts_with(code)
         {
             problems.push(format!("expected error {code}"));
         }
@@ -147,13 +148,17 @@ impl<'a, W: Write> Story<'a, W> {
         let why = if (200..300).contains(&observed.status) {
             expect.note.to_owned()
         } else {
-            observed.why()
+            why(&observed)
         };
         let mut counts = format!("introspect +{introspected}");
         if expect.jwks.is_some() || fetched > 0 {
             counts.push_str(&format!(" jwks +{fetched}"));
         }
-        let line = format!("{method} {path} -> {} {}", observed.status, observed.reason);
+        let line = format!(
+            "{method} {path} -> {} {}",
+            observed.status,
+            observed.reason()
+        );
         self.record(&line, &why, &counts, problems)?;
         Ok(observed)
     }

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use reqwest::Method;
 use tollgate_mock::Algorithm;
+use tollgate_mock::testing::Answer;
 
 use super::DemoError;
 use super::check::{Expect, Story};
-use super::client::{observe, send};
+use super::client::{send, why};
 use crate::protected_api::ALL_SCOPES;
 
 /// The whole story (docs/ARCHITECTURE.md, "The pipeline", "Introspection"; README, "Behaviour" in action).
@@ -98,9 +99,13 @@ Each line: verdict, request -> status, the calls the AS saw meanwhile, and why.
         ])
         .send()
         .await?;
-    let revoked = observe(revocation).await?;
+    let revoked = Answer::read(revocation).await?;
     s.record(
-        &format!("AS: POST /revoke -> {} {}", revoked.status, revoked.reason),
+        &format!(
+            "AS: POST /revoke -> {} {}",
+            revoked.status,
+            revoked.reason()
+        ),
         "the AS now calls the token inactive",
         "",
         if revoked.status == 200 {
@@ -260,9 +265,9 @@ Each line: verdict, request -> status, the calls the AS saw meanwhile, and why.
                 .note("introspection says: active, sub carol"),
         )
         .await?;
-    let opaque_seen = me.json("token_format") == Some("opaque".into())
-        && me.json("introspected") == Some(true.into())
-        && me.json("subject") == Some("carol".into());
+    let me = me.json();
+    let opaque_seen =
+        me["token_format"] == "opaque" && me["introspected"] == true && me["subject"] == "carol";
     s.check(
         opaque_seen,
         "GET /me answers subject carol, token_format opaque, introspected true",
@@ -332,7 +337,11 @@ async fn back_again<W: Write>(s: &mut Story<'_, W>, token: &str) -> Result<(), D
         let observed = send(&s.client, Method::POST, &url, Some(token)).await?;
         if observed.status == 201 {
             let why = format!("the AS confirmed the token again (attempt {attempt})");
-            let line = format!("POST /payments -> {} {}", observed.status, observed.reason);
+            let line = format!(
+                "POST /payments -> {} {}",
+                observed.status,
+                observed.reason()
+            );
             return Ok(s.record(&line, &why, "", Vec::new())?);
         }
         last = Some(observed);
@@ -340,8 +349,8 @@ async fn back_again<W: Write>(s: &mut Story<'_, W>, token: &str) -> Result<(), D
     }
     let (line, why) = match last {
         Some(o) => (
-            format!("POST /payments -> {} {}", o.status, o.reason),
-            o.why(),
+            format!("POST /payments -> {} {}", o.status, o.reason()),
+            why(&o),
         ),
         None => ("POST /payments".to_owned(), String::new()),
     };

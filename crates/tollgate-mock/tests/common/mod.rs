@@ -1,5 +1,6 @@
-//! Helpers shared by the integration tests: a loopback HTTP client and JWT verification
-//! against the JWKS the mock serves.
+//! Helpers shared by the mock's integration tests: requests to its endpoints, and JWT
+//! verification against the JWKS it serves. The generic ones come from
+//! `tollgate_mock::testing`.
 
 #![allow(dead_code)] // each test binary uses its own subset
 
@@ -7,18 +8,10 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
 use tollgate_mock::MockAuthServer;
-
-/// A client that does not follow redirects (the `Redirect` fault must be visible).
-pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
-}
+use tollgate_mock::testing::client;
 
 pub async fn get_json(url: &str) -> Value {
-    let response = http().get(url).send().await.unwrap();
+    let response = client().get(url).send().await.unwrap();
     assert_eq!(response.status(), 200, "GET {url}");
     response.json().await.unwrap()
 }
@@ -29,7 +22,7 @@ pub async fn post_basic(
     url: &str,
     form: &[(&str, &str)],
 ) -> reqwest::Response {
-    http()
+    client()
         .post(url)
         .basic_auth(server.client_id(), Some(server.client_secret()))
         .form(form)
@@ -56,7 +49,7 @@ pub async fn verify(
     server: &MockAuthServer,
     token: &str,
 ) -> Result<Value, jsonwebtoken::errors::Error> {
-    let jwks: JwkSet = http()
+    let jwks: JwkSet = client()
         .get(server.jwks_uri())
         .send()
         .await
@@ -76,14 +69,4 @@ pub async fn verify(
     validation.set_audience(&[server.audience()]);
     validation.leeway = 0;
     decode::<Value>(token, &key, &validation).map(|data| data.claims)
-}
-
-/// The decoded (unverified) JOSE header of a compact JWT.
-pub fn header_of(token: &str) -> Value {
-    use base64::Engine as _;
-    let part = token.split('.').next().unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(part)
-        .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
 }
