@@ -8,8 +8,9 @@
 //! The pieces, each in its own file:
 //!
 //! - `proof`: checks one `DPoP` header against the request, in the order of RFC 9449 §4.3
-//!   ([`proof::verify`]); `jose` takes the proof apart, `uri` normalises `htu` and the request
-//!   URI (RFC 3986 §6.2.2, §6.2.3), `error` names each refusal.
+//!   ([`proof::verify`]) under [`rules::ProofRules`] (algorithms, `iat` window); `jose` and
+//!   `claims` take the proof apart, `uri` normalises `htu` and the request URI (RFC 3986
+//!   §6.2.2, §6.2.3), `error` names each refusal.
 //! - `thumbprint`: RFC 7638 JWK thumbprints and RFC 8705 certificate thumbprints.
 //! - `binding`: reads `cnf` from a JWT or an introspection answer and checks it against how the
 //!   token was presented ([`binding::Confirmation`]); defines [`binding::ClientCertificate`],
@@ -39,10 +40,15 @@
 //! a DPoP-bound token is refused there (RFC 9449 §7.2).
 
 pub(crate) mod binding;
+mod claims;
 pub(crate) mod error;
 mod jose;
 pub(crate) mod nonce;
 pub(crate) mod proof;
 pub(crate) mod replay;
+pub(crate) mod rules;
 pub(crate) mod thumbprint;
 pub(crate) mod uri;
+
+#[cfg(test)]
+mod tests;

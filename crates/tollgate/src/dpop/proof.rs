@@ -1,15 +1,16 @@
 //! Verifying one DPoP proof for one request (RFC 9449 §4.3).
-
-use std::time::Duration;
+//!
+//! Its tests are the table of every rule in `tests.rs`, with proofs made by tollgate-mock.
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
 use http::{HeaderMap, HeaderName, Method};
-use jsonwebtoken::Algorithm;
 
+use super::claims::{ProofClaims, Scalar};
 use super::error::ProofError;
-use super::jose::{self, ProofClaims, ProofHeader, ProofJwk, Scalar};
+use super::jose::{self, ProofHeader, ProofJwk};
 use super::nonce::{NonceStatus, Nonces};
 use super::replay::{ReplayEntry, ReplayKey};
+use super::rules::ProofRules;
 use super::thumbprint::{B64_LEN, PublicJwk, Thumbprint, access_token_hash};
 use super::uri::TargetUri;
 use crate::keys::{PublicJwkMembers, single_public_key};
@@ -18,98 +19,12 @@ use crate::token::{decode_segment, parse_alg};
 /// The request header that carries the proof (RFC 9449 §4.1).
 pub(crate) const DPOP: HeaderName = HeaderName::from_static("dpop");
 
-/// How old a proof may be by its `iat`, by default.
-///
-/// RFC 9449 §11.1 asks for "a limited time" of seconds or minutes. A client makes a proof
-/// right before its request, so a minute covers slow networks and queues, while a replayed or
-/// pre-computed proof gets little use and the replay cache stays small. Deployments that need
-/// more tolerance for clients' clocks should turn nonces on, which carry the server's time.
-pub(crate) const DEFAULT_MAX_AGE: Duration = Duration::from_secs(60);
-
-/// How far in the future a proof's `iat` may be, by default (RFC 9449 §11.1 allows a little,
-/// for clock skew). Ten seconds absorbs ordinary drift; a client whose clock runs further
-/// ahead is told why (`iat` in the future) and can be helped with nonces.
-pub(crate) const DEFAULT_FUTURE_SKEW: Duration = Duration::from_secs(10);
-
 /// Longest proof accepted, in bytes: an RSA-8192 `jwk` and signature fit in well under half.
 pub(crate) const MAX_PROOF_LEN: usize = 8 * 1024;
 
 /// Longest `jti` accepted, in bytes (RFC 9449 §11.1: refuse very large ones). Clients use 16
 /// to 43 characters (96 bits or more of randomness, or a UUID).
 pub(crate) const MAX_JTI_LEN: usize = 256;
-
-/// The algorithms accepted by default: every asymmetric one tollgate verifies, the common ES256
-/// first (the `algs` of the challenge lists them in this order).
-pub(crate) const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-];
-
-/// What a proof must satisfy, fixed at configuration.
-#[derive(Debug, Clone)]
-pub(crate) struct ProofRules {
-    algorithms: Vec<Algorithm>,
-    max_age: i64,
-    future_skew: i64,
-}
-
-impl Default for ProofRules {
-    fn default() -> Self {
-        Self::new(&DEFAULT_ALGORITHMS)
-    }
-}
-
-impl ProofRules {
-    /// Rules accepting `algorithms`, with the default `iat` window. HMAC algorithms are left
-    /// out whatever the caller asks (RFC 9449 §4.2: no MAC), and so is `none`, which
-    /// [`Algorithm`] cannot even name. With nothing left, every proof is refused.
-    pub(crate) fn new(algorithms: &[Algorithm]) -> Self {
-        let mut kept: Vec<Algorithm> = Vec::with_capacity(algorithms.len());
-        for &alg in algorithms {
-            if !is_hmac(alg) && !kept.contains(&alg) {
-                kept.push(alg);
-            }
-        }
-        Self {
-            algorithms: kept,
-            max_age: secs(DEFAULT_MAX_AGE),
-            future_skew: secs(DEFAULT_FUTURE_SKEW),
-        }
-    }
-
-    /// Sets the `iat` window: at most `max_age` old, at most `future_skew` ahead.
-    pub(crate) fn with_window(mut self, max_age: Duration, future_skew: Duration) -> Self {
-        self.max_age = secs(max_age);
-        self.future_skew = secs(future_skew);
-        self
-    }
-
-    /// The accepted algorithms, in configuration order.
-    pub(crate) fn algorithms(&self) -> &[Algorithm] {
-        &self.algorithms
-    }
-
-    /// The `algs` parameter of the `DPoP` challenge (RFC 9449 §7.1): the names, space-separated.
-    pub(crate) fn algs_param(&self) -> String {
-        let names: Vec<String> = self.algorithms.iter().map(|a| format!("{a:?}")).collect();
-        names.join(" ")
-    }
-}
-
-fn secs(duration: Duration) -> i64 {
-    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
-}
-
-fn is_hmac(alg: Algorithm) -> bool {
-    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
-}
 
 /// The request a proof must match.
 #[derive(Debug, Clone, Copy)]
@@ -317,36 +232,4 @@ fn members<'a>(jwk: &'a ProofJwk<'_>) -> Option<PublicJwkMembers<'a>> {
         x: jwk.x.as_deref(),
         y: jwk.y.as_deref(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mac_algorithms_never_make_it_into_the_rules() {
-        let rules = ProofRules::new(&[
-            Algorithm::HS256,
-            Algorithm::ES256,
-            Algorithm::HS512,
-            Algorithm::ES256,
-            Algorithm::EdDSA,
-        ]);
-        assert_eq!(rules.algorithms(), [Algorithm::ES256, Algorithm::EdDSA]);
-        assert_eq!(rules.algs_param(), "ES256 EdDSA");
-        assert!(ProofRules::new(&[Algorithm::HS256]).algorithms().is_empty());
-    }
-
-    #[test]
-    fn defaults() {
-        let rules = ProofRules::default();
-        assert_eq!(rules.algorithms(), DEFAULT_ALGORITHMS);
-        assert_eq!(
-            rules.algs_param(),
-            "ES256 ES384 EdDSA PS256 PS384 PS512 RS256 RS384 RS512"
-        );
-        assert_eq!((rules.max_age, rules.future_skew), (60, 10));
-        let wider = rules.with_window(Duration::from_secs(300), Duration::from_secs(30));
-        assert_eq!((wider.max_age, wider.future_skew), (300, 30));
-    }
 }
