@@ -204,7 +204,7 @@ mod tests {
         ];
         for bad in cases {
             assert!(
-                token_request_proof(&headers(&[bad.clone()]), ENDPOINT).is_err(),
+                token_request_proof(&headers(std::slice::from_ref(&bad)), ENDPOINT).is_err(),
                 "{bad}"
             );
         }

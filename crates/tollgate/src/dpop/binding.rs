@@ -54,7 +54,6 @@ pub(crate) struct Confirmation {
 /// Why a token's binding refuses the request. All of them are `invalid_token` (RFC 9449 §7.1,
 /// RFC 8705 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub(crate) enum BindingError {
     /// `cnf` is not an object, or `jkt` / `x5t#S256` is not a base64url SHA-256.
     MalformedCnf,

@@ -25,7 +25,6 @@ impl ChallengeCode {
 /// Why a proof was refused. Each variant is one rule of RFC 9449 §4.3, in the order they are
 /// checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub(crate) enum ProofError {
     /// No `DPoP` header on a request that needs one (RFC 9449 §7.1).
     Missing,

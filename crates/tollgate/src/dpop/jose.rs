@@ -68,7 +68,7 @@ impl<'a> Names<'a> {
     }
 
     /// Notes a member; an error when it was seen before or the object has too many members.
-    fn note<E: de::Error>(&mut self, slot: Option<u32>, name: &Cow<'a, str>) -> Result<(), E> {
+    fn note<E: de::Error>(&mut self, slot: Option<u32>, name: Cow<'a, str>) -> Result<(), E> {
         self.count += 1;
         if self.count > self.max {
             return Err(E::custom("too many members"));
@@ -80,9 +80,9 @@ impl<'a> Names<'a> {
                 self.known |= mask;
                 seen
             }
-            None if self.others.iter().any(|o| o == name) => 1,
+            None if self.others.contains(&name) => 1,
             None => {
-                self.others.push(name.clone());
+                self.others.push(name);
                 0
             }
         };
@@ -108,7 +108,7 @@ where
     let mut names = Names::new(max);
     while let Some(Text(name)) = access.next_key::<Text<'de>>()? {
         let bit = slot(&name);
-        names.note::<A::Error>(bit, &name)?;
+        names.note::<A::Error>(bit, name)?;
         match bit {
             Some(bit) => read(bit, &mut access)?,
             None => {

@@ -13,7 +13,7 @@ pub(crate) const B64_LEN: usize = 43;
 
 /// A SHA-256 thumbprint. Equality runs in constant time: one side of every comparison is a
 /// value from the request.
-#[derive(Clone, Copy, Hash)]
+#[derive(Clone, Copy)]
 pub(crate) struct Thumbprint([u8; 32]);
 
 impl Thumbprint {
