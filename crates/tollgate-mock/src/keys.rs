@@ -249,10 +249,21 @@ impl SigningKey {
         pem
     }
 
-    /// The public JWK (RFC 7517 §4, RFC 7518 §6, RFC 8037 §2).
+    /// The public JWK (RFC 7517 §4, RFC 7518 §6, RFC 8037 §2), with `kid`, `use` and `alg`.
     pub(crate) fn jwk(&self) -> Value {
+        let mut jwk = self.public_jwk();
+        let obj = jwk.as_object_mut().expect("a JWK is an object");
+        obj.insert("kid".into(), self.kid.clone().into());
+        obj.insert("use".into(), "sig".into());
+        obj.insert("alg".into(), alg_name(self.alg).into());
+        jwk
+    }
+
+    /// The public JWK with its required members only (RFC 7638 §3.2): what a DPoP proof's
+    /// `jwk` header carries.
+    pub(crate) fn public_jwk(&self) -> Value {
         let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
-        let mut jwk = match &*self.material {
+        match &*self.material {
             Material::Rsa(key) => {
                 let public = key.public_key();
                 json!({
@@ -275,12 +286,32 @@ impl SigningKey {
             Material::Ed(key) => {
                 json!({ "kty": "OKP", "crv": "Ed25519", "x": b64(key.public_key().as_ref()) })
             }
-        };
-        let obj = jwk.as_object_mut().expect("a JWK is an object");
-        obj.insert("kid".into(), self.kid.clone().into());
-        obj.insert("use".into(), "sig".into());
-        obj.insert("alg".into(), alg_name(self.alg).into());
-        jwk
+        }
+    }
+
+    /// The private member `d` of the JWK (RFC 7518 §6.2.2.1, RFC 8037 §2), for tests of
+    /// receivers that must refuse a leaked private key. aws-lc-rs does not export an RSA
+    /// key's private exponent, so an RSA key gets a placeholder `d` of the right size.
+    pub(crate) fn private_d(&self) -> String {
+        use aws_lc_rs::encoding::{AsBigEndian, Curve25519SeedBin, EcPrivateKeyBin};
+        match &*self.material {
+            Material::Rsa(key) => URL_SAFE_NO_PAD.encode(vec![0x5a; key.public_modulus_len()]),
+            Material::Ec(key, _) => {
+                let d: EcPrivateKeyBin<'static> = key
+                    .private_key()
+                    .as_be_bytes()
+                    .expect("aws-lc-rs: EC private key encoding");
+                URL_SAFE_NO_PAD.encode(d.as_ref())
+            }
+            Material::Ed(key) => {
+                let seed: Curve25519SeedBin<'static> = key
+                    .seed()
+                    .expect("aws-lc-rs: Ed25519 seed")
+                    .as_be_bytes()
+                    .expect("aws-lc-rs: Ed25519 seed encoding");
+                URL_SAFE_NO_PAD.encode(seed.as_ref())
+            }
+        }
     }
 }
 

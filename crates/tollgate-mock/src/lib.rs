@@ -8,14 +8,15 @@
 //! | `GET /.well-known/oauth-authorization-server` | RFC 8414 metadata (issuer path appended instead) |
 //! | `GET /.well-known/openid-configuration` | OpenID Connect discovery |
 //! | `GET /jwks` | the published keys, with `Cache-Control: max-age=300` |
-//! | `POST /token` | `client_credentials` and `refresh_token` grants (RFC 6749) |
+//! | `POST /token` | `client_credentials` and `refresh_token` grants (RFC 6749); DPoP-bound tokens for a request with a `DPoP` proof (RFC 9449 §5) |
 //! | `POST /introspect` | RFC 7662 introspection, client authentication required |
 //! | `POST /revoke` | RFC 7009 revocation, client authentication required |
 //!
 //! Tests mint tokens directly ([`MockAuthServer::token`], [`MockAuthServer::opaque_token`],
-//! [`MockAuthServer::refresh_token`]) with any claim or header changed; rotate keys while the
-//! server runs; read counters of what the server was asked; inject [`Fault`]s per [`Endpoint`];
-//! and take the server down and back up on the same port.
+//! [`MockAuthServer::refresh_token`]) with any claim or header changed, bound to a DPoP key or a
+//! client certificate if they like; make DPoP proofs, right or wrong, with the [`dpop`] module's
+//! client helper; rotate keys while the server runs; read counters of what the server was asked;
+//! inject [`Fault`]s per [`Endpoint`]; and take the server down and back up on the same port.
 //!
 //! Caveats, in plain words:
 //!
@@ -74,6 +75,11 @@
 //!   (no rotation), and the new access token is linked to it: revoking the refresh token
 //!   revokes it.
 //! - Mock extension: `token_format=opaque` issues an opaque access token instead of a JWT.
+//! - A `DPoP` header (RFC 9449 §5) makes the access token DPoP-bound: `cnf.jkt` is the proof
+//!   key's thumbprint, and the answer says `"token_type": "DPoP"`. The proof must be signed by
+//!   its `jwk` (public, asymmetric), for `POST` to this endpoint, with a recent `iat` and a `jti`;
+//!   anything else is a 400 `invalid_dpop_proof`. The mock keeps no replay cache and sends no
+//!   nonces.
 //!
 //! Errors follow RFC 6749 §5.2: `invalid_client` is a 401 with `WWW-Authenticate: Basic`, the
 //! others are 400 (`invalid_request` for any body that is not a proper form).
@@ -83,7 +89,9 @@
 //! Both need client authentication (`client_secret_basic` or `client_secret_post`; for
 //! introspection also `Authorization: Bearer` with the credential set by
 //! [`MockAuthServerBuilder::introspection_bearer`]). A live token's answer is its claims plus
-//! `"active": true` and `"token_type": "Bearer"` (`"refresh_token"` for a refresh token);
+//! `"active": true` and `"token_type": "Bearer"` (`"DPoP"` for a DPoP-bound token,
+//! `"refresh_token"` for a refresh token); a bound token's `cnf` is part of its claims, so the
+//! answer carries it at the top level (RFC 9449 §6.2, RFC 8705 §3.2);
 //! an unknown, expired, not-yet-valid or revoked token gets exactly `{"active":false}`.
 //! Revocation answers 200 for any token, known or not.
 //!
@@ -93,10 +101,18 @@
 //! beside the server: answers read as a client sees them, loopback and in-process requests,
 //! raw request targets, log capture and JWT segment helpers.
 //!
+//! # Sender-constrained tokens
+//!
+//! [`TokenBuilder::dpop_bound`] and [`OpaqueTokenBuilder::dpop_bound`] bind a token to a
+//! [`dpop::DpopKey`] (`cnf.jkt`, RFC 9449 §6); `certificate_bound` binds it to a TLS client
+//! certificate's DER (`cnf.x5t#S256`, RFC 8705 §3.1). [`dpop::DpopKey::proof`] makes the proofs
+//! a client sends with such a token, and every wrong proof a resource server must refuse.
+//!
 
 mod builder;
 pub mod challenge;
 mod counters;
+pub mod dpop;
 mod faults;
 mod http;
 mod keys;

@@ -23,6 +23,8 @@ pub(crate) struct TokenRecord {
     /// The refresh token this access token was issued from; revoking that one revokes this one.
     pub(crate) parent: Option<String>,
     pub(crate) revoked: bool,
+    /// Bound to a DPoP key: introspection says `token_type: DPoP` (RFC 9449 §6.2).
+    pub(crate) dpop: bool,
 }
 
 impl TokenRecord {
@@ -33,6 +35,7 @@ impl TokenRecord {
             introspection_overrides: Map::new(),
             parent: None,
             revoked: false,
+            dpop: false,
         }
     }
 
@@ -99,8 +102,9 @@ impl TokenStore {
         }
     }
 
-    /// The RFC 7662 §2.2 answer: the token's claims plus `active` and `token_type` for a live
-    /// token, exactly `{"active":false}` for anything else.
+    /// The RFC 7662 §2.2 answer: the token's claims (`cnf` included, RFC 9449 §6.2, RFC 8705
+    /// §3.2) plus `active` and `token_type` (`DPoP` for a DPoP-bound token) for a live token,
+    /// exactly `{"active":false}` for anything else.
     pub(crate) fn introspect(&self, token: &str, now: i64) -> Value {
         let Some(record) = self.live(token, now) else {
             return json!({ "active": false });
@@ -108,6 +112,7 @@ impl TokenStore {
         let mut answer = record.claims.clone();
         answer.insert("active".into(), true.into());
         let token_type = match record.kind {
+            TokenKind::Access if record.dpop => "DPoP",
             TokenKind::Access => "Bearer",
             TokenKind::Refresh => "refresh_token",
         };

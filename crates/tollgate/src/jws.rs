@@ -237,7 +237,7 @@ fn parse_header(bytes: &[u8]) -> Result<JoseHeader, InvalidToken> {
 }
 
 /// Strict base64url without padding (RFC 7515 §2): `=`, `+`, `/` and whitespace are refused.
-fn decode_segment(segment: &str) -> Result<Vec<u8>, InvalidToken> {
+pub(crate) fn decode_segment(segment: &str) -> Result<Vec<u8>, InvalidToken> {
     if segment.is_empty() {
         return Err(InvalidToken::Malformed);
     }

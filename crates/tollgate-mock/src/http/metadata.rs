@@ -31,6 +31,8 @@ fn document(shared: &Shared, openid: bool) -> Value {
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "scopes_supported": ["read", "write", "admin", "offline_access"],
+        // RFC 9449 §5.1: the token endpoint takes DPoP proofs signed with these.
+        "dpop_signing_alg_values_supported": SIGNING_ALGS,
     });
     if openid {
         doc["subject_types_supported"] = json!(["public"]);

@@ -4,6 +4,10 @@
 //! instead of a JWT (`token_format=jwt` is the default). A `client_credentials` request whose
 //! `scope` contains `offline_access` also gets a refresh token; the `refresh_token` grant returns
 //! the same refresh token again (no rotation).
+//!
+//! A request with a `DPoP` proof (RFC 9449 §5) gets a DPoP-bound access token: `cnf.jkt` in
+//! the token and in its introspection answer, `token_type: "DPoP"` in the answer. A proof that
+//! does not verify is `invalid_dpop_proof`.
 
 use std::sync::Arc;
 
@@ -17,6 +21,7 @@ use serde_json::{Value, json};
 use super::client_auth::{Caller, authenticate};
 use super::error::{OAuthError, no_store};
 use super::form::Form;
+use crate::dpop::verify::token_request_proof;
 use crate::state::Shared;
 use crate::store::TokenKind;
 use crate::tokens::{OpaqueTokenBuilder, RefreshTokenBuilder, TokenBuilder};
@@ -58,6 +63,9 @@ async fn handle(
             ));
         }
     };
+    // RFC 9449 §5: the proof is for this endpoint, by POST.
+    let jkt = token_request_proof(headers, &shared.config.url(&shared.config.paths.token))
+        .map_err(OAuthError::invalid_dpop_proof)?;
     let opaque = match form.get("token_format") {
         None | Some("jwt") => false,
         Some("opaque") => true,
@@ -73,7 +81,7 @@ async fn handle(
             ));
         }
     };
-    Ok(issue(shared, grant, opaque))
+    Ok(issue(shared, grant, opaque, jkt.as_deref()))
 }
 
 fn client_credentials(shared: &Arc<Shared>, form: &Form, client_id: String) -> Grant {
@@ -138,8 +146,8 @@ fn refresh(shared: &Arc<Shared>, form: &Form, client_id: String) -> Result<Grant
     })
 }
 
-/// The RFC 6749 §5.1 answer.
-fn issue(shared: &Arc<Shared>, grant: Grant, opaque: bool) -> Value {
+/// The RFC 6749 §5.1 answer; bound to the DPoP key with thumbprint `jkt`, if any.
+fn issue(shared: &Arc<Shared>, grant: Grant, opaque: bool, jkt: Option<&str>) -> Value {
     let parent = grant.refresh_token.as_deref();
     let access_token = if opaque {
         let mut builder = OpaqueTokenBuilder::new(shared.clone())
@@ -148,6 +156,9 @@ fn issue(shared: &Arc<Shared>, grant: Grant, opaque: bool) -> Value {
             .scope(grant.scope.clone());
         if let Some(parent) = parent {
             builder = builder.refresh_token(parent);
+        }
+        if let Some(jkt) = jkt {
+            builder = builder.dpop_bound_to(jkt);
         }
         builder.issue()
     } else {
@@ -158,11 +169,15 @@ fn issue(shared: &Arc<Shared>, grant: Grant, opaque: bool) -> Value {
         if let Some(parent) = parent {
             builder = builder.refresh_token(parent);
         }
+        if let Some(jkt) = jkt {
+            builder = builder.dpop_bound_to(jkt);
+        }
         builder.sign()
     };
     let mut answer = json!({
         "access_token": access_token,
-        "token_type": "Bearer",
+        // RFC 9449 §5: a DPoP-bound token is of type DPoP.
+        "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": shared.config.lifetime_secs(),
         "scope": grant.scope,
     });

@@ -7,6 +7,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use super::{ClaimSet, FAR, compact};
+use crate::dpop::{DpopKey, certificate_thumbprint};
 use crate::keys::{SigningKey, alg_name};
 use crate::state::Shared;
 use crate::store::{TokenKind, TokenRecord};
@@ -66,6 +67,7 @@ pub struct TokenBuilder {
     impostor: Option<Impostor>,
     refresh_token: Option<String>,
     introspection_overrides: Map<String, Value>,
+    dpop: bool,
 }
 
 impl std::fmt::Debug for TokenBuilder {
@@ -91,6 +93,7 @@ impl TokenBuilder {
             impostor: None,
             refresh_token: None,
             introspection_overrides: Map::new(),
+            dpop: false,
         }
     }
 
@@ -240,6 +243,29 @@ impl TokenBuilder {
         self
     }
 
+    /// Binds the token to a DPoP key (RFC 9449 §6): `cnf.jkt` is the key's thumbprint, and
+    /// introspection answers `token_type: "DPoP"`. A resource server must then refuse it
+    /// without a proof signed by that key, and refuse it as a bearer token (§7.2).
+    pub fn dpop_bound(self, key: &DpopKey) -> Self {
+        self.dpop_bound_to(&key.thumbprint())
+    }
+
+    /// Binds the token to the DPoP key with this RFC 7638 thumbprint (`cnf.jkt`), as
+    /// [`dpop_bound`](Self::dpop_bound) does; any string is taken, a malformed one too.
+    pub fn dpop_bound_to(mut self, jkt: &str) -> Self {
+        self.claims.bind("jkt", jkt.to_owned());
+        self.dpop = true;
+        self
+    }
+
+    /// Binds the token to a TLS client certificate (RFC 8705 §3): `cnf.x5t#S256` is the
+    /// SHA-256 of `der`, the certificate's DER encoding. Introspection still says
+    /// `token_type: "Bearer"`; the binding is in `cnf`.
+    pub fn certificate_bound(mut self, der: &[u8]) -> Self {
+        self.claims.bind("x5t#S256", certificate_thumbprint(der));
+        self
+    }
+
     /// Makes the introspection answer for this token differ from its claims: sets `name` to
     /// `value` in the answer, or removes it for `Value::Null`. Any field may be changed,
     /// `active` included (e.g. `"true"` as a string). The JWT itself is unchanged.
@@ -300,6 +326,7 @@ impl TokenBuilder {
             let mut record = TokenRecord::new(TokenKind::Access, claims);
             record.parent = self.refresh_token;
             record.introspection_overrides = self.introspection_overrides;
+            record.dpop = self.dpop;
             self.shared.tokens().insert(token.clone(), record);
         }
         token

@@ -77,6 +77,21 @@ impl ClaimSet {
         self.set("aud", list);
     }
 
+    /// Adds a confirmation method to `cnf` (RFC 7800 §3.1), keeping the others; a `cnf` that
+    /// is not an object is replaced.
+    fn bind(&mut self, method: &str, value: String) {
+        let cnf = self
+            .0
+            .entry("cnf")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !cnf.is_object() {
+            *cnf = Value::Object(Map::new());
+        }
+        if let Value::Object(cnf) = cnf {
+            cnf.insert(method.to_owned(), value.into());
+        }
+    }
+
     fn into_map(self) -> Map<String, Value> {
         self.0
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::ClaimSet;
+use crate::dpop::{DpopKey, certificate_thumbprint};
 use crate::state::Shared;
 use crate::store::{TokenKind, TokenRecord};
 use crate::util::{now, random_token};
@@ -33,6 +34,7 @@ pub struct OpaqueTokenBuilder {
     claims: ClaimSet,
     introspection_overrides: Map<String, Value>,
     refresh_token: Option<String>,
+    dpop: bool,
 }
 
 impl std::fmt::Debug for OpaqueTokenBuilder {
@@ -51,6 +53,7 @@ impl OpaqueTokenBuilder {
             claims,
             introspection_overrides: Map::new(),
             refresh_token: None,
+            dpop: false,
         }
     }
 
@@ -111,6 +114,29 @@ impl OpaqueTokenBuilder {
         self
     }
 
+    /// Binds the token to a DPoP key (RFC 9449 §6): `cnf.jkt` is the key's thumbprint, and
+    /// introspection answers `token_type: "DPoP"`. A resource server must then refuse it
+    /// without a proof signed by that key, and refuse it as a bearer token (§7.2).
+    pub fn dpop_bound(self, key: &DpopKey) -> Self {
+        self.dpop_bound_to(&key.thumbprint())
+    }
+
+    /// Binds the token to the DPoP key with this RFC 7638 thumbprint (`cnf.jkt`), as
+    /// [`dpop_bound`](Self::dpop_bound) does; any string is taken, a malformed one too.
+    pub fn dpop_bound_to(mut self, jkt: &str) -> Self {
+        self.claims.bind("jkt", jkt.to_owned());
+        self.dpop = true;
+        self
+    }
+
+    /// Binds the token to a TLS client certificate (RFC 8705 §3): `cnf.x5t#S256` is the
+    /// SHA-256 of `der`, the certificate's DER encoding. Introspection still says
+    /// `token_type: "Bearer"`; the binding is in `cnf`.
+    pub fn certificate_bound(mut self, der: &[u8]) -> Self {
+        self.claims.bind("x5t#S256", certificate_thumbprint(der));
+        self
+    }
+
     /// Lays `value` over the introspection answer's field `name`, after the server has added
     /// `active` and `token_type`; `Value::Null` removes the field. This is how a test makes the
     /// answer look like another server's (Keycloak's `typ`, Ory Hydra's `token_use`) or drops
@@ -134,6 +160,7 @@ impl OpaqueTokenBuilder {
         let mut record = TokenRecord::new(TokenKind::Access, self.claims.into_map());
         record.parent = self.refresh_token;
         record.introspection_overrides = self.introspection_overrides;
+        record.dpop = self.dpop;
         self.shared.tokens().insert(token.clone(), record);
         token
     }

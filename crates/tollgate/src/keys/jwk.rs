@@ -306,6 +306,47 @@ pub(super) fn parse_jwks(
     })
 }
 
+/// The public members of one JWK that arrives on its own, outside any JWK set: the `jwk`
+/// header of a DPoP proof (RFC 9449 §4.2). The caller has already refused private members.
+pub(crate) struct PublicJwkMembers<'a> {
+    pub(crate) kty: &'a str,
+    pub(crate) alg: Option<&'a str>,
+    pub(crate) crv: Option<&'a str>,
+    pub(crate) n: Option<&'a str>,
+    pub(crate) e: Option<&'a str>,
+    pub(crate) x: Option<&'a str>,
+    pub(crate) y: Option<&'a str>,
+}
+
+/// Builds the verification key of one public JWK for exactly `alg`, with every check a key
+/// from a JWK set gets (key type and curve fit the algorithm, RSA size, coordinate lengths,
+/// never `kty: oct`). A JWK without `alg` takes `alg`; one with another `alg` is refused.
+/// `None` when the key is unusable; nothing is logged (the key comes from a client, not from
+/// the authorization server).
+pub(crate) fn single_public_key(
+    jwk: &PublicJwkMembers<'_>,
+    alg: Algorithm,
+) -> Option<Arc<VerifyKey>> {
+    let owned = |value: Option<&str>| value.map(str::to_owned);
+    let raw = RawJwk {
+        kty: Some(jwk.kty.to_owned()),
+        use_: None,
+        key_ops: None,
+        // jsonwebtoken's Debug spelling of an algorithm is its JWS name.
+        alg: Some(jwk.alg.map_or_else(|| alg.name().to_owned(), str::to_owned)),
+        kid: None,
+        crv: owned(jwk.crv),
+        n: owned(jwk.n),
+        e: owned(jwk.e),
+        x: owned(jwk.x),
+        y: owned(jwk.y),
+        d: None,
+    };
+    check_jwk(raw, &[alg])
+        .and_then(|candidate| candidate.into_key(None))
+        .ok()
+}
+
 /// Checks one JWK and decodes its parameters, without building the key yet.
 fn check_jwk(raw: RawJwk, allowed: &[Algorithm]) -> Result<Candidate, Skip> {
     if let Some(kid) = &raw.kid

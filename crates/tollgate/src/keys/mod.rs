@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use crate::alg::Algorithm;
 
+pub(crate) use self::jwk::{PublicJwkMembers, single_public_key};
 use self::loader::Shared;
 pub(crate) use self::snapshot::{KeySnapshot, VerifyKey};
 use crate::url_rules::UrlRules;
