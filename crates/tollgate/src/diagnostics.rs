@@ -122,10 +122,11 @@ impl Tollgate {
             status.introspection_rate_limited = introspector.rate_limited();
             status.introspection_saturated = introspector.saturated();
             status.opaque_tokens_refused_by_shape = introspector.shape_refused();
-            status.revoked_tokens_remembered =
-                u64::try_from(introspector.revoked_tokens()).unwrap_or(u64::MAX);
-            status.revocations_dropped = introspector.revocations_dropped();
-            status.revocation_memory_full = introspector.revocation_memory_full();
+        }
+        if let Some(memory) = &inner.revoked {
+            status.revoked_tokens_remembered = u64::try_from(memory.len()).unwrap_or(u64::MAX);
+            status.revocations_dropped = memory.dropped();
+            status.revocation_memory_full = memory.full_episodes();
         }
         status
     }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::hash::TokenHash;
-use crate::introspection::{self, Lookup, TokenKind};
+use crate::introspection::{self, Lookup, RevocationMemory, TokenKind};
 use crate::issuer::{Issuer, Verified};
 use crate::jws;
 use crate::log::{debug, warn};
@@ -47,6 +47,11 @@ impl std::fmt::Debug for Tollgate {
 pub(crate) struct Inner {
     /// The one trusted issuer (several later: each with its keys and introspection client).
     pub(crate) issuer: Issuer,
+    /// The revocation memory: verified tokens introspection called inactive, refused on every
+    /// route until they expire. One for the engine, keyed by the hash of what introspection
+    /// answered about (for a JWT its signed part, unique across issuers since it holds `iss`).
+    /// `None` when no issuer introspects: nothing can ever be learnt.
+    pub(crate) revoked: Option<Arc<RevocationMemory>>,
     /// Verified JWTs by the hash of the whole token, whoever issued them.
     pub(crate) verified: VerifiedCache,
     pub(crate) limits: Limits,
@@ -150,7 +155,6 @@ impl Tollgate {
     /// requirement checks of a routine route.
     pub(crate) fn begin(&self, token: &str, requirement: &Requirement) -> Step {
         let inner = &*self.inner;
-        let issuer = &inner.issuer;
         if token.len() > inner.limits.max_token_bytes {
             return Step::Done(Err(Rejection::InvalidToken(InvalidToken::TooLarge)));
         }
@@ -169,10 +173,10 @@ impl Tollgate {
         };
         // Revocation memory: once introspection called the verified token inactive, every
         // route refuses it until it expires. One atomic load while nothing is remembered.
-        if issuer
-            .introspector
+        if inner
+            .revoked
             .as_ref()
-            .is_some_and(|i| i.known_inactive(&hashes.live))
+            .is_some_and(|memory| memory.contains(&hashes.live))
         {
             return Step::Done(Err(Rejection::InvalidToken(InvalidToken::Inactive)));
         }

@@ -8,7 +8,7 @@ use super::TollgateBuilder;
 use crate::claims::ClaimRules;
 use crate::engine::{Inner, Limits, Tollgate};
 use crate::error::{ConfigError, ConfigErrorKind};
-use crate::introspection::{EndpointSource, Introspector};
+use crate::introspection::{EndpointSource, Introspector, RevocationMemory};
 use crate::issuer::Issuer;
 use crate::jws::HeaderRules;
 use crate::keys::{KeySet, KeySetConfig, KeySource};
@@ -126,9 +126,14 @@ impl TollgateBuilder {
             },
             client.clone(),
         );
-        let introspector = match self.introspection {
-            None => None,
-            Some(config) => {
+        // One revocation memory for the engine: a token introspection called inactive is
+        // refused on every route, whichever issuer's introspector learnt it.
+        let revoked = self
+            .introspection
+            .as_ref()
+            .map(|config| Arc::new(RevocationMemory::new(config.revocation_bound())));
+        let introspector = match (self.introspection, &revoked) {
+            (Some(config), Some(revoked)) => {
                 let endpoint = match config.configured_endpoint() {
                     Some(url) => EndpointSource::Fixed(url.to_owned()),
                     None => EndpointSource::Discovered(keys.clone()),
@@ -137,8 +142,10 @@ impl TollgateBuilder {
                     config.leeway(self.leeway),
                     client,
                     endpoint,
+                    Arc::clone(revoked),
                 ))
             }
+            _ => None,
         };
         let verified = VerifiedCache::new(
             self.verified_cache_capacity,
@@ -161,6 +168,7 @@ impl TollgateBuilder {
         Ok(Tollgate {
             inner: Arc::new(Inner {
                 issuer,
+                revoked,
                 verified,
                 limits: Limits {
                     max_token_bytes: self.max_token_bytes,

@@ -225,7 +225,13 @@ fn basic() -> Introspection {
 
 fn introspector(config: Introspection, url: String) -> Introspector {
     config.validate(&rules()).unwrap();
-    Introspector::new(config, http_client(), EndpointSource::Fixed(url))
+    let memory = own_memory(&config);
+    Introspector::new(config, http_client(), EndpointSource::Fixed(url), memory)
+}
+
+/// A revocation memory of the configured bound, as the engine makes for one issuer.
+fn own_memory(config: &Introspection) -> Arc<RevocationMemory> {
+    Arc::new(RevocationMemory::new(config.revocation_bound()))
 }
 
 async fn check(
@@ -1019,10 +1025,12 @@ async fn configured_endpoint_wins_over_the_source() {
         config.configured_endpoint(),
         Some(format!("{base}/active").as_str())
     );
+    let memory = own_memory(&config);
     let introspector = Introspector::new(
         config,
         http_client(),
         EndpointSource::Fixed("http://127.0.0.1:9/nowhere".into()),
+        memory,
     );
     check(&introspector, "t", MINUTE).await.unwrap();
     assert_eq!(server.calls(), 1);
