@@ -138,12 +138,14 @@ mod verified;
 
 pub use alg::{Algorithm, UnknownAlgorithm};
 pub use builder::TollgateBuilder;
-pub use diagnostics::Diagnostics;
+pub use claims::{AudiencePolicy, ClientIdClaim, JtiPolicy, ScopeSource};
+pub use diagnostics::{Diagnostics, IssuerDiagnostics};
 pub use engine::Tollgate;
 pub use error::{ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::{Claims, ClaimsShapeError, ExtractRejection};
 pub use introspection::config::Introspection;
+pub use issuer::{Profile, TrustedIssuer};
 pub use layer::make::TollgateLayer;
 pub use layer::service::TollgateService;
 pub use policy::{PolicyTable, PolicyTableBuilder};
