@@ -95,6 +95,7 @@ mod faults;
 mod http;
 mod keys;
 mod server;
+mod shapes;
 mod state;
 mod store;
 mod tokens;
@@ -105,4 +106,5 @@ pub use faults::{Endpoint, Fault};
 /// The JWS algorithms, as `jsonwebtoken` names them.
 pub use jsonwebtoken::Algorithm;
 pub use server::MockAuthServer;
+pub use shapes::Shape;
 pub use tokens::{OpaqueTokenBuilder, RefreshTokenBuilder, TokenBuilder};
