@@ -545,9 +545,13 @@ async fn keycloak() {
         .unwrap();
     assert_eq!(response.status(), 401);
 
-    // A token signed with the encryption key verifies with that key only: the kid names it.
+    // The mock signs with the encryption key on request, for tests that a resource server
+    // never verifies with a `use: enc` key; jsonwebtoken, which ignores `use`, would accept it.
     let forged = server.token().kid(&enc_kid).sign();
     assert_eq!(header_of(&forged)["kid"], enc_kid);
+    verify(&server, &forged, Some(&server.audience()))
+        .await
+        .unwrap();
 }
 
 fn thumbprint(alg: &'static aws_lc_rs::digest::Algorithm, der: &[u8]) -> String {
