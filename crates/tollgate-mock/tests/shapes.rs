@@ -1,6 +1,9 @@
 //! Server shapes over real HTTP: each product's documents, JWKS, tokens, ID tokens and
 //! introspection answers, and signatures verified by plain jsonwebtoken against the JWKS the
 //! server serves.
+//!
+//! Long on purpose: one table test puts what every shape must do side by side, then one test
+//! per product checks what only that product does.
 
 mod common;
 
