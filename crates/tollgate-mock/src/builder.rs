@@ -8,7 +8,8 @@ use tokio::net::TcpListener;
 
 use crate::keys::{KeyStore, SigningKey};
 use crate::server::MockAuthServer;
-use crate::state::{Client, Config, Paths, Shared};
+use crate::shapes::{self, Shape};
+use crate::state::{Client, Config, Shared};
 
 /// The audience put in tokens unless configured otherwise.
 pub(crate) const DEFAULT_AUDIENCE: &str = "https://api.tollgate.test";
@@ -40,14 +41,17 @@ pub(crate) const DEFAULT_CLIENT_SECRET: &str = "tollgate-secret";
 pub struct MockAuthServerBuilder {
     host: IpAddr,
     port: u16,
-    issuer_path: String,
+    /// `None`: the shape's (none for the strict shape).
+    issuer_path: Option<String>,
     audience: String,
     clients: Vec<Client>,
     introspection_bearer: Option<String>,
-    jwks_cache_control: String,
+    /// `None`: the shape's.
+    jwks_cache_control: Option<String>,
     signing_algorithm: Algorithm,
     token_lifetime: Duration,
     fresh_key: bool,
+    shape: Shape,
 }
 
 impl std::fmt::Debug for MockAuthServerBuilder {
@@ -60,6 +64,7 @@ impl std::fmt::Debug for MockAuthServerBuilder {
             .field("audience", &self.audience)
             .field("clients", &self.clients)
             .field("signing_algorithm", &self.signing_algorithm)
+            .field("shape", &self.shape)
             .finish_non_exhaustive()
     }
 }
@@ -69,14 +74,15 @@ impl Default for MockAuthServerBuilder {
         MockAuthServerBuilder {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
-            issuer_path: String::new(),
+            issuer_path: None,
             audience: DEFAULT_AUDIENCE.to_owned(),
             clients: Vec::new(),
             introspection_bearer: None,
-            jwks_cache_control: "max-age=300".to_owned(),
+            jwks_cache_control: None,
             signing_algorithm: Algorithm::RS256,
             token_lifetime: Duration::from_secs(300),
             fresh_key: false,
+            shape: Shape::Strict,
         }
     }
 }
@@ -105,12 +111,18 @@ impl MockAuthServerBuilder {
     ///
     /// A missing leading `/` is added and a trailing `/` removed.
     ///
+    /// With a [`shape`](Self::shape), replaces the shape's own path (Keycloak's
+    /// `/realms/tollgate`, Okta's `/oauth2/default`, Cognito's pool, authentik's application,
+    /// ...): the endpoints the product puts under its issuer move along, and a shape whose
+    /// issuer ends with `/` keeps it.
+    ///
     /// # Panics
     ///
     /// At [`start`](Self::start), if the path holds anything but letters, digits, `-._~` and
-    /// single `/` separators, or has a `.` or `..` segment.
+    /// single `/` separators, or has a `.` or `..` segment; or under an Entra shape, whose path
+    /// is its tenant's.
     pub fn issuer_path(mut self, path: impl Into<String>) -> Self {
-        self.issuer_path = path.into();
+        self.issuer_path = Some(path.into());
         self
     }
 
@@ -139,10 +151,38 @@ impl MockAuthServerBuilder {
         self
     }
 
-    /// The `Cache-Control` header of the JWKS. Defaults to `max-age=300`; an empty string sends
-    /// no `Cache-Control` header at all.
+    /// The `Cache-Control` header of the JWKS. Defaults to `max-age=300`, or under a
+    /// [`shape`](Self::shape) to what that product sends; an empty string sends no
+    /// `Cache-Control` header at all.
     pub fn jwks_cache_control(mut self, value: impl Into<String>) -> Self {
-        self.jwks_cache_control = value.into();
+        self.jwks_cache_control = Some(value.into());
+        self
+    }
+
+    /// Makes the server imitate a real authorization server product: its issuer form,
+    /// metadata documents, JWKS, token shapes and introspection answers (see [`Shape`] for what
+    /// each one changes). Defaults to [`Shape::Strict`], the mock's own RFC 9068 behaviour.
+    ///
+    /// The other settings apply on top: [`audience`](Self::audience),
+    /// [`client`](Self::client), [`signing_algorithm`](Self::signing_algorithm) (the products'
+    /// defaults are RS256), [`jwks_cache_control`](Self::jwks_cache_control),
+    /// [`issuer_path`](Self::issuer_path).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// use tollgate_mock::{MockAuthServer, Shape};
+    ///
+    /// let tenant = "9122040d-6c67-4c5b-b112-36a304b66dad";
+    /// let server = MockAuthServer::builder()
+    ///     .shape(Shape::EntraV2 { tenant: tenant.into() })
+    ///     .start()
+    ///     .await;
+    /// assert_eq!(server.issuer(), format!("{}/{tenant}/v2.0", server.base_url()));
+    /// assert_eq!(server.token().claims()["ver"], "2.0");
+    /// # });
+    /// ```
+    pub fn shape(mut self, shape: Shape) -> Self {
+        self.shape = shape;
         self
     }
 
@@ -180,12 +220,35 @@ impl MockAuthServerBuilder {
     /// If the address cannot be bound, or on the configuration errors documented on the
     /// setters. This is a test helper: a panic is the clearest failure.
     pub async fn start(self) -> MockAuthServer {
-        let issuer_path = normalize_issuer_path(&self.issuer_path);
-        let initial = if self.fresh_key {
-            SigningKey::generate(self.signing_algorithm)
-        } else {
-            SigningKey::shared(self.signing_algorithm)
+        let base_path = match (&self.issuer_path, shapes::server(&self.shape)) {
+            (Some(path), _) => {
+                assert!(
+                    self.shape.tenant().is_none(),
+                    "tollgate-mock: an Entra shape's issuer path is its tenant's; \
+                     set the tenant in the Shape instead of issuer_path"
+                );
+                normalize_issuer_path(path)
+            }
+            (None, Some(server)) => server.default_path(&self.shape),
+            (None, None) => String::new(),
         };
+        let resolved = shapes::resolve(&self.shape, &base_path);
+        let generate = |secondary: bool| match (self.fresh_key, secondary) {
+            (true, _) => SigningKey::generate(self.signing_algorithm),
+            (false, false) => SigningKey::shared(self.signing_algorithm),
+            (false, true) => SigningKey::shared_secondary(self.signing_algorithm),
+        };
+        let mut keys = KeyStore::with_style(generate(false), resolved.key_style.clone());
+        let id_token_kid = resolved.id_token_key.then(|| keys.publish(generate(true)));
+        // Keycloak's generated realm keys: an RSA-OAEP key beside the signing key.
+        let encryption_kid = resolved.encryption_key.then(|| {
+            let key = if self.fresh_key {
+                SigningKey::generate(Algorithm::RS256)
+            } else {
+                SigningKey::shared_secondary(Algorithm::RS256)
+            };
+            keys.publish_encryption(key)
+        });
 
         let listener = TcpListener::bind(SocketAddr::new(self.host, self.port))
             .await
@@ -212,23 +275,29 @@ impl MockAuthServerBuilder {
                 secret: DEFAULT_CLIENT_SECRET.into(),
             });
         }
+        let jwks_cache_control = self
+            .jwks_cache_control
+            .unwrap_or_else(|| resolved.jwks_cache_control.unwrap_or_default().to_owned());
         let config = Config {
-            issuer: format!("{base_url}{issuer_path}"),
+            issuer: format!("{base_url}{}", resolved.issuer_path),
             base_url,
             audience: self.audience,
             clients,
             introspection_bearer: self.introspection_bearer,
-            jwks_cache_control: self.jwks_cache_control,
+            jwks_cache_control,
             token_lifetime: self.token_lifetime,
-            paths: Paths::new(&issuer_path),
+            paths: resolved.paths,
+            shape: self.shape,
+            id_token_kid,
+            encryption_kid,
         };
-        let shared = Shared::new(config, KeyStore::new(initial));
+        let shared = Shared::new(config, keys);
         MockAuthServer::serve(shared, listener, addr)
     }
 }
 
 /// `""` or `/segment(/segment)*`.
-fn normalize_issuer_path(path: &str) -> String {
+pub(crate) fn normalize_issuer_path(path: &str) -> String {
     let trimmed = path.trim_matches('/');
     if trimmed.is_empty() {
         return String::new();

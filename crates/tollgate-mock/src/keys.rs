@@ -24,6 +24,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
+use crate::shapes::KeyStyle;
 use crate::util::random_token;
 
 /// The kind of key material an algorithm needs; keys of one kind are interchangeable material.
@@ -108,6 +109,9 @@ impl Material {
 enum Role {
     Initial,
     Unpublished,
+    /// A server shape's second key: the ID-token key of Cognito and Hydra, Keycloak's
+    /// encryption key.
+    Secondary,
 }
 
 fn cached_material(kind: Kind, role: Role) -> Arc<Material> {
@@ -132,6 +136,9 @@ pub(crate) struct SigningKey {
     kid: String,
     alg: Algorithm,
     material: Arc<Material>,
+    /// A self-signed X.509 certificate (DER) of the public key, for the shapes whose JWKS
+    /// carries `x5c` / `x5t` (see `shapes::keys`).
+    certificate: Option<Arc<[u8]>>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -151,6 +158,7 @@ impl SigningKey {
             kid: format!("{prefix}-{}", random_token(6)),
             alg,
             material,
+            certificate: None,
         }
     }
 
@@ -164,13 +172,41 @@ impl SigningKey {
         SigningKey::new(alg, cached_material(Kind::of(alg), Role::Initial))
     }
 
+    /// A new key (own `kid`) whose material comes from the process-wide cache slot for a
+    /// shape's second key, so that it differs from the initial key's.
+    pub(crate) fn shared_secondary(alg: Algorithm) -> SigningKey {
+        SigningKey::new(alg, cached_material(Kind::of(alg), Role::Secondary))
+    }
+
     /// A key of the same kind as `self` that no JWKS ever publishes, carrying `kid`.
     pub(crate) fn impostor(&self, kid: String) -> SigningKey {
         SigningKey {
             kid,
             alg: self.alg,
             material: cached_material(Kind::of(self.alg), Role::Unpublished),
+            certificate: None,
         }
+    }
+
+    /// The same key under another `kid`.
+    pub(crate) fn with_kid(mut self, kid: String) -> SigningKey {
+        self.kid = kid;
+        self
+    }
+
+    /// The same key with a certificate (DER) of its public key.
+    pub(crate) fn with_certificate(mut self, der: Vec<u8>) -> SigningKey {
+        self.certificate = Some(der.into());
+        self
+    }
+
+    pub(crate) fn certificate(&self) -> Option<&[u8]> {
+        self.certificate.as_deref()
+    }
+
+    /// Whether the material is RSA (it then signs every RS* and PS* algorithm).
+    pub(crate) fn is_rsa(&self) -> bool {
+        matches!(*self.material, Material::Rsa(_))
     }
 
     pub(crate) fn kid(&self) -> &str {
@@ -328,25 +364,62 @@ pub(crate) struct KeyStore {
     keys: Vec<SigningKey>,
     /// The `kid`s the JWKS serves, in order.
     published: Vec<String>,
+    /// The published `kid`s that are encryption keys (`use: enc`): never chosen to sign.
+    encryption: Vec<String>,
     signing: String,
+    /// How a server shape spells `kid`s and certifies keys; `None`: as `SigningKey::new` does.
+    style: Option<KeyStyle>,
 }
 
 impl KeyStore {
+    #[cfg(test)]
     pub(crate) fn new(initial: SigningKey) -> KeyStore {
+        KeyStore::with_style(initial, None)
+    }
+
+    /// A store whose keys (the initial one included) are renamed and certified by `style`.
+    pub(crate) fn with_style(initial: SigningKey, style: Option<KeyStyle>) -> KeyStore {
+        let initial = match &style {
+            Some(style) => style.dress(initial),
+            None => initial,
+        };
         let kid = initial.kid.clone();
         KeyStore {
             keys: vec![initial],
             published: vec![kid.clone()],
+            encryption: Vec::new(),
             signing: kid,
+            style,
         }
     }
 
-    /// Adds and publishes a key; returns its `kid`.
+    /// Adds and publishes a key; returns its `kid` (the shape's spelling, if it has one).
     pub(crate) fn publish(&mut self, key: SigningKey) -> String {
+        let key = match &self.style {
+            Some(style) => style.dress(key),
+            None => key,
+        };
         let kid = key.kid.clone();
         self.keys.push(key);
         self.published.push(kid.clone());
         kid
+    }
+
+    /// Adds and publishes an encryption key (`use: enc`, RFC 7517 §4.2), which a resource
+    /// server must never verify a signature with; returns its `kid`.
+    pub(crate) fn publish_encryption(&mut self, key: SigningKey) -> String {
+        let kid = self.publish(key);
+        self.encryption.push(kid.clone());
+        kid
+    }
+
+    pub(crate) fn is_encryption(&self, kid: &str) -> bool {
+        self.encryption.iter().any(|k| k == kid)
+    }
+
+    /// The published keys, in JWKS order.
+    pub(crate) fn published(&self) -> Vec<&SigningKey> {
+        self.published.iter().map(|kid| self.expect(kid)).collect()
     }
 
     pub(crate) fn get(&self, kid: &str) -> Option<&SigningKey> {
@@ -384,17 +457,25 @@ impl KeyStore {
         self.published
             .iter()
             .rev()
+            .filter(|kid| !self.is_encryption(kid))
             .map(|kid| self.expect(kid))
             .find(|k| k.alg == alg)
     }
 
     pub(crate) fn jwks(&self) -> Value {
-        let keys: Vec<Value> = self
-            .published
-            .iter()
-            .map(|kid| self.expect(kid).jwk())
-            .collect();
+        let keys: Vec<Value> = self.published.iter().map(|kid| self.jwk(kid)).collect();
         json!({ "keys": keys })
+    }
+
+    /// The public JWK of a published key: an encryption key says `use: enc` and RSA-OAEP
+    /// (RFC 7518 §4.3), the algorithm Keycloak's generated encryption keys carry.
+    pub(crate) fn jwk(&self, kid: &str) -> Value {
+        let mut jwk = self.expect(kid).jwk();
+        if self.is_encryption(kid) {
+            jwk["use"] = "enc".into();
+            jwk["alg"] = "RSA-OAEP".into();
+        }
+        jwk
     }
 }
 

@@ -1,7 +1,8 @@
 //! A mock OAuth 2.0 authorization server, for testing tollgate and the services it protects.
 //!
 //! [`MockAuthServer::start`] listens on `127.0.0.1` and a free port, in the current Tokio
-//! runtime, and serves over real HTTP what a resource server needs from an authorization server:
+//! runtime, and serves over real HTTP what a resource server needs from an authorization server
+//! (at these paths by default; a [`Shape`] moves them where its product has them):
 //!
 //! | path (issuer path prepended, if any) | what |
 //! |---|---|
@@ -108,6 +109,64 @@
 //! certificate's DER (`cnf.x5t#S256`, RFC 8705 §3.1). [`dpop::DpopKey::proof`] makes the proofs
 //! a client sends with such a token, and every wrong proof a resource server must refuse.
 //!
+//! # Server shapes
+//!
+//! [`MockAuthServerBuilder::shape`] makes the server imitate a real authorization server
+//! product wherever a resource server can tell, so that a validator's per-product relaxations
+//! are tested against real HTTP and discovery like everything else. [`Shape::Strict`] (the
+//! default) is everything above; every other [`Shape`] changes:
+//!
+//! - the issuer's form: path and trailing slash (`/realms/tollgate`, `/{tenant}/v2.0`, `/`...);
+//! - which metadata documents are served, where (RFC 8414 inserted or appended, OpenID) and
+//!   what they say (an `introspection_endpoint` only where the product has one);
+//! - the JWKS: its path, `kid` spellings (UUIDs, Cognito's `+/=`, Curity's negative numbers),
+//!   keys without `alg` or `use`, `x5c`/`x5t` from a self-signed certificate, Keycloak's
+//!   `use: enc` key, Entra's per-key `issuer`, a separate ID-token key (Cognito, Ory Hydra),
+//!   and its `Cache-Control`;
+//! - the access tokens [`MockAuthServer::token`] makes: header `typ`, the client-id claim, the
+//!   scope claim and form, roles and permissions, `jti` or `uti`, the `aud` shape (absent for
+//!   Cognito, `[]` for Hydra, the client for Spring and authentik), discriminators
+//!   (`token_use`, Keycloak's `typ` claim, `ver`, `purpose`, Okta's `AT.` prefix);
+//! - the ID tokens [`MockAuthServer::id_token`] makes, for "an ID token is not an access token";
+//! - the introspection answers, where the product introspects (Keycloak's `token_type`
+//!   `Refresh`, Hydra's `token_use`, no `token_type` for Spring's and node-oidc-provider's
+//!   refresh tokens...), and a 404 where it does not (Entra, Auth0, Cognito).
+//!
+//! | shape | issuer | access token | introspection |
+//! |---|---|---|---|
+//! | `Strict` | `{base}` | `at+jwt`, `client_id`, `scope` | `/introspect` |
+//! | `Keycloak` | `{base}/realms/tollgate` | `JWT`, `azp`, `typ: Bearer` | `.../token/introspect` |
+//! | `EntraV1` | `{base}/{tenant}/` | `JWT` + `x5t`, `appid`, `scp`, `uti`, `ver: 1.0` | none |
+//! | `EntraV2` | `{base}/{tenant}/v2.0` | `JWT`, `azp`, `scp`, `uti`, `ver: 2.0` | none |
+//! | `Auth0` | `{base}/` | `JWT`, `azp`, `aud` array, no `jti` | none |
+//! | `Okta` | `{base}/oauth2/default` | no `typ`, `cid`, `scp` array, `jti: AT.…` | `/v1/introspect` |
+//! | `Cognito` | `{base}/us-east-1_tollgate` | no `typ`, no `aud`, `token_use: access` | none |
+//! | `Hydra` | `{base}/` | `JWT`, `client_id`, `scp` array, `aud: []` | `/admin/oauth2/introspect` |
+//! | `Zitadel` | `{base}` | `JWT`, `client_id`, no scope, `aud` array | `/oauth/v2/introspect` |
+//! | `Authentik` | `{base}/application/o/tollgate/` | `JWT`, `azp`, `uid`, `aud` = client | `/application/o/introspect/` |
+//! | `Curity` | `{base}/oauth/v2/oauth-anonymous` | no `typ`, `client_id`, `purpose` | `/oauth/v2/oauth-introspect` |
+//! | `SpringAuthorizationServer` | `{base}` | no `typ`, no client id, `scope` array | `/oauth2/introspect` |
+//! | `OidcProvider` | `{base}` | `at+jwt`, `client_id`, `scope` | `/token/introspection` (no JWTs) |
+//!
+//! Each variant's documentation says what it changes, where the facts come from, and which of
+//! them could not be confirmed. Every [`TokenBuilder`] setter still works on top of a shape;
+//! the ones that mean "the client id", "the scope", "the audience" and "the roles" write where
+//! the shape puts them.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use tollgate_mock::{MockAuthServer, Shape};
+//!
+//! let server = MockAuthServer::builder().shape(Shape::Cognito).start().await;
+//! let access = server.token().scope("orders/read").claims();
+//! assert_eq!(access["token_use"], "access");
+//! assert!(access.get("aud").is_none());
+//! assert_eq!(server.id_token().claims()["token_use"], "id");
+//! // Cognito signs ID tokens with another key of its JWKS.
+//! assert_ne!(server.id_token_kid(), server.signing_kid());
+//! # });
+//! ```
+//!
 
 mod builder;
 pub mod challenge;
@@ -117,6 +176,7 @@ mod faults;
 mod http;
 mod keys;
 mod server;
+mod shapes;
 mod state;
 mod store;
 #[cfg(feature = "testing")]
@@ -129,4 +189,5 @@ pub use faults::{Endpoint, Fault};
 /// The JWS algorithms, as `jsonwebtoken` names them.
 pub use jsonwebtoken::Algorithm;
 pub use server::MockAuthServer;
+pub use shapes::Shape;
 pub use tokens::{OpaqueTokenBuilder, RefreshTokenBuilder, TokenBuilder};

@@ -16,6 +16,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use crate::builder::MockAuthServerBuilder;
 use crate::faults::{Endpoint, Fault};
 use crate::keys::SigningKey;
+use crate::shapes::{self, Document, Serves, Shape};
 use crate::state::Shared;
 use crate::tokens::{OpaqueTokenBuilder, RefreshTokenBuilder, TokenBuilder, compact};
 
@@ -102,9 +103,35 @@ impl MockAuthServer {
     // ---- where it is -------------------------------------------------------------------
 
     /// The issuer identifier: `http://127.0.0.1:PORT` plus the issuer path, if configured; no
-    /// trailing slash.
+    /// trailing slash, unless the [`Shape`]'s issuer has one (Entra v1, Auth0, Ory Hydra,
+    /// authentik).
     pub fn issuer(&self) -> String {
         self.shared().config.issuer.clone()
+    }
+
+    /// The [`Shape`] the server imitates.
+    pub fn shape(&self) -> Shape {
+        self.shared().config.shape.clone()
+    }
+
+    /// Under an Entra shape, the issuer of another tenant's tokens on this server (see
+    /// [`TokenBuilder::tenant`]); `tenant_issuer("{tenantid}")` is the template of the
+    /// multi-tenant document. `None` under other shapes.
+    pub fn tenant_issuer(&self, tenant: &str) -> Option<String> {
+        shapes::tenant_issuer(&self.shared().config, tenant)
+    }
+
+    /// Under an Entra shape, the URL of the multi-tenant OpenID document
+    /// (`/common/v2.0/.well-known/openid-configuration`, or `/common/...` for v1), whose
+    /// `issuer` is the literal `{tenantid}` template. `None` under other shapes.
+    pub fn multi_tenant_metadata_url(&self) -> Option<String> {
+        let config = &self.shared().config;
+        config
+            .paths
+            .routes
+            .iter()
+            .find(|r| r.serves == Serves::Document(Document::MultiTenant))
+            .map(|r| config.url(&r.path))
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.
@@ -117,31 +144,36 @@ impl MockAuthServer {
         self.inner.addr
     }
 
-    /// The JWKS URL (`{issuer}/jwks`).
+    /// The JWKS URL (`{issuer}/jwks`, or where the [`Shape`]'s product serves it).
     pub fn jwks_uri(&self) -> String {
         let config = &self.shared().config;
         config.url(&config.paths.jwks)
     }
 
-    /// The token endpoint URL (`{issuer}/token`).
+    /// The token endpoint URL (`{issuer}/token`, or the [`Shape`]'s path).
     pub fn token_endpoint(&self) -> String {
         let config = &self.shared().config;
         config.url(&config.paths.token)
     }
 
-    /// The introspection endpoint URL (`{issuer}/introspect`).
+    /// The introspection endpoint URL (`{issuer}/introspect`, or the [`Shape`]'s path). Under a
+    /// shape whose product does not introspect (Entra, Auth0, Cognito) it is
+    /// `{issuer}/introspect`, which answers 404.
     pub fn introspection_endpoint(&self) -> String {
         let config = &self.shared().config;
         config.url(&config.paths.introspection)
     }
 
-    /// The revocation endpoint URL (`{issuer}/revoke`).
+    /// The revocation endpoint URL (`{issuer}/revoke`, or the [`Shape`]'s path; 404 under Entra).
     pub fn revocation_endpoint(&self) -> String {
         let config = &self.shared().config;
         config.url(&config.paths.revocation)
     }
 
-    /// The RFC 8414 metadata URL (`/.well-known/oauth-authorization-server` plus issuer path).
+    /// The RFC 8414 metadata URL (`/.well-known/oauth-authorization-server` plus issuer path,
+    /// or where the [`Shape`]'s product serves its OAuth metadata: appended to the issuer for
+    /// Keycloak, Okta and node-oidc-provider). Under a shape that serves none (Entra, Cognito,
+    /// ZITADEL, authentik, Curity) it answers 404.
     pub fn oauth_metadata_url(&self) -> String {
         let config = &self.shared().config;
         config.url(&config.paths.oauth_metadata)
@@ -178,9 +210,17 @@ impl MockAuthServer {
 
     // ---- tokens ------------------------------------------------------------------------
 
-    /// Builds a signed JWT access token (RFC 9068).
+    /// Builds a signed JWT access token (RFC 9068, or as the [`Shape`]'s product makes them).
     pub fn token(&self) -> TokenBuilder {
         TokenBuilder::new(self.shared().clone())
+    }
+
+    /// Builds a signed ID token (OpenID Connect Core 1.0 §2) for the first client, as the
+    /// [`Shape`]'s product makes them: what a resource server must refuse as an access token.
+    /// It is signed with [`id_token_kid`](Self::id_token_kid) and not remembered (introspection
+    /// calls it inactive).
+    pub fn id_token(&self) -> TokenBuilder {
+        TokenBuilder::id(self.shared().clone())
     }
 
     /// Builds an opaque access token, known to introspection only.
@@ -275,9 +315,26 @@ impl MockAuthServer {
         self.shared().keys().signing().kid().to_owned()
     }
 
+    /// The `kid` ID tokens are signed with: a key of their own under the shapes whose products
+    /// keep one (Cognito, Ory Hydra), published beside the signing key; else the current
+    /// signing key.
+    pub fn id_token_kid(&self) -> String {
+        match &self.shared().config.id_token_kid {
+            Some(kid) => kid.clone(),
+            None => self.signing_kid(),
+        }
+    }
+
+    /// The `kid` of the published encryption key (`use: enc`, RSA-OAEP) under
+    /// [`Shape::Keycloak`]; `None` elsewhere. [`TokenBuilder::kid`] can sign with it, to test
+    /// that a resource server never verifies with an encryption key.
+    pub fn encryption_kid(&self) -> Option<String> {
+        self.shared().config.encryption_kid.clone()
+    }
+
     /// The JWKS the server serves right now: `{"keys":[...]}`.
     pub fn jwks(&self) -> Value {
-        self.shared().keys().jwks()
+        shapes::jwks(self.shared())
     }
 
     /// The public key `kid` as a PEM `PUBLIC KEY` block (SPKI, RFC 5280), e.g. for

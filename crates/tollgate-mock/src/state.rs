@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::counters::Counters;
 use crate::faults::{Endpoint, Fault};
 use crate::keys::KeyStore;
+use crate::shapes::{Route, Shape};
 use crate::store::TokenStore;
 
 /// A registered confidential client (RFC 6749 §2.1).
@@ -35,6 +36,9 @@ pub(crate) struct Paths {
     pub(crate) token: String,
     pub(crate) introspection: String,
     pub(crate) revocation: String,
+    /// Under a server shape: every route it serves, these six where the shape has them and
+    /// more (Entra's multi-tenant documents). Empty for the strict shape, which serves the six.
+    pub(crate) routes: Vec<Route>,
 }
 
 impl Paths {
@@ -47,10 +51,18 @@ impl Paths {
             token: format!("{issuer_path}/token"),
             introspection: format!("{issuer_path}/introspect"),
             revocation: format!("{issuer_path}/revoke"),
+            routes: Vec::new(),
         }
     }
 
     pub(crate) fn endpoint(&self, path: &str) -> Option<Endpoint> {
+        if !self.routes.is_empty() {
+            return self
+                .routes
+                .iter()
+                .find(|route| route.path == path)
+                .map(|route| route.serves.endpoint());
+        }
         if path == self.oauth_metadata || path == self.openid_metadata {
             Some(Endpoint::Discovery)
         } else if path == self.jwks {
@@ -82,6 +94,13 @@ pub(crate) struct Config {
     pub(crate) jwks_cache_control: String,
     pub(crate) token_lifetime: Duration,
     pub(crate) paths: Paths,
+    /// The server product the mock imitates; `Shape::Strict` by default.
+    pub(crate) shape: Shape,
+    /// The key ID tokens are signed with when it is not the access-token signing key
+    /// (Cognito, Ory Hydra).
+    pub(crate) id_token_kid: Option<String>,
+    /// The published encryption key (`use: enc`) beside the signing keys (Keycloak).
+    pub(crate) encryption_kid: Option<String>,
 }
 
 impl Config {

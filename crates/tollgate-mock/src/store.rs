@@ -18,6 +18,10 @@ pub(crate) struct TokenRecord {
     pub(crate) kind: TokenKind,
     /// The token's claims: the JWT payload, or the attributes of an opaque token.
     pub(crate) claims: Map<String, Value>,
+    /// What the server knows about the token that the token does not carry: under a server
+    /// shape whose JWT has no scope claim (ZITADEL, authentik), the scope introspection
+    /// reports.
+    pub(crate) server_side: Map<String, Value>,
     /// Fields laid over the introspection answer only (`Null` removes a field).
     pub(crate) introspection_overrides: Map<String, Value>,
     /// The refresh token this access token was issued from; revoking that one revokes this one.
@@ -32,6 +36,7 @@ impl TokenRecord {
         TokenRecord {
             kind,
             claims,
+            server_side: Map::new(),
             introspection_overrides: Map::new(),
             parent: None,
             revoked: false,
@@ -52,6 +57,17 @@ impl TokenRecord {
             .and_then(Value::as_i64)
             .is_some_and(|nbf| nbf > now);
         !expired && !early
+    }
+
+    /// Lays the test's overrides over an introspection answer: `Null` removes a field.
+    pub(crate) fn apply_overrides(&self, answer: &mut Map<String, Value>) {
+        for (name, value) in &self.introspection_overrides {
+            if value.is_null() {
+                answer.remove(name);
+            } else {
+                answer.insert(name.clone(), value.clone());
+            }
+        }
     }
 }
 
@@ -117,13 +133,7 @@ impl TokenStore {
             TokenKind::Refresh => "refresh_token",
         };
         answer.insert("token_type".into(), token_type.into());
-        for (name, value) in &record.introspection_overrides {
-            if value.is_null() {
-                answer.remove(name);
-            } else {
-                answer.insert(name.clone(), value.clone());
-            }
-        }
+        record.apply_overrides(&mut answer);
         Value::Object(answer)
     }
 }

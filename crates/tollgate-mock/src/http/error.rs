@@ -44,6 +44,15 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_dpop_proof", description)
     }
 
+    /// RFC 7009 §2.2.1, also what node-oidc-provider answers for a JWT at introspection.
+    pub(crate) fn unsupported_token_type(description: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_token_type",
+            description,
+        )
+    }
+
     pub(crate) fn unsupported_grant_type(description: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,

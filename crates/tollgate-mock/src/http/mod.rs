@@ -5,6 +5,7 @@ mod error;
 mod form;
 mod introspect;
 mod metadata;
+mod shaped;
 mod token;
 
 use std::sync::Arc;
@@ -24,13 +25,19 @@ use crate::state::Shared;
 /// All routes of one server, under its issuer path.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     let paths = &shared.config.paths;
-    Router::new()
-        .route(&paths.oauth_metadata, get(metadata::oauth_metadata))
-        .route(&paths.openid_metadata, get(metadata::openid_metadata))
-        .route(&paths.jwks, get(metadata::jwks))
-        .route(&paths.token, post(token::token))
-        .route(&paths.introspection, post(introspect::introspect))
-        .route(&paths.revocation, post(introspect::revoke))
+    let routes = if paths.routes.is_empty() {
+        Router::new()
+            .route(&paths.oauth_metadata, get(metadata::oauth_metadata))
+            .route(&paths.openid_metadata, get(metadata::openid_metadata))
+            .route(&paths.jwks, get(metadata::jwks))
+            .route(&paths.token, post(token::token))
+            .route(&paths.introspection, post(introspect::introspect))
+            .route(&paths.revocation, post(introspect::revoke))
+    } else {
+        // A server shape: the product's routes.
+        shaped::routes(&shared)
+    };
+    routes
         .fallback(not_found)
         // `layer`, not `route_layer`: unknown paths are counted too.
         .layer(middleware::from_fn_with_state(shared.clone(), observe))

@@ -1,4 +1,4 @@
-//! `TokenBuilder`: JWT access tokens (RFC 9068).
+//! `TokenBuilder`: JWT access tokens (RFC 9068), and ID tokens (OpenID Connect Core 1.0 §2).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 
 use super::{ClaimSet, FAR, compact};
 use crate::dpop::{DpopKey, certificate_thumbprint};
-use crate::keys::{SigningKey, alg_name};
+use crate::keys::SigningKey;
+use crate::shapes::{self, Purpose};
 use crate::state::Shared;
 use crate::store::{TokenKind, TokenRecord};
 use crate::util::{now, random_token};
@@ -41,6 +42,15 @@ enum Impostor {
 /// - claims `iss` (the server's issuer), `sub` (`"alice"`), `aud` (the server's audience, a
 ///   string), `client_id` (the first registered client), `iat` (now), `exp` (now plus the
 ///   server's token lifetime), `jti` (random, unique) and `scope` (`"read"`).
+///
+/// Under a [`Shape`](crate::Shape) the defaults are that server's access token instead (see the
+/// shape's documentation), and [`client_id`](Self::client_id), [`scope`](Self::scope),
+/// [`audience`](Self::audience) and [`roles`](Self::roles) write where that server puts them.
+///
+/// [`MockAuthServer::id_token`](crate::MockAuthServer::id_token) gives a builder of the
+/// server's ID token for its first client instead: every setter works the same, ID tokens are
+/// signed with the key the server signs ID tokens with, and they are not remembered
+/// (introspection calls them inactive).
 ///
 /// Setters change claims and header fields freely, including into invalid tokens. Header
 /// changes touch the header only: the signature is always made with the chosen key's own
@@ -85,6 +95,16 @@ impl std::fmt::Debug for TokenBuilder {
 impl TokenBuilder {
     pub(crate) fn new(shared: Arc<Shared>) -> TokenBuilder {
         let claims = ClaimSet::access(&shared.config);
+        TokenBuilder::with_claims(shared, claims)
+    }
+
+    /// An ID token of the server's shape, for its first client.
+    pub(crate) fn id(shared: Arc<Shared>) -> TokenBuilder {
+        let claims = ClaimSet::id(&shared.config);
+        TokenBuilder::with_claims(shared, claims)
+    }
+
+    fn with_claims(shared: Arc<Shared>, claims: ClaimSet) -> TokenBuilder {
         TokenBuilder {
             shared,
             claims,
@@ -103,21 +123,75 @@ impl TokenBuilder {
         self
     }
 
-    /// Sets `client_id`. Defaults to the server's first client.
+    /// Sets the client id: `client_id` (RFC 9068 §2.2), or where the server's shape puts it
+    /// (`azp`, `appid`, `cid`, ... ; `aud` for Spring Authorization Server). On an ID token,
+    /// the audience (`aud`) and `azp`. Defaults to the server's first client.
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.claims.set("client_id", client_id.into());
+        self.claims.client_id(client_id.into());
         self
     }
 
-    /// Sets `scope`, a space-separated list (RFC 9068 §2.2.3). Defaults to `"read"`.
+    /// Sets the scope, a space-separated list: `scope` (RFC 9068 §2.2.3), or the shape's form
+    /// (`scp` string for Entra, `scp` array for Okta and Ory Hydra, a `scope` array for Spring
+    /// Authorization Server; for ZITADEL and authentik, whose JWTs carry none, the scope the
+    /// introspection answer reports). Defaults to `"read"`.
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        self.claims.set("scope", scope.into());
+        self.claims.scope(scope.into());
         self
     }
 
-    /// Sets `aud` to one audience, as a string. Defaults to the server's audience.
+    /// Sets `aud` to one audience: a string, or a one-element array where the shape writes
+    /// arrays (Ory Hydra, ZITADEL). Defaults to the server's audience (see the shape for the
+    /// exceptions).
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.claims.set("aud", audience.into());
+        self.claims.audience(audience.into());
+        self
+    }
+
+    /// Sets the roles: `roles` (RFC 9068 §2.2.3.1), or where the shape puts them
+    /// (`realm_access.roles` for Keycloak, `cognito:groups` for Cognito, `groups` for Okta and
+    /// authentik, ZITADEL's project-roles claim). Defaults to none, except Keycloak's default
+    /// realm roles.
+    pub fn roles<I, S>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.claims
+            .roles(roles.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets `permissions`, an array (Auth0's RBAC claim; a plain claim under other shapes).
+    /// Defaults to none.
+    pub fn permissions<I, S>(mut self, permissions: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let list: Vec<String> = permissions.into_iter().map(Into::into).collect();
+        self.claims.set("permissions", list);
+        self
+    }
+
+    /// Makes the token one of another Entra tenant of the same server: sets `tid` and the
+    /// `iss` of that tenant (`{base}/{tenant}/` for v1, `{base}/{tenant}/v2.0` for v2), as a
+    /// multi-tenant application receives them. The keys stay the server's (Entra signs every
+    /// tenant's tokens with the same keys).
+    ///
+    /// # Panics
+    ///
+    /// Under a shape other than [`Shape::EntraV1`](crate::Shape::EntraV1) and
+    /// [`Shape::EntraV2`](crate::Shape::EntraV2).
+    pub fn tenant(mut self, tenant: &str) -> Self {
+        let issuer = shapes::tenant_issuer(&self.shared.config, tenant).unwrap_or_else(|| {
+            panic!(
+                "tollgate-mock: tenant() needs an Entra shape, not {}",
+                self.shared.config.shape
+            )
+        });
+        self.claims.set("tid", tenant);
+        self.claims.set("iss", issuer);
         self
     }
 
@@ -278,25 +352,35 @@ impl TokenBuilder {
     /// The claims the token will carry, as they stand.
     #[must_use]
     pub fn claims(&self) -> Value {
-        Value::Object(self.claims.0.clone())
+        self.claims.to_value()
     }
 
     fn choose_key(&self) -> SigningKey {
         let alg = match &self.key {
-            KeyChoice::Signing => return self.shared.keys().signing().clone(),
+            KeyChoice::Signing => {
+                let keys = self.shared.keys();
+                // Cognito and Ory Hydra sign ID tokens with a key of their own.
+                return match (&self.shared.config.id_token_kid, self.claims.purpose()) {
+                    (Some(kid), Purpose::Id) => keys.expect(kid).clone(),
+                    _ => keys.signing().clone(),
+                };
+            }
             KeyChoice::Kid(kid) => return self.shared.keys().expect(kid).clone(),
             KeyChoice::Algorithm(alg) => *alg,
         };
         if let Some(key) = self.shared.keys().published_for(alg) {
             return key.clone();
         }
-        // Generated outside the lock: an RSA key takes a while.
+        // Generated outside the lock: an RSA key takes a while. Published under the kid the
+        // shape spells.
         let key = SigningKey::generate(alg);
-        self.shared.keys().publish(key.clone());
-        key
+        let mut keys = self.shared.keys();
+        let kid = keys.publish(key);
+        keys.expect(&kid).clone()
     }
 
-    /// Signs the token and remembers it (unless it is a forgery, see the type docs).
+    /// Signs the token and remembers it (unless it is a forgery or an ID token, see the type
+    /// docs).
     #[must_use]
     pub fn sign(self) -> String {
         let mut key = self.choose_key();
@@ -306,10 +390,8 @@ impl TokenBuilder {
             Some(Impostor::UnknownKid) => key.impostor(format!("unpublished-{}", random_token(6))),
         };
 
-        let mut header = Map::new();
-        header.insert("alg".into(), alg_name(key.alg()).into());
-        header.insert("typ".into(), "at+jwt".into());
-        header.insert("kid".into(), key.kid().into());
+        let purpose = self.claims.purpose();
+        let mut header = shapes::header(&self.shared.config, purpose, &key);
         for (name, value) in self.header {
             match value {
                 Some(value) => header.insert(name, value),
@@ -317,13 +399,14 @@ impl TokenBuilder {
             };
         }
 
-        let claims = self.claims.into_map();
+        let (claims, server_side) = self.claims.into_parts();
         let header_json = serde_json::to_vec(&header).expect("JSON values serialize");
         let claims_json = serde_json::to_vec(&claims).expect("JSON values serialize");
         let token = compact(&header_json, &claims_json, &key, key.alg());
 
-        if self.impostor.is_none() {
+        if self.impostor.is_none() && purpose == Purpose::Access {
             let mut record = TokenRecord::new(TokenKind::Access, claims);
+            record.server_side = server_side;
             record.parent = self.refresh_token;
             record.introspection_overrides = self.introspection_overrides;
             record.dpop = self.dpop;

@@ -18,6 +18,7 @@ pub use jwt::TokenBuilder;
 pub use opaque::{OpaqueTokenBuilder, RefreshTokenBuilder};
 
 use crate::keys::SigningKey;
+use crate::shapes::{self, Purpose, Server};
 use crate::state::Config;
 use crate::util::{now, random_token};
 
@@ -25,15 +26,42 @@ use crate::util::{now, random_token};
 /// far beyond any sane leeway.
 const FAR: i64 = 600;
 
-/// The claims of a token under construction.
+/// The claims of a token under construction, and where the server's shape puts what the
+/// setters mean ("the client id", "the scope", "the audience", "the roles").
 #[derive(Debug, Clone)]
-pub(crate) struct ClaimSet(Map<String, Value>);
+pub(crate) struct ClaimSet {
+    claims: Map<String, Value>,
+    /// Known to the server, not carried by the token (see `TokenRecord::server_side`).
+    server_side: Map<String, Value>,
+    /// `None`: the strict shape.
+    server: Option<&'static dyn Server>,
+    purpose: Purpose,
+}
 
 impl ClaimSet {
-    /// `iss`, `sub`, `aud`, `client_id`, `iat`, `exp`, `jti`, `scope`: RFC 9068 §2.2.
+    fn empty(server: Option<&'static dyn Server>, purpose: Purpose) -> ClaimSet {
+        ClaimSet {
+            claims: Map::new(),
+            server_side: Map::new(),
+            server,
+            purpose,
+        }
+    }
+
+    /// The default access token of the server's shape. Strict: `iss`, `sub`, `aud`,
+    /// `client_id`, `iat`, `exp`, `jti`, `scope` (RFC 9068 §2.2).
     fn access(config: &Config) -> ClaimSet {
+        if let Some(server) = shapes::server(&config.shape) {
+            let mut claims = ClaimSet::empty(Some(server), Purpose::Access);
+            server.access(config, &mut claims);
+            return claims;
+        }
+        ClaimSet::strict_access(config)
+    }
+
+    fn strict_access(config: &Config) -> ClaimSet {
         let iat = now();
-        let mut claims = ClaimSet(Map::new());
+        let mut claims = ClaimSet::empty(None, Purpose::Access);
         claims.set("iss", config.issuer.clone());
         claims.set("sub", "alice");
         claims.set("aud", config.audience.clone());
@@ -45,12 +73,83 @@ impl ClaimSet {
         claims
     }
 
-    fn set(&mut self, name: &str, value: impl Into<Value>) {
-        self.0.insert(name.to_owned(), value.into());
+    /// The default ID token of the server's shape (OpenID Connect Core 1.0 §2).
+    fn id(config: &Config) -> ClaimSet {
+        let server = shapes::server(&config.shape);
+        let mut claims = ClaimSet::empty(server, Purpose::Id);
+        match server {
+            Some(server) => server.id(config, &mut claims),
+            None => shapes::strict_id(config, &mut claims),
+        }
+        claims
     }
 
-    fn remove(&mut self, name: &str) {
-        self.0.remove(name);
+    /// What a refresh token records, whatever the shape: the strict access-token claims
+    /// without `aud` and `exp`. Refresh tokens are for the server itself, which reads
+    /// `client_id`, `scope` and `sub` from them.
+    fn refresh(config: &Config) -> ClaimSet {
+        let mut claims = ClaimSet::strict_access(config);
+        claims.remove("aud");
+        claims.remove("exp");
+        claims
+    }
+
+    pub(crate) fn purpose(&self) -> Purpose {
+        self.purpose
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+        self.claims.get(name)
+    }
+
+    pub(crate) fn set(&mut self, name: &str, value: impl Into<Value>) {
+        self.claims.insert(name.to_owned(), value.into());
+    }
+
+    pub(crate) fn remove(&mut self, name: &str) {
+        self.claims.remove(name);
+    }
+
+    /// Records what the server knows but the token does not carry.
+    pub(crate) fn set_server_side(&mut self, name: &str, value: impl Into<Value>) {
+        self.server_side.insert(name.to_owned(), value.into());
+    }
+
+    /// "The client id": `client_id` (strict access tokens), `aud` and `azp` (strict ID
+    /// tokens), or wherever the shape puts it.
+    fn client_id(&mut self, id: String) {
+        match self.server {
+            Some(server) => server.client_id(self, &id),
+            None if self.purpose == Purpose::Id => {
+                self.set("aud", id.clone());
+                self.set("azp", id);
+            }
+            None => self.set("client_id", id),
+        }
+    }
+
+    /// "The scope", space-separated: the `scope` string (strict) or the shape's form.
+    fn scope(&mut self, scope: String) {
+        match self.server {
+            Some(server) => server.scope(self, &scope),
+            None => self.set("scope", scope),
+        }
+    }
+
+    /// One audience: a string (strict) or the shape's form.
+    fn audience(&mut self, audience: String) {
+        match self.server {
+            Some(server) => server.audience(self, &audience),
+            None => self.set("aud", audience),
+        }
+    }
+
+    /// The roles: `roles` (strict, RFC 9068 §2.2.3.1) or where the shape puts them.
+    fn roles(&mut self, roles: Vec<String>) {
+        match self.server {
+            Some(server) => server.roles(self, roles),
+            None => self.set("roles", roles),
+        }
     }
 
     fn expires_in(&mut self, lifetime: Duration) {
@@ -81,7 +180,7 @@ impl ClaimSet {
     /// is not an object is replaced.
     fn bind(&mut self, method: &str, value: String) {
         let cnf = self
-            .0
+            .claims
             .entry("cnf")
             .or_insert_with(|| Value::Object(Map::new()));
         if !cnf.is_object() {
@@ -92,8 +191,17 @@ impl ClaimSet {
         }
     }
 
+    fn to_value(&self) -> Value {
+        Value::Object(self.claims.clone())
+    }
+
     fn into_map(self) -> Map<String, Value> {
-        self.0
+        self.claims
+    }
+
+    /// The token's claims and what the server knows beside them.
+    fn into_parts(self) -> (Map<String, Value>, Map<String, Value>) {
+        (self.claims, self.server_side)
     }
 }
 

@@ -20,6 +20,8 @@ const TOKEN_BYTES: usize = 32;
 /// introspection tells what it means. Its attributes default to those of
 /// [`TokenBuilder`](crate::TokenBuilder) (`iss`, `sub` `"alice"`, `aud`, `client_id`, `iat`,
 /// `exp`, `jti`, `scope` `"read"`) and are what introspection answers while the token lives.
+/// Under a [`Shape`](crate::Shape) they are that server's access-token claims, and the answer
+/// is shaped as that server shapes it.
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -63,21 +65,25 @@ impl OpaqueTokenBuilder {
         self
     }
 
-    /// Sets `client_id`. Defaults to the server's first client.
+    /// Sets the client id (`client_id`, or where the server's shape puts it, as for
+    /// [`TokenBuilder::client_id`](crate::TokenBuilder::client_id)). Defaults to the server's
+    /// first client.
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.claims.set("client_id", client_id.into());
+        self.claims.client_id(client_id.into());
         self
     }
 
-    /// Sets `scope`, space-separated. Defaults to `"read"`.
+    /// Sets the scope, space-separated (`scope`, or the shape's form, as for
+    /// [`TokenBuilder::scope`](crate::TokenBuilder::scope)). Defaults to `"read"`.
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        self.claims.set("scope", scope.into());
+        self.claims.scope(scope.into());
         self
     }
 
-    /// Sets `aud` to one audience, as a string. Defaults to the server's audience.
+    /// Sets `aud` to one audience (a string, or the shape's form). Defaults to the server's
+    /// audience.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.claims.set("aud", audience.into());
+        self.claims.audience(audience.into());
         self
     }
 
@@ -157,7 +163,9 @@ impl OpaqueTokenBuilder {
     #[must_use]
     pub fn issue(self) -> String {
         let token = random_token(TOKEN_BYTES);
-        let mut record = TokenRecord::new(TokenKind::Access, self.claims.into_map());
+        let (claims, server_side) = self.claims.into_parts();
+        let mut record = TokenRecord::new(TokenKind::Access, claims);
+        record.server_side = server_side;
         record.parent = self.refresh_token;
         record.introspection_overrides = self.introspection_overrides;
         record.dpop = self.dpop;
@@ -189,10 +197,9 @@ impl std::fmt::Debug for RefreshTokenBuilder {
 
 impl RefreshTokenBuilder {
     pub(crate) fn new(shared: Arc<Shared>) -> RefreshTokenBuilder {
-        let mut claims = ClaimSet::access(&shared.config);
-        // Refresh tokens are for the AS itself: no audience, no expiry by default.
-        claims.remove("aud");
-        claims.remove("exp");
+        // Refresh tokens are for the AS itself: no audience, no expiry by default, and the
+        // strict claims whatever the shape (the token endpoint reads them).
+        let claims = ClaimSet::refresh(&shared.config);
         RefreshTokenBuilder { shared, claims }
     }
 
