@@ -57,6 +57,14 @@ pub(crate) fn token_info(
 
     let audiences = audience_claim_checked(&claims, rules, &hint)?;
 
+    // Without `typ` to go by, an ID token for a client whose id equals our audience would
+    // otherwise pass: refuse tokens that carry ID-token-only claims (OIDC Core §2, §3.1.3.6).
+    // Checked before the claims an access token needs, so that an ID token is called one.
+    if switches.typ_relaxed() && (claims.contains_key("nonce") || claims.contains_key("at_hash")) {
+        return Err(InvalidToken::NotAccessToken);
+    }
+    discriminators(&claims, switches)?;
+
     let expires_at = time_claim(&claims, "exp")?.ok_or(InvalidToken::MissingClaim("exp"))?;
     let issued_at = time_claim(&claims, "iat")?;
     let not_before = time_claim(&claims, "nbf")?;
@@ -73,13 +81,6 @@ pub(crate) fn token_info(
         return Err(InvalidToken::MissingClaim("iat"));
     }
     let jti = jti_claim(&claims, &switches.jti, &hint)?;
-
-    // Without `typ` to go by, an ID token for a client whose id equals our audience would
-    // otherwise pass: refuse tokens that carry ID-token-only claims (OIDC Core §2, §3.1.3.6).
-    if switches.typ_relaxed() && (claims.contains_key("nonce") || claims.contains_key("at_hash")) {
-        return Err(InvalidToken::NotAccessToken);
-    }
-    discriminators(&claims, switches)?;
 
     let scopes = scope_claim(&claims, switches.scopes, &hint)?;
     let roles = strings_at(&claims, &switches.roles, "roles")?;
