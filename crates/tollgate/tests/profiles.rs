@@ -609,3 +609,59 @@ async fn two_issuers_serve_through_the_layer_while_one_rotates_its_keys() {
     assert_eq!(diagnostics.issuers.len(), 2);
     assert!(diagnostics.keys_loaded);
 }
+
+#[tokio::test]
+async fn each_issuer_introspects_its_own_tokens_and_opaque_ones_go_to_the_designated_one() {
+    let ours = MockAuthServer::builder().fresh_key().start().await;
+    let partner = partner().await;
+    let introspecting = |mock: &MockAuthServer| {
+        TrustedIssuer::new(mock.issuer())
+            .audience(mock.audience())
+            .introspection(tollgate::Introspection::client_secret_basic(
+                mock.client_id(),
+                mock.client_secret(),
+            ))
+    };
+    let gate = engine([
+        introspecting(&ours),
+        introspecting(&partner).opaque_tokens(),
+    ])
+    .await;
+    let sensitive = tollgate::Requirement::sensitive(Duration::ZERO);
+
+    // A sensitive route asks the issuer of the token, and only it.
+    let token = ours.token().sign();
+    assert!(gate.validate_with(&token, &sensitive).await.is_ok());
+    assert_eq!(
+        (ours.introspection_count(), partner.introspection_count()),
+        (1, 0)
+    );
+
+    // Opaque tokens carry no `iss`: they go to the designated issuer.
+    let opaque = partner.opaque_token().issue();
+    let principal = gate.validate(&opaque).await.unwrap();
+    assert_eq!(principal.format(), tollgate::TokenFormat::Opaque);
+    let foreign = ours.opaque_token().issue();
+    assert_eq!(
+        refused(gate.validate(&foreign).await),
+        InvalidToken::Inactive
+    );
+    assert_eq!(
+        (ours.introspection_count(), partner.introspection_count()),
+        (1, 2)
+    );
+
+    // What one issuer's introspection learns is the engine's: a revoked token is refused on
+    // routine routes too, without asking anyone again.
+    ours.revoke(&token);
+    assert_eq!(
+        refused(gate.validate_with(&token, &sensitive).await),
+        InvalidToken::Inactive
+    );
+    assert_eq!(refused(gate.validate(&token).await), InvalidToken::Inactive);
+    assert_eq!(
+        (ours.introspection_count(), partner.introspection_count()),
+        (2, 2)
+    );
+    assert_eq!(gate.diagnostics().revoked_tokens_remembered, 1);
+}

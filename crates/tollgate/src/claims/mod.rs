@@ -483,4 +483,185 @@ mod tests {
             Err(InvalidToken::InvalidClaim("permissions"))
         );
     }
+
+    fn rules(switches: Switches) -> ClaimRules {
+        ClaimRules {
+            issuer: IssuerName::new("https://as.test", crate::issuer::Tenants::Any),
+            audiences: vec!["api".into()],
+            leeway: 60,
+            switches,
+        }
+    }
+
+    #[test]
+    fn the_client_id_is_the_first_configured_claim_present() {
+        let read = |claims: Value, order: &[ClientIdClaim]| {
+            let switches = Switches {
+                client_id: order.to_vec(),
+                ..Switches::default()
+            };
+            client_id_claim(&map(claims), &switches, &|_| {})
+        };
+        use ClientIdClaim::*;
+        let both = json!({"client_id": "a", "azp": "b", "cid": "c", "appid": "d"});
+        assert_eq!(read(both.clone(), &[ClientId]), Ok(Some("a".into())));
+        assert_eq!(read(both.clone(), &[Azp, ClientId]), Ok(Some("b".into())));
+        assert_eq!(read(both.clone(), &[Cid]), Ok(Some("c".into())));
+        assert_eq!(read(both, &[Appid]), Ok(Some("d".into())));
+        // Strict: `azp` is not read, and nothing stands in for `client_id`.
+        assert_eq!(
+            read(json!({"azp": "b"}), &[ClientId]),
+            Err(InvalidToken::MissingClaim("client_id"))
+        );
+        assert_eq!(
+            read(json!({"azp": "b"}), &[ClientId, None]),
+            Ok(Option::None)
+        );
+        assert_eq!(
+            read(json!({"client_id": 7}), &[ClientId, Azp]),
+            Err(InvalidToken::InvalidClaim("client_id"))
+        );
+    }
+
+    #[test]
+    fn audience_policies_relax_only_an_absent_or_empty_aud() {
+        let check = |claims: Value, policy: AudiencePolicy| {
+            let rules = rules(Switches {
+                audience_policy: policy,
+                allowed_clients: vec!["app".into()],
+                ..Switches::default()
+            });
+            audience_claim_checked(&map(claims), &rules, &|_| {})
+        };
+        use AudiencePolicy::*;
+        for policy in [
+            Contains,
+            AbsentWithClientAllowlist,
+            EmptyWithClientAllowlist,
+        ] {
+            assert_eq!(
+                check(json!({"aud": ["x", "api"]}), policy).unwrap(),
+                ["x", "api"]
+            );
+            // Another API's token is refused whatever the policy.
+            assert_eq!(
+                check(json!({"aud": "other"}), policy),
+                Err(InvalidToken::Audience)
+            );
+        }
+        assert_eq!(
+            check(json!({}), Contains),
+            Err(InvalidToken::MissingClaim("aud"))
+        );
+        assert_eq!(
+            check(json!({"aud": []}), Contains),
+            Err(InvalidToken::Audience)
+        );
+        assert!(
+            check(json!({}), AbsentWithClientAllowlist)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            check(json!({"aud": []}), AbsentWithClientAllowlist),
+            Err(InvalidToken::Audience)
+        );
+        assert!(
+            check(json!({"aud": []}), EmptyWithClientAllowlist)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            check(json!({}), EmptyWithClientAllowlist),
+            Err(InvalidToken::MissingClaim("aud"))
+        );
+    }
+
+    #[test]
+    fn an_allowlist_of_clients_holds_whatever_the_audience() {
+        let switches = Switches {
+            allowed_clients: vec!["app".into()],
+            ..Switches::default()
+        };
+        assert_eq!(allowed_client(&switches, Some("app")), Ok(()));
+        assert_eq!(
+            allowed_client(&switches, Some("other")),
+            Err(InvalidToken::Audience)
+        );
+        assert_eq!(allowed_client(&switches, None), Err(InvalidToken::Audience));
+        assert_eq!(allowed_client(&Switches::default(), None), Ok(()));
+    }
+
+    #[test]
+    fn jti_may_be_required_optional_or_aliased() {
+        let read = |claims: Value, policy: JtiPolicy| jti_claim(&map(claims), &policy, &|_| {});
+        assert_eq!(
+            read(json!({}), JtiPolicy::Required),
+            Err(InvalidToken::MissingClaim("jti"))
+        );
+        assert_eq!(read(json!({}), JtiPolicy::Optional), Ok(None));
+        let uti = json!({"uti": "u1"});
+        assert_eq!(
+            read(uti.clone(), JtiPolicy::Required),
+            Err(InvalidToken::MissingClaim("jti"))
+        );
+        assert_eq!(read(uti, JtiPolicy::alias("uti")), Ok(Some("u1".into())));
+        assert_eq!(
+            read(json!({"jti": "j", "uti": "u"}), JtiPolicy::alias("uti")),
+            Ok(Some("j".into()))
+        );
+        assert_eq!(
+            read(json!({}), JtiPolicy::alias("uti")),
+            Err(InvalidToken::MissingClaim("jti"))
+        );
+    }
+
+    #[test]
+    fn discriminators_compare_exactly() {
+        let mut switches = Switches::default();
+        switches.require_value("typ".into(), "Bearer".into());
+        switches.require_value("typ".into(), "DPoP".into());
+        switches.required_present.push("uid".into());
+        switches.forbidden.push("azp".into());
+        let check = |claims: Value| discriminators(&map(claims), &switches);
+        assert_eq!(check(json!({"typ": "Bearer", "uid": 1})), Ok(()));
+        assert_eq!(check(json!({"typ": "DPoP", "uid": "x"})), Ok(()));
+        for bad in [
+            json!({"typ": "Refresh", "uid": 1}),
+            json!({"typ": "ID", "uid": 1}),
+            json!({"typ": "BEARER", "uid": 1}),
+            json!({"typ": ["Bearer"], "uid": 1}),
+            json!({"uid": 1}),
+            json!({"typ": "Bearer"}),
+            json!({"typ": "Bearer", "uid": 1, "azp": "web"}),
+        ] {
+            assert_eq!(
+                check(bad.clone()),
+                Err(InvalidToken::NotAccessToken),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn hints_name_the_switch_for_what_strict_mode_refused() {
+        let hints = Hints::default();
+        let note = |hint| hints.note(hint, "https://as.test");
+        let strict = Switches::default();
+        let _ = client_id_claim(&map(json!({"cid": "c"})), &strict, &note);
+        let _ = jti_claim(&map(json!({"uti": "u"})), &JtiPolicy::Required, &note);
+        let _ = scope_claim(&map(json!({"scp": "a"})), strict.scopes, &note);
+        let _ = audience_claim_checked(&map(json!({"aud": []})), &rules(strict.clone()), &note);
+        for hint in [
+            Hint::ClientIdCid,
+            Hint::JtiUti,
+            Hint::Scp,
+            Hint::AudienceEmpty,
+        ] {
+            assert!(hints.given(hint), "{hint:?}");
+        }
+        for hint in [Hint::ClientIdAzp, Hint::JtiMissing, Hint::AudienceAbsent] {
+            assert!(!hints.given(hint), "{hint:?}");
+        }
+    }
 }
