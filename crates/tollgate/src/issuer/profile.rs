@@ -119,6 +119,13 @@ impl Profile {
         self.name
     }
 
+    /// The audience policy the profile sets: [`AudiencePolicy::Contains`] but for Cognito's
+    /// (no `aud`) and Hydra's (`aud: []`), which need
+    /// [`allowed_clients`](crate::TrustedIssuer::allowed_clients).
+    pub fn audience_policy(&self) -> AudiencePolicy {
+        self.switches.audience_policy
+    }
+
     /// Strict RFC 9068, the default: `typ: at+jwt`; `sub`, `client_id`, `iat`, `jti` and `exp`
     /// required; `scope` a space-delimited string; `aud` containing a configured audience.
     /// Relaxes nothing.
