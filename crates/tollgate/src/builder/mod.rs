@@ -1,7 +1,8 @@
 //! Configuring a [`Tollgate`]: every setting and its default. `build.rs` checks them and builds
-//! the engine.
+//! the engine, `issuer.rs` each trusted issuer.
 
 mod build;
+mod issuer;
 
 use std::sync::Arc;
 use std::time::Duration;
