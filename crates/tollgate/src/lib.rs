@@ -84,6 +84,7 @@ mod principal;
 mod rejection;
 mod requirement;
 mod status;
+pub mod store;
 mod token;
 mod url_rules;
 
