@@ -15,6 +15,9 @@
 //!   instead of waiting: a slow or absent Redis never slows a request. The connection comes
 //!   back by itself; subscriptions are restored and each subscriber is told
 //!   ([`Notice::Reconnected`](tollgate::store::Notice::Reconnected)), so that it loads again.
+//! - A new subscription's first notice is `Reconnected` too, once Redis confirmed the
+//!   `SUBSCRIBE` (the keeper task sends it): a load after that notice misses nothing. During
+//!   an outage, the first notice is `Lost`.
 //! - An outage is logged at WARN once, its end at INFO. Values in Redis (keys or channel
 //!   messages) that do not follow tollgate's [wire format](tollgate::store::wire) are
 //!   ignored, counted ([`RedisStatus::malformed_ignored`]) and logged at WARN at most once a
@@ -100,7 +103,12 @@
 //! | Redis back after 12 s: subscription restored by itself | yes, once retries are unbounded (the default gives up after ~6 s) | yes |
 //! | wrong password | retried by the manager (9 s here): checked first with a plain connection | fails at once |
 //! | password in `Debug` output | redacted | printed in clear (`Config`) |
-//! | RESP3 pub/sub on the command connection, cluster, `rediss://` with a custom CA | yes | yes (pub/sub on a separate subscriber client) |
+//! | pub/sub that survives reconnects | RESP3 push on the connection manager, resubscribed by it | a separate `SubscriberClient` |
+//! | Redis Cluster (3 masters): `PUBLISH`, `SPUBLISH`, `GET` p50 | yes, yes, 233 µs (debug build) | yes, yes, 167 µs (debug build) |
+//! | `rediss://` with a private CA, plus `AUTH` | yes | yes |
+//!
+//! Round trips: release builds, 5,000 sequential commands after 1,000 of warm-up, two runs
+//! each, on a shared, busy 2-core machine; the ranges are the two runs.
 //!
 //! Both reconnect and resubscribe well once configured; `redis` is leaner, was faster here,
 //! and never prints a password, which in a security library outweighs `fred`'s friendlier
