@@ -106,10 +106,11 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// How often the subscriber checks the connection (`PING`) while all is well. A dropped
-    /// TCP connection is noticed at once; this catches a silent one (a host gone without a
-    /// reset), and drives reconnection. While Redis is unreachable, the check runs four
-    /// times as often.
+    /// How often the store checks the connection while all is well: `EXISTS` on the index of
+    /// each subscribed namespace (`PING` when there is none). A dropped TCP connection is
+    /// noticed at once; this catches a silent one (a host gone without a reset), a cluster
+    /// node that no longer serves a namespace's slot, and drives reconnection. While Redis is
+    /// unreachable, the check runs four times as often.
     ///
     /// Defaults to 1 second.
     pub fn heartbeat(mut self, every: Duration) -> Self {

@@ -106,6 +106,10 @@ struct Shared {
 struct Channel {
     notices: broadcast::Sender<Notice>,
     state: ChannelState,
+    /// A key of the namespace (its index) that the keeper reads to check that the
+    /// namespace's slot is served: in a cluster, a node other than the one subscribed to
+    /// may hold it.
+    probe: String,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -279,36 +283,46 @@ impl Shared {
         }
     }
 
-    /// One round of the keeper: subscribe what is not subscribed, else check the connection.
+    /// One round of the keeper: subscribe what is not subscribed, and check that every
+    /// namespace's keys can be read (`EXISTS` on its index goes to the node of its slot).
     async fn keep_once(&self) {
-        let pending: Vec<String> = lock(&self.channels)
-            .iter()
-            .filter(|(_, channel)| channel.state != ChannelState::Live)
-            .map(|(name, _)| name.clone())
-            .collect();
+        let (pending, probes): (Vec<(String, String)>, Vec<String>) = {
+            let channels = lock(&self.channels);
+            let pending = channels
+                .iter()
+                .filter(|(_, channel)| channel.state != ChannelState::Live)
+                .map(|(name, channel)| (name.clone(), channel.probe.clone()))
+                .collect();
+            let probes = channels
+                .values()
+                .map(|channel| channel.probe.clone())
+                .collect();
+            (pending, probes)
+        };
         let limit = self.settings.command_timeout;
         if pending.is_empty() {
-            let ping = redis::cmd("PING");
-            match tokio::time::timeout(limit, self.connection.query::<Value>(&ping)).await {
-                Ok(Ok(_)) => self.reachable(),
-                Ok(Err(error)) => self.lost(&format!("PING failed: {error}")),
-                Err(_) => self.lost(&format!("no answer to PING within {limit:?}")),
+            if probes.is_empty() {
+                let ping = redis::cmd("PING");
+                if let Err(why) = self.check(limit, &ping, "PING").await {
+                    self.lost(&why);
+                    return;
+                }
             }
+            for probe in probes {
+                let mut exists = redis::cmd("EXISTS");
+                exists.arg(probe);
+                if let Err(why) = self.check(limit, &exists, "EXISTS").await {
+                    self.lost(&why);
+                    return;
+                }
+            }
+            self.reachable();
             return;
         }
-        for name in pending {
+        for (name, probe) in pending {
             let channels = [name.clone()];
             match tokio::time::timeout(limit, self.connection.subscribe(&channels)).await {
-                Ok(Ok(())) => {
-                    self.reachable();
-                    if let Some(channel) = lock(&self.channels).get_mut(&name)
-                        && channel.state != ChannelState::Live
-                    {
-                        channel.state = ChannelState::Live;
-                        // Subscribed (again): the subscribers load now, and miss nothing.
-                        let _ = channel.notices.send(Notice::Reconnected);
-                    }
-                }
+                Ok(Ok(())) => {}
                 Ok(Err(error)) => {
                     self.lost(&format!("SUBSCRIBE failed: {error}"));
                     return;
@@ -318,6 +332,30 @@ impl Shared {
                     return;
                 }
             }
+            // Subscribed; `Reconnected` only once a load would work as well.
+            let mut exists = redis::cmd("EXISTS");
+            exists.arg(probe);
+            if let Err(why) = self.check(limit, &exists, "EXISTS").await {
+                self.lost(&why);
+                return;
+            }
+            self.reachable();
+            if let Some(channel) = lock(&self.channels).get_mut(&name)
+                && channel.state != ChannelState::Live
+            {
+                channel.state = ChannelState::Live;
+                // Subscribed (again): the subscribers load now, and miss nothing.
+                let _ = channel.notices.send(Notice::Reconnected);
+            }
+        }
+    }
+
+    /// Runs a health-check command; the reason it failed, if it did.
+    async fn check(&self, limit: Duration, cmd: &redis::Cmd, name: &str) -> Result<(), String> {
+        match tokio::time::timeout(limit, self.connection.query::<Value>(cmd)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(format!("{name} failed: {error}")),
+            Err(_) => Err(format!("no answer to {name} within {limit:?}")),
         }
     }
 }
@@ -457,6 +495,7 @@ impl SharedStore for RedisStore {
 
     fn subscribe(&self, ns: &Namespace) -> BoxStream<'static, Notice> {
         let name = keys::channel(ns);
+        let probe = keys::index(ns);
         let capacity = self.shared.settings.channel_capacity;
         let up = self.shared.up.load(Ordering::SeqCst);
         let (receiver, pending) = {
@@ -469,6 +508,7 @@ impl SharedStore for RedisStore {
                 } else {
                     ChannelState::Lost
                 },
+                probe,
             });
             (
                 channel.notices.subscribe(),

@@ -609,3 +609,67 @@ async fn redis_cluster_round_trip() {
             .unwrap()
     );
 }
+
+#[tokio::test]
+async fn redis_cluster_node_killed_and_restarted() {
+    let Some(()) = begin() else { return };
+    let mut nodes = support::cluster();
+    let urls: Vec<String> = nodes.iter().map(RedisServer::url).collect();
+    let store = RedisStore::builder()
+        .heartbeat(Duration::from_millis(200))
+        .cluster(&urls)
+        .await
+        .unwrap();
+    let mut notices = store.subscribe(&ns());
+    wait_for(&mut notices, Notice::Reconnected).await;
+    let before = revoked(1, now() + 600);
+    store.publish(&ns(), &before).await.unwrap();
+    assert_eq!(next_fact(&mut notices).await, before);
+
+    // The node that serves the namespace's slot.
+    let mut raw = nodes[0].raw().await;
+    let slot: i64 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(format!("tollgate:{{{}}}:idx", ns().as_str()))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let owner = nodes
+        .iter()
+        .position(|node| {
+            let output = std::process::Command::new("redis-cli")
+                .args([
+                    "-p",
+                    &node.port().to_string(),
+                    "cluster",
+                    "countkeysinslot",
+                    &slot.to_string(),
+                ])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&output.stdout).trim() != "0"
+        })
+        .expect("a node holds the namespace's keys");
+    nodes[owner].kill();
+    wait_for(&mut notices, Notice::Lost).await;
+    // While the slot's node is down, calls about the namespace fail; the store does not
+    // flap between up and down (one outage), though other nodes answer.
+    let after = revoked(2, now() + 600);
+    for _ in 0..5 {
+        assert!(store.publish(&ns(), &after).await.is_err());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    nodes[owner].restart();
+    wait_for(&mut notices, Notice::Reconnected).await;
+    let mut published = false;
+    for _ in 0..100 {
+        if store.publish(&ns(), &after).await.is_ok() {
+            published = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(published, "the cluster serves the slot again");
+    assert_eq!(next_fact(&mut notices).await, after);
+    assert_eq!(store.status().outages(), 1);
+}
