@@ -76,7 +76,9 @@ pub trait SharedStore: Send + Sync + 'static {
     /// `ns`, this instance's included.
     ///
     /// A fact whose `until` has passed is neither recorded nor published (`Ok`): nobody needs
-    /// it. Publishing a fact that is already recorded records it again, with its new `until`.
+    /// it. Publishing a fact that is already recorded keeps the later of the two `until`s, and
+    /// publishes it again. `until` is the fact's whole life: the store adds no leeway (the
+    /// engine puts the token's `exp` plus its leeway there).
     fn publish(&self, ns: &Namespace, fact: &Fact) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Every fact recorded in `ns` whose `until` has not passed.
