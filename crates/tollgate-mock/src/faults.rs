@@ -97,13 +97,17 @@ pub enum Fault {
 /// ```
 /// use tollgate_mock::{Canned, Fault};
 ///
-/// let html = Fault::Canned(Canned::new(400).body("text/html", "<html>Bad Request</html>"));
+/// let html = Fault::Canned(
+///     Canned::new(400)
+///         .content_type("text/html")
+///         .body("<html>Bad Request</html>"),
+/// );
 /// let jwks = Fault::Canned(
 ///     Canned::new(200)
 ///         .json(&serde_json::json!({ "keys": [] }))
 ///         .header("cache-control", "max-age=0"),
 /// );
-/// let streamed = Fault::Canned(Canned::new(200).body("application/json", "{}").chunked(1));
+/// let streamed = Fault::Canned(Canned::new(200).body(vec![b' '; 100_000]).chunked(1024));
 /// # let _ = (html, jwks, streamed);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,16 +130,23 @@ impl Canned {
         }
     }
 
-    /// Sends `body` as is, with this `Content-Type` (replacing an earlier one).
+    /// Sends `body` as is. Without [`content_type`](Self::content_type) or
+    /// [`json`](Self::json) it goes without `Content-Type`, as some servers send their JWKS.
+    #[must_use]
+    pub fn body(mut self, body: impl Into<Bytes>) -> Canned {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets the `Content-Type` (replacing an earlier one).
     ///
     /// # Panics
     ///
     /// If `content_type` is not a valid header value.
     #[must_use]
-    pub fn body(mut self, content_type: &str, body: impl Into<Bytes>) -> Canned {
+    pub fn content_type(mut self, content_type: &str) -> Canned {
         self.headers
             .insert(header::CONTENT_TYPE, header_value(content_type));
-        self.body = body.into();
         self
     }
 
@@ -143,7 +154,7 @@ impl Canned {
     #[must_use]
     pub fn json(self, value: &serde_json::Value) -> Canned {
         let body = serde_json::to_vec(value).expect("JSON values serialize");
-        self.body("application/json", body)
+        self.content_type("application/json").body(body)
     }
 
     /// Adds a header line; the same name may be added more than once (two `Cache-Control`

@@ -533,7 +533,11 @@ fn class(result: &Result<Arc<IntrospectionAnswer>, IntrospectionError>) -> Optio
 async fn failures_are_classified_by_whose_fault_they_are_and_never_cached() {
     use Class::*;
     let canned = |status, content_type: &str, body: &str| {
-        Fault::Canned(Canned::new(status).body(content_type, body.to_owned()))
+        Fault::Canned(
+            Canned::new(status)
+                .content_type(content_type)
+                .body(body.to_owned()),
+        )
     };
     let bare = |status| Fault::Canned(Canned::new(status));
     let oauth = |status, error: &str| Fault::OAuthError {
@@ -644,7 +648,8 @@ fn chunked_active() -> Fault {
     let body = padded_active("y", 80 * 1024);
     Fault::Canned(
         Canned::new(200)
-            .body("application/json", body)
+            .content_type("application/json")
+            .body(body)
             .chunked(40 * 1024),
     )
 }
