@@ -50,6 +50,15 @@ fn delays(server: &MockAuthServer, delay: Duration) {
     answers(server, Fault::Latency(delay));
 }
 
+/// A mock that holds each introspection `delay`, an introspector on it, and a token it issued.
+async fn delayed(config: Introspection, delay: Duration) -> (MockAuthServer, Introspector, String) {
+    let server = start().await;
+    delays(&server, delay);
+    let introspector = introspector(config, &server);
+    let token = server.opaque_token().issue();
+    (server, introspector, token)
+}
+
 /// Answers 200 with this JSON text, for every token: answers no faithful server gives.
 fn json(body: impl Into<String>) -> Fault {
     Fault::Body {
@@ -284,10 +293,7 @@ async fn max_age_zero_asks_every_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_checks_share_one_call() {
-    let server = start().await;
-    delays(&server, Duration::from_millis(200));
-    let introspector = introspector(basic(), &server);
-    let shared = server.opaque_token().issue();
+    let (server, introspector, shared) = delayed(basic(), Duration::from_millis(200)).await;
 
     let tasks: Vec<_> = (0..100)
         .map(|_| {
@@ -311,10 +317,7 @@ async fn concurrent_checks_share_one_call() {
 
 #[tokio::test]
 async fn concurrent_checks_in_one_task_share_one_call() {
-    let server = start().await;
-    delays(&server, Duration::from_millis(200));
-    let introspector = introspector(basic(), &server);
-    let shared = server.opaque_token().issue();
+    let (server, introspector, shared) = delayed(basic(), Duration::from_millis(200)).await;
     let checks = (0..20).map(|_| check(&introspector, &shared, Duration::ZERO));
     let results = futures_util::future::join_all(checks).await;
     assert!(results.iter().all(Result::is_ok));
@@ -323,10 +326,7 @@ async fn concurrent_checks_in_one_task_share_one_call() {
 
 #[tokio::test]
 async fn a_cancelled_caller_does_not_cancel_the_call() {
-    let server = start().await;
-    delays(&server, Duration::from_millis(200));
-    let introspector = introspector(basic(), &server);
-    let t = server.opaque_token().issue();
+    let (server, introspector, t) = delayed(basic(), Duration::from_millis(200)).await;
     // Give up long before the server answers (200 ms).
     let gave_up =
         tokio::time::timeout(Duration::from_millis(20), check(&introspector, &t, MINUTE)).await;
@@ -670,10 +670,11 @@ async fn body_bound_applies_to_streamed_answers() {
 
 #[tokio::test]
 async fn timeout_is_unavailable_and_not_cached() {
-    let server = start().await;
-    delays(&server, Duration::from_secs(2));
-    let introspector = introspector(basic().timeout(Duration::from_millis(200)), &server);
-    let t = server.opaque_token().issue();
+    let (server, introspector, t) = delayed(
+        basic().timeout(Duration::from_millis(200)),
+        Duration::from_secs(2),
+    )
+    .await;
     let started = Instant::now();
     let result = check(&introspector, &t, MINUTE).await;
     assert_eq!(

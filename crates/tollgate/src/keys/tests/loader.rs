@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use tollgate_mock::{Canned, Endpoint, Fault, MockAuthServer, MockAuthServerBuilder, Shape};
 
 use super::{client, config, es256_jwk, eventually, jwks};
+use crate::keys::snapshot::VerifyKey;
 use crate::keys::{KeyLookupError, KeySet, KeySetConfig, KeySource};
 
 /// The mock's name for the algorithm of the keys it adds.
@@ -51,6 +52,23 @@ fn direct(server: &MockAuthServer, adjust: impl FnOnce(&mut KeySetConfig)) -> Ke
     let mut config = config(KeySource::JwksUri(server.jwks_uri()));
     adjust(&mut config);
     KeySet::new(config, client())
+}
+
+/// A refreshing mock, a key set on its JWKS once loaded, the signing kid and its key.
+async fn loaded(
+    adjust: impl FnOnce(&mut KeySetConfig),
+) -> (MockAuthServer, KeySet, String, Arc<VerifyKey>) {
+    let server = refreshing().await;
+    let kid = server.signing_kid();
+    let set = direct(&server, adjust);
+    assert!(set.wait_ready(Duration::from_secs(15)).await);
+    let key = Arc::clone(
+        set.snapshot()
+            .unwrap()
+            .find(Some(&kid), Algorithm::ES256)
+            .unwrap(),
+    );
+    (server, set, kid, key)
 }
 
 fn has_kid(set: &KeySet, kid: &str) -> bool {
@@ -268,16 +286,7 @@ fn refetch_before_the_first_load_starts_the_loader() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_refreshes_keep_the_last_good_keys() {
-    let server = refreshing().await;
-    let k1 = server.signing_kid();
-    let set = direct(&server, |_| {});
-    assert!(set.wait_ready(Duration::from_secs(15)).await);
-    let key = Arc::clone(
-        set.snapshot()
-            .unwrap()
-            .find(Some(&k1), Algorithm::ES256)
-            .unwrap(),
-    );
+    let (server, set, k1, key) = loaded(|_| {}).await;
     eventually("refreshes", || server.jwks_fetches() >= 3).await;
 
     // Non-200 answers and bodies that are not a JWK set say nothing about the keys: the last
@@ -319,16 +328,7 @@ async fn garbage_refreshes_keep_the_last_good_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_served_key_set_without_usable_keys_replaces_the_keys() {
-    let server = refreshing().await;
-    let k1 = server.signing_kid();
-    let set = direct(&server, |_| {});
-    assert!(set.wait_ready(Duration::from_secs(15)).await);
-    let key = Arc::clone(
-        set.snapshot()
-            .unwrap()
-            .find(Some(&k1), Algorithm::ES256)
-            .unwrap(),
-    );
+    let (server, set, k1, key) = loaded(|_| {}).await;
 
     // A 200 with a JWK set is the authorization server's word on its keys, even when none of
     // them is usable here: the old key is gone.
@@ -408,16 +408,7 @@ async fn unchanged_keys_keep_their_identity_across_refreshes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_older_than_max_stale_are_not_used() {
-    let server = refreshing().await;
-    let k1 = server.signing_kid();
-    let set = direct(&server, |c| c.max_stale = Duration::from_millis(500));
-    assert!(set.wait_ready(Duration::from_secs(15)).await);
-    let key = Arc::clone(
-        set.snapshot()
-            .unwrap()
-            .find(Some(&k1), Algorithm::ES256)
-            .unwrap(),
-    );
+    let (server, set, _, key) = loaded(|c| c.max_stale = Duration::from_millis(500)).await;
 
     server.set_fault(Endpoint::Jwks, Fault::Status(503));
     eventually("stale keys dropped", || set.snapshot().is_none()).await;
