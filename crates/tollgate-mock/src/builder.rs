@@ -284,14 +284,13 @@ impl MockAuthServerBuilder {
             audience: self.audience,
             clients,
             introspection_bearer: self.introspection_bearer,
-            jwks_cache_control,
             token_lifetime: self.token_lifetime,
             paths: resolved.paths,
             shape: self.shape,
             id_token_kid,
             encryption_kid,
         };
-        let shared = Shared::new(config, keys);
+        let shared = Shared::new(config, keys, jwks_cache_control);
         MockAuthServer::serve(shared, listener, addr)
     }
 }

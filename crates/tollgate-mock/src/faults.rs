@@ -1,7 +1,8 @@
-//! Fault injection: make one endpoint slow, failing, malformed or redirecting.
+//! Fault injection: make one endpoint (or one path) slow, failing, malformed or redirecting.
 //!
-//! A fault is checked after the request was counted and before the endpoint's own handling, so
-//! counters still see every request. It stays in force until replaced or cleared.
+//! A fault is checked after the request was counted and recorded and before the endpoint's own
+//! handling, so counters and request records still see every request. It stays in force until
+//! replaced or cleared.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use serde_json::json;
 
 /// An endpoint of the mock server, the unit that faults apply to.
@@ -84,6 +85,117 @@ pub enum Fault {
     },
     /// Answer `302 Found` with this `Location`.
     Redirect(String),
+    /// Answer exactly this status, these headers and this body, whatever was asked: an answer
+    /// no faithful server gives (a 500 with an active-looking body, a 400 with an HTML page or
+    /// without `error`, a JWKS with its own `Cache-Control`, a body streamed without
+    /// `Content-Length`). See [`Canned`].
+    Canned(Canned),
+}
+
+/// The answer of [`Fault::Canned`]: a status, headers and a body, set with a builder.
+///
+/// ```
+/// use tollgate_mock::{Canned, Fault};
+///
+/// let html = Fault::Canned(
+///     Canned::new(400)
+///         .content_type("text/html")
+///         .body("<html>Bad Request</html>"),
+/// );
+/// let jwks = Fault::Canned(
+///     Canned::new(200)
+///         .json(&serde_json::json!({ "keys": [] }))
+///         .header("cache-control", "max-age=0"),
+/// );
+/// let streamed = Fault::Canned(Canned::new(200).body(vec![b' '; 100_000]).chunked(1024));
+/// # let _ = (html, jwks, streamed);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canned {
+    status: u16,
+    headers: HeaderMap,
+    body: Bytes,
+    chunk: Option<usize>,
+}
+
+impl Canned {
+    /// An answer with this status, no header of its own and an empty body. A code outside
+    /// 200..=999 becomes 500, as for [`Fault::Status`].
+    pub fn new(status: u16) -> Canned {
+        Canned {
+            status,
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            chunk: None,
+        }
+    }
+
+    /// Sends `body` as is. Without [`content_type`](Self::content_type) or
+    /// [`json`](Self::json) it goes without `Content-Type`, as some servers send their JWKS.
+    #[must_use]
+    pub fn body(mut self, body: impl Into<Bytes>) -> Canned {
+        self.body = body.into();
+        self
+    }
+
+    /// Sets the `Content-Type` (replacing an earlier one).
+    ///
+    /// # Panics
+    ///
+    /// If `content_type` is not a valid header value.
+    #[must_use]
+    pub fn content_type(mut self, content_type: &str) -> Canned {
+        self.headers
+            .insert(header::CONTENT_TYPE, header_value(content_type));
+        self
+    }
+
+    /// Sends `value` serialized, as `application/json`.
+    #[must_use]
+    pub fn json(self, value: &serde_json::Value) -> Canned {
+        let body = serde_json::to_vec(value).expect("JSON values serialize");
+        self.content_type("application/json").body(body)
+    }
+
+    /// Adds a header line; the same name may be added more than once (two `Cache-Control`
+    /// lines, say). A `Content-Length` added here is sent as given, even when it is wrong.
+    ///
+    /// # Panics
+    ///
+    /// If `name` is not a valid header name or `value` not a valid header value.
+    #[must_use]
+    pub fn header(mut self, name: &str, value: &str) -> Canned {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .unwrap_or_else(|_| panic!("tollgate-mock: invalid header name {name:?}"));
+        self.headers.append(name, header_value(value));
+        self
+    }
+
+    /// Streams the body `size` bytes at a time (at least 1), all at once, without
+    /// `Content-Length` (HTTP/1.1 chunked transfer coding): a reader must bound what it reads
+    /// as it goes, since no length announces the size. Defaults to a body sent whole, with its
+    /// `Content-Length`.
+    #[must_use]
+    pub fn chunked(mut self, size: usize) -> Canned {
+        self.chunk = Some(size.max(1));
+        self
+    }
+
+    fn into_response(self) -> Response {
+        let body = match self.chunk {
+            Some(size) => Body::from_stream(pieces(self.body, size, Duration::ZERO)),
+            None => Body::from(self.body),
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = final_status(self.status);
+        *response.headers_mut() = self.headers;
+        response
+    }
+}
+
+fn header_value(value: &str) -> HeaderValue {
+    HeaderValue::from_str(value)
+        .unwrap_or_else(|_| panic!("tollgate-mock: invalid header value {value:?}"))
 }
 
 /// The body sent for [`Fault::MalformedBody`].
@@ -126,6 +238,7 @@ pub(crate) async fn apply(fault: Fault, request: Request, next: Next) -> Respons
             Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         },
+        Fault::Canned(canned) => canned.into_response(),
     }
 }
 
@@ -145,15 +258,23 @@ async fn drip(response: Response, chunk: usize, every: Duration) -> Response {
         .await
         .unwrap_or_default();
     parts.headers.remove(header::CONTENT_LENGTH);
-    let stream = futures_util::stream::unfold((bytes, true), move |(mut rest, first)| async move {
+    Response::from_parts(parts, Body::from_stream(pieces(bytes, chunk, every)))
+}
+
+/// `bytes` as a stream of pieces of `chunk` bytes, `every` apart.
+fn pieces(
+    bytes: Bytes,
+    chunk: usize,
+    every: Duration,
+) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
+    futures_util::stream::unfold((bytes, true), move |(mut rest, first)| async move {
         if rest.is_empty() {
             return None;
         }
-        if !first {
+        if !first && !every.is_zero() {
             tokio::time::sleep(every).await;
         }
         let piece = rest.split_to(chunk.min(rest.len()));
         Some((Ok::<_, Infallible>(piece), (rest, false)))
-    });
-    Response::from_parts(parts, Body::from_stream(stream))
+    })
 }

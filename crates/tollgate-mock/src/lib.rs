@@ -16,18 +16,23 @@
 //! Tests mint tokens directly ([`MockAuthServer::token`], [`MockAuthServer::opaque_token`],
 //! [`MockAuthServer::refresh_token`]) with any claim or header changed, bound to a DPoP key or a
 //! client certificate if they like; make DPoP proofs, right or wrong, with the [`dpop`] module's
-//! client helper; rotate keys while the server runs; read counters of what the server was asked;
-//! inject [`Fault`]s per [`Endpoint`]; and take the server down and back up on the same port.
+//! client helper; rotate keys while the server runs; read counters of what the server was asked,
+//! the requests themselves ([`MockAuthServer::requests`]: headers and body as they arrived) and
+//! how many were answered at once ([`MockAuthServer::max_in_flight`]); inject [`Fault`]s per
+//! [`Endpoint`] or per path, down to an answer of any status, headers and body ([`Canned`]);
+//! and take the server down and back up on the same port.
 //!
 //! Caveats, in plain words:
 //!
 //! - It is a test tool. Any registered client may introspect and revoke any token, every
-//!   requested scope is granted, and nothing is persisted.
+//!   requested scope is granted, and nothing is persisted. The request records keep
+//!   credentials and tokens as they were sent (not in their `Debug` output).
 //! - The initial key's material is shared by all servers in one process, so that starting one
 //!   takes well under a millisecond once the first RSA key exists; each server still has its
 //!   own `kid`s. [`MockAuthServerBuilder::fresh_key`] opts out (for several trusted issuers).
-//! - Counters count requests as they arrive, before faults and authentication: a refused or
-//!   faulted request counts too.
+//! - Counters and request records see requests as they arrive, before faults and
+//!   authentication: a refused or faulted request counts too. The records keep the last 100
+//!   requests per endpoint; a request body over 64 KiB is refused (400) unread.
 //!
 //! # Example
 //!
@@ -175,6 +180,7 @@ pub mod dpop;
 mod faults;
 mod http;
 mod keys;
+mod observed;
 mod server;
 mod shapes;
 mod state;
@@ -185,9 +191,10 @@ mod tokens;
 mod util;
 
 pub use builder::MockAuthServerBuilder;
-pub use faults::{Endpoint, Fault};
+pub use faults::{Canned, Endpoint, Fault};
 /// The JWS algorithms, as `jsonwebtoken` names them.
 pub use jsonwebtoken::Algorithm;
+pub use observed::SeenRequest;
 pub use server::MockAuthServer;
 pub use shapes::Shape;
 pub use tokens::{OpaqueTokenBuilder, RefreshTokenBuilder, TokenBuilder};

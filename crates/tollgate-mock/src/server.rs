@@ -96,7 +96,7 @@ impl MockAuthServer {
         }
     }
 
-    fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
     }
 
@@ -332,6 +332,12 @@ impl MockAuthServer {
         self.shared().config.encryption_kid.clone()
     }
 
+    /// Changes the `Cache-Control` header of the JWKS from the next answer on; an empty string
+    /// sends none. Starts as [`MockAuthServerBuilder::jwks_cache_control`] says.
+    pub fn set_jwks_cache_control(&self, value: impl Into<String>) {
+        self.shared().set_jwks_cache_control(value.into());
+    }
+
     /// The JWKS the server serves right now: `{"keys":[...]}`.
     pub fn jwks(&self) -> Value {
         shapes::jwks(self.shared())
@@ -359,49 +365,7 @@ impl MockAuthServer {
         self.key(kid).public_key_der()
     }
 
-    // ---- counters ----------------------------------------------------------------------
-
-    /// Requests to the introspection endpoint, whatever their outcome.
-    pub fn introspection_count(&self) -> usize {
-        self.shared().counters.endpoint(Endpoint::Introspection)
-    }
-
-    /// Requests to the introspection endpoint whose form named this `token`, whatever their
-    /// outcome (faults and failed authentication included).
-    pub fn introspection_count_for(&self, token: &str) -> usize {
-        self.shared().counters.introspected(token)
-    }
-
-    /// Requests to the JWKS.
-    pub fn jwks_fetches(&self) -> usize {
-        self.shared().counters.endpoint(Endpoint::Jwks)
-    }
-
-    /// Requests to either metadata document.
-    pub fn discovery_fetches(&self) -> usize {
-        self.shared().counters.endpoint(Endpoint::Discovery)
-    }
-
-    /// Requests to the token endpoint.
-    pub fn token_requests(&self) -> usize {
-        self.shared().counters.endpoint(Endpoint::Token)
-    }
-
-    /// Requests to the revocation endpoint.
-    pub fn revocation_requests(&self) -> usize {
-        self.shared().counters.endpoint(Endpoint::Revocation)
-    }
-
-    /// Requests to this exact path (no query string), any method, known or not: a test can
-    /// show that a `jku` or `x5u` URL pointing at the mock was never fetched.
-    pub fn requests_to(&self, path: &str) -> usize {
-        self.shared().counters.path(path)
-    }
-
-    /// Sets every counter back to zero.
-    pub fn reset_counts(&self) {
-        self.shared().counters.reset();
-    }
+    // ---- what it was asked: counters, in-flight gauges, request records (observed.rs) ---
 
     // ---- faults ------------------------------------------------------------------------
 
@@ -415,7 +379,21 @@ impl MockAuthServer {
         self.shared().set_fault(endpoint, None);
     }
 
-    /// Lets every endpoint answer normally again.
+    /// Makes requests to this exact `path` (no query string, any method) misbehave as `fault`
+    /// says, replacing its previous path fault. It wins over the fault of the endpoint the
+    /// path belongs to, so one of the two metadata documents (both [`Endpoint::Discovery`])
+    /// can lie while the other tells the truth; on a path the server does not serve, it
+    /// answers instead of the 404.
+    pub fn set_fault_at(&self, path: &str, fault: Fault) {
+        self.shared().set_path_fault(path, Some(fault));
+    }
+
+    /// Lets `path` answer as its endpoint does again (or 404).
+    pub fn clear_fault_at(&self, path: &str) {
+        self.shared().set_path_fault(path, None);
+    }
+
+    /// Lets every endpoint and every path answer normally again.
     pub fn clear_faults(&self) {
         self.shared().clear_faults();
     }

@@ -1,11 +1,13 @@
 //! The state one mock server shares between its handle, its builders and its HTTP handlers.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::counters::Counters;
 use crate::faults::{Endpoint, Fault};
 use crate::keys::KeyStore;
+use crate::observed::Records;
 use crate::shapes::{Route, Shape};
 use crate::store::TokenStore;
 
@@ -90,8 +92,6 @@ pub(crate) struct Config {
     /// Never empty; the first one is "the" client.
     pub(crate) clients: Vec<Client>,
     pub(crate) introspection_bearer: Option<String>,
-    /// Empty: no `Cache-Control` header on the JWKS.
-    pub(crate) jwks_cache_control: String,
     pub(crate) token_lifetime: Duration,
     pub(crate) paths: Paths,
     /// The server product the mock imitates; `Shape::Strict` by default.
@@ -119,7 +119,12 @@ pub(crate) struct Shared {
     keys: Mutex<KeyStore>,
     tokens: Mutex<TokenStore>,
     pub(crate) counters: Counters,
+    pub(crate) records: Records,
     faults: Mutex<[Option<Fault>; Endpoint::ALL.len()]>,
+    /// Faults for one exact path, which win over their endpoint's.
+    path_faults: Mutex<HashMap<String, Fault>>,
+    /// Empty: no `Cache-Control` header on the JWKS.
+    jwks_cache_control: Mutex<String>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -137,13 +142,16 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config, keys: KeyStore) -> Shared {
+    pub(crate) fn new(config: Config, keys: KeyStore, jwks_cache_control: String) -> Shared {
         Shared {
             config,
             keys: Mutex::new(keys),
             tokens: Mutex::new(TokenStore::default()),
             counters: Counters::default(),
+            records: Records::default(),
             faults: Mutex::new(Default::default()),
+            path_faults: Mutex::new(HashMap::new()),
+            jwks_cache_control: Mutex::new(jwks_cache_control),
         }
     }
 
@@ -163,7 +171,28 @@ impl Shared {
         lock(&self.faults)[endpoint.index()] = fault;
     }
 
+    pub(crate) fn path_fault(&self, path: &str) -> Option<Fault> {
+        lock(&self.path_faults).get(path).cloned()
+    }
+
+    pub(crate) fn set_path_fault(&self, path: &str, fault: Option<Fault>) {
+        let mut faults = lock(&self.path_faults);
+        match fault {
+            Some(fault) => faults.insert(path.to_owned(), fault),
+            None => faults.remove(path),
+        };
+    }
+
     pub(crate) fn clear_faults(&self) {
         *lock(&self.faults) = Default::default();
+        lock(&self.path_faults).clear();
+    }
+
+    pub(crate) fn jwks_cache_control(&self) -> String {
+        lock(&self.jwks_cache_control).clone()
+    }
+
+    pub(crate) fn set_jwks_cache_control(&self, value: String) {
+        *lock(&self.jwks_cache_control) = value;
     }
 }

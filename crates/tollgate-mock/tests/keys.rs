@@ -54,6 +54,23 @@ async fn jwks_cache_control_is_configurable() {
 }
 
 #[tokio::test]
+async fn jwks_cache_control_changes_while_running() {
+    let server = MockAuthServer::start().await;
+    let cache_control = || async {
+        let response = client().get(server.jwks_uri()).send().await.unwrap();
+        let value = response.headers().get("cache-control").cloned();
+        value.map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(cache_control().await.as_deref(), Some("max-age=300"));
+    server.set_jwks_cache_control("no-cache");
+    assert_eq!(cache_control().await.as_deref(), Some("no-cache"));
+    server.set_jwks_cache_control("");
+    assert_eq!(cache_control().await, None);
+    server.set_jwks_cache_control("max-age=0");
+    assert_eq!(cache_control().await.as_deref(), Some("max-age=0"));
+}
+
+#[tokio::test]
 async fn tokens_verify_for_each_algorithm() {
     for (alg, kty, crv) in [
         (Algorithm::RS256, "RSA", None),

@@ -1,4 +1,5 @@
-//! Going down, coming back, shutting down; counters and unknown paths.
+//! Going down, coming back, shutting down; counters, in-flight gauges, request records and
+//! unknown paths.
 
 mod common;
 
@@ -229,4 +230,130 @@ async fn go_down_closes_idle_keep_alive_connections() {
     .await
     .expect("the connection was closed");
     assert!(closed);
+}
+
+#[tokio::test]
+async fn requests_are_recorded_as_they_arrived() {
+    let server = MockAuthServer::start().await;
+    let token = server.opaque_token().issue();
+    common::post_basic(
+        &server,
+        &server.introspection_endpoint(),
+        &[("token", &token), ("token_type_hint", "access_token")],
+    )
+    .await;
+    let seen = server.last_request(Endpoint::Introspection).unwrap();
+    assert_eq!(seen.method, http::Method::POST);
+    assert_eq!(
+        (seen.path.as_str(), seen.query.as_deref()),
+        ("/introspect", None)
+    );
+    // Secrets are kept: a test checks how the client authenticated.
+    let basic = format!("{}:{}", server.client_id(), server.client_secret());
+    let basic = format!("Basic {}", base64_standard(basic.as_bytes()));
+    assert_eq!(seen.header("Authorization"), Some(basic.as_str()));
+    assert_eq!(
+        seen.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let form = [
+        ("token".to_owned(), token.clone()),
+        ("token_type_hint".to_owned(), "access_token".to_owned()),
+    ];
+    assert_eq!(seen.form(), form);
+    assert_eq!(
+        seen.body_text(),
+        format!("token={token}&token_type_hint=access_token")
+    );
+    // ... but Debug output does not show them.
+    let debug = format!("{seen:?}");
+    assert!(debug.contains("authorization"), "{debug}");
+    assert!(!debug.contains(&server.client_secret()) && !debug.contains(&token));
+
+    // Faulted requests are recorded too; each endpoint has its own record.
+    server.set_fault(Endpoint::Jwks, Fault::Status(503));
+    client()
+        .get(format!("{}?attempt=1", server.jwks_uri()))
+        .send()
+        .await
+        .unwrap();
+    let seen = server.last_request(Endpoint::Jwks).unwrap();
+    assert_eq!(
+        (&seen.method, seen.query.as_deref()),
+        (&http::Method::GET, Some("attempt=1"))
+    );
+    assert!(seen.body.is_empty() && seen.form().is_empty());
+    assert_eq!(server.requests(Endpoint::Introspection).len(), 1);
+    assert!(server.requests(Endpoint::Token).is_empty());
+
+    // Bounded: the last 100, oldest first.
+    for attempt in 2..=120 {
+        client()
+            .get(format!("{}?attempt={attempt}", server.jwks_uri()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let seen = server.requests(Endpoint::Jwks);
+    let attempts: Vec<_> = seen.iter().map(|r| r.query.clone().unwrap()).collect();
+    let expected: Vec<_> = (21..=120).map(|n| format!("attempt={n}")).collect();
+    assert_eq!(attempts, expected);
+    assert_eq!(server.jwks_fetches(), 120);
+
+    server.reset_counts();
+    assert!(server.requests(Endpoint::Jwks).is_empty());
+    assert!(server.last_request(Endpoint::Introspection).is_none());
+}
+
+fn base64_standard(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_flight_follows_each_request_until_its_answer() {
+    let server = MockAuthServer::start().await;
+    assert_eq!(server.max_in_flight(Endpoint::Introspection), 0);
+    // Held in a latency fault: in flight until the connection goes.
+    server.set_fault(
+        Endpoint::Introspection,
+        Fault::Latency(Duration::from_secs(3600)),
+    );
+    let pending: Vec<_> = (0..3)
+        .map(|_| {
+            let url = server.introspection_endpoint();
+            tokio::spawn(async move { client().post(url).form(&[("token", "t")]).send().await })
+        })
+        .collect();
+    let probe = server.clone();
+    let all_in = eventually(Duration::from_secs(30), async || {
+        probe.in_flight(Endpoint::Introspection) == 3
+    })
+    .await;
+    assert!(
+        all_in,
+        "{} in flight",
+        server.in_flight(Endpoint::Introspection)
+    );
+    assert_eq!(server.max_in_flight(Endpoint::Introspection), 3);
+    assert_eq!(server.in_flight(Endpoint::Jwks), 0);
+
+    // Dropped connections end their requests; the maximum stays.
+    server.go_down().await;
+    for request in pending {
+        assert!(request.await.unwrap().is_err(), "dropped, not answered");
+    }
+    assert_eq!(server.in_flight(Endpoint::Introspection), 0);
+    assert_eq!(server.max_in_flight(Endpoint::Introspection), 3);
+    server.reset_counts();
+    assert_eq!(server.max_in_flight(Endpoint::Introspection), 0);
+
+    // One at a time, answered: in flight while it lasted, and no more.
+    server.come_back().await;
+    server.clear_faults();
+    for _ in 0..3 {
+        common::introspect(&server, "t").await;
+    }
+    assert_eq!(server.max_in_flight(Endpoint::Introspection), 1);
+    assert_eq!(server.in_flight(Endpoint::Introspection), 0);
 }

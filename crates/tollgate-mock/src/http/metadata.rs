@@ -52,9 +52,9 @@ pub(crate) async fn openid_metadata(State(shared): State<Arc<Shared>>) -> Json<V
 pub(crate) async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
     let keys = shared.keys().jwks();
     let mut response = Json(keys).into_response();
-    let cache_control = &shared.config.jwks_cache_control;
+    let cache_control = shared.jwks_cache_control();
     if !cache_control.is_empty()
-        && let Ok(value) = HeaderValue::from_str(cache_control)
+        && let Ok(value) = HeaderValue::from_str(&cache_control)
     {
         response.headers_mut().insert(header::CACHE_CONTROL, value);
     }

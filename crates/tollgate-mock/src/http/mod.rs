@@ -20,6 +20,7 @@ use http::StatusCode;
 use serde_json::json;
 
 use crate::faults::{self, Endpoint};
+use crate::observed::SeenRequest;
 use crate::state::Shared;
 
 /// All routes of one server, under its issuer path.
@@ -52,35 +53,41 @@ async fn not_found() -> Response {
         .into_response()
 }
 
-/// Counts the request, then applies the endpoint's fault, if any.
+/// Counts and records the request, then applies its path's or its endpoint's fault, if any,
+/// with the request counted in flight until the answer is ready.
 async fn observe(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     shared.counters.count_path(&path);
     let Some(endpoint) = shared.config.paths.endpoint(&path) else {
-        return next.run(request).await;
+        return match shared.path_fault(&path) {
+            Some(fault) => faults::apply(fault, request, next).await,
+            None => next.run(request).await,
+        };
     };
     shared.counters.count_endpoint(endpoint);
 
-    let request = if endpoint == Endpoint::Introspection {
-        // Counted per token before anything else, faults included: a test can then tell how
-        // often each token was asked about, whatever the server answered.
-        let (parts, body) = request.into_parts();
-        let Ok(bytes) = axum::body::to_bytes(body, form::BODY_LIMIT).await else {
-            return error::OAuthError::invalid_request("the body is unreadable or too large")
-                .into_response();
-        };
-        if let Some(token) = form::Form::parse(&bytes)
+    // The whole body, read before anything else, faults included: recorded, and for
+    // introspection counted per token, so that a test sees what was sent whatever the server
+    // answered.
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, form::BODY_LIMIT).await else {
+        return error::OAuthError::invalid_request("the body is unreadable or too large")
+            .into_response();
+    };
+    if endpoint == Endpoint::Introspection
+        && let Some(token) = form::Form::parse(&bytes)
             .ok()
             .and_then(|f| f.get("token").map(str::to_owned))
-        {
-            shared.counters.count_introspected(&token);
-        }
-        Request::from_parts(parts, Body::from(bytes))
-    } else {
-        request
-    };
+    {
+        shared.counters.count_introspected(&token);
+    }
+    shared
+        .records
+        .record(endpoint, SeenRequest::new(&parts, bytes.clone()));
+    let request = Request::from_parts(parts, Body::from(bytes));
 
-    match shared.fault(endpoint) {
+    let _in_flight = shared.counters.enter(endpoint);
+    match shared.path_fault(&path).or_else(|| shared.fault(endpoint)) {
         Some(fault) => faults::apply(fault, request, next).await,
         None => next.run(request).await,
     }

@@ -61,9 +61,9 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
         HeaderValue::from_static(server.jwks_content_type()),
     );
     // The builder's `jwks_cache_control` if set, else the product's; empty sends none.
-    let cache_control = &shared.config.jwks_cache_control;
+    let cache_control = shared.jwks_cache_control();
     if !cache_control.is_empty()
-        && let Ok(value) = HeaderValue::from_str(cache_control)
+        && let Ok(value) = HeaderValue::from_str(&cache_control)
     {
         headers.insert(header::CACHE_CONTROL, value);
     }

@@ -1,63 +1,24 @@
-//! Introspection against a tiny in-test authorization server on 127.0.0.1.
+//! Introspection against tollgate-mock on 127.0.0.1: its real answers where a faithful
+//! authorization server gives them (active, inactive, revoked, expired), its faults for the
+//! answers no faithful server gives, and its request records for what the introspector sent.
 //!
-//! Longer than 400 lines for a reason: one suite against one in-test server, whose modes its cases
-//! share. The server stays canned rather than tollgate-mock for now: besides answers the mock's
-//! faults could give, the cases read each request as it arrived (`Authorization`, `Accept`, the
-//! form body) and the most calls in flight at once, which the mock does not report, and need
-//! 400 answers with bodies the mock does not send (no `error`, HTML, 100 KiB).
+//! Longer than 400 lines for a reason: one suite of the introspector against one kind of
+//! server, whose fixtures its cases share.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use tollgate_mock::{Canned, Endpoint, Fault, MockAuthServer, MockAuthServerBuilder};
 
 use super::*;
 use crate::hash::TokenHash;
 
 const MINUTE: Duration = Duration::from_secs(60);
-
-/// What the server saw of one request.
-#[derive(Debug, Clone)]
-struct Seen {
-    authorization: Option<String>,
-    accept: Option<String>,
-    content_type: Option<String>,
-    body: String,
-}
-
-#[derive(Default)]
-struct Server {
-    calls: AtomicUsize,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
-    seen: Mutex<Vec<Seen>>,
-    /// Tokens the "revocable" mode answers inactive; every other token is active.
-    revoked: Mutex<Vec<String>>,
-}
-
-impl Server {
-    fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-
-    fn last(&self) -> Seen {
-        self.seen.lock().unwrap().last().cloned().unwrap()
-    }
-
-    fn revoke(&self, token: &str) {
-        self.revoked.lock().unwrap().push(token.to_owned());
-    }
-}
+const HOUR: Duration = Duration::from_secs(3600);
 
 fn now() -> i64 {
     SystemTime::now()
@@ -68,142 +29,74 @@ fn now() -> i64 {
         .unwrap()
 }
 
-fn json(body: String) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+/// A mock AS that knows the credentials of [`basic`] and issues tokens that live an hour.
+fn mock() -> MockAuthServerBuilder {
+    MockAuthServer::builder()
+        .client("resource-server", "secret")
+        .token_lifetime(HOUR)
 }
 
-fn oauth_error(status: u16, error: &str) -> Response {
-    let body = format!(r#"{{"error":"{error}","error_description":"from the test server"}}"#);
-    (StatusCode::from_u16(status).unwrap(), json(body)).into_response()
+async fn start() -> MockAuthServer {
+    mock().start().await
+}
+
+/// Makes the introspection endpoint answer as `fault` says.
+fn answers(server: &MockAuthServer, fault: Fault) {
+    server.set_fault(Endpoint::Introspection, fault);
+}
+
+/// Holds each introspection request this long before the mock's own answer.
+fn delays(server: &MockAuthServer, delay: Duration) {
+    answers(server, Fault::Latency(delay));
+}
+
+/// A mock that holds each introspection `delay`, an introspector on it, and a token it issued.
+async fn delayed(config: Introspection, delay: Duration) -> (MockAuthServer, Introspector, String) {
+    let server = start().await;
+    delays(&server, delay);
+    let introspector = introspector(config, &server);
+    let token = server.opaque_token().issue();
+    (server, introspector, token)
+}
+
+/// Answers 200 with this JSON text, for every token: answers no faithful server gives.
+fn json(body: impl Into<String>) -> Fault {
+    Fault::Body {
+        content_type: "application/json".into(),
+        body: Bytes::from(body.into()),
+    }
 }
 
 fn active_body() -> String {
     let now = now();
     format!(
         r#"{{"active":true,"sub":"alice","scope":"read write","client_id":"app","aud":["api"],
-            "iss":"https://as.test","exp":{},"iat":{now},"jti":"j1","token_type":"Bearer",
-            "username":"alice@example.com","custom":{{"tier":"gold"}}}}"#,
+            "iss":"https://as.test","exp":{},"iat":{now},"jti":"j1","token_type":"Bearer"}}"#,
         now + 3600
     )
 }
 
-async fn answer(
-    State(server): State<Arc<Server>>,
-    Path(mode): Path<String>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    server.calls.fetch_add(1, Ordering::SeqCst);
-    let current = server.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    server.max_in_flight.fetch_max(current, Ordering::SeqCst);
-    let header = |name| {
-        headers
-            .get(name)
-            .and_then(|v: &http::HeaderValue| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let token = form_fields(&body).remove("token").unwrap_or_default();
-    server.seen.lock().unwrap().push(Seen {
-        authorization: header(header::AUTHORIZATION),
-        accept: header(header::ACCEPT),
-        content_type: header(header::CONTENT_TYPE),
-        body,
-    });
-
-    let now = now();
-    let response = match mode.as_str() {
-        "active" => json(active_body()),
-        "revocable" if server.revoked.lock().unwrap().contains(&token) => {
-            json(r#"{"active":false}"#.into())
-        }
-        "revocable" => json(active_body()),
-        "padded" => json(format!(
-            r#"{{"active":true,"sub":"alice","padding":"{}"}}"#,
-            "p".repeat(8 * 1024)
-        )),
-        "inactive" => json(r#"{"active":false}"#.into()),
-        "string-active" => json(r#"{"active":"true","sub":"alice"}"#.into()),
-        "number-active" => json(r#"{"active":1}"#.into()),
-        "null-active" => json(r#"{"active":null}"#.into()),
-        "missing-active" => json(r#"{"sub":"alice","scope":"read"}"#.into()),
-        "array" => json(r#"[{"active":true}]"#.into()),
-        "garbage" => json("<html>this is not json</html>".into()),
-        "status-500" => (StatusCode::INTERNAL_SERVER_ERROR, active_body()).into_response(),
-        "status-401" => (StatusCode::UNAUTHORIZED, "{}").into_response(),
-        "status-403" => (StatusCode::FORBIDDEN, "{}").into_response(),
-        "status-204" => StatusCode::NO_CONTENT.into_response(),
-        "status-302" => (
-            StatusCode::FOUND,
-            [(header::LOCATION, "http://127.0.0.1:9/elsewhere")],
-        )
-            .into_response(),
-        "status-404" => (StatusCode::NOT_FOUND, "{}").into_response(),
-        "status-429" => (StatusCode::TOO_MANY_REQUESTS, "{}").into_response(),
-        "status-502" => (StatusCode::BAD_GATEWAY, "<html>bad gateway</html>").into_response(),
-        "status-503" => StatusCode::SERVICE_UNAVAILABLE.into_response(),
-        // RFC 6749 §5.2 error answers, as servers give them.
-        "400-unsupported_token_type" => oauth_error(400, "unsupported_token_type"),
-        "400-invalid_request" => oauth_error(400, "invalid_request"),
-        "400-invalid_token" => oauth_error(400, "invalid_token"),
-        "400-invalid_client" => oauth_error(400, "invalid_client"),
-        "401-invalid_client" => oauth_error(401, "invalid_client"),
-        "400-other" => oauth_error(400, "server_error"),
-        "400-no-error" => (StatusCode::BAD_REQUEST, "{}").into_response(),
-        "400-garbage" => (StatusCode::BAD_REQUEST, "<html>Bad Request</html>").into_response(),
-        "400-huge" => (
-            StatusCode::BAD_REQUEST,
-            format!(
-                r#"{{"error":"invalid_request","padding":"{}"}}"#,
-                "x".repeat(100 * 1024)
-            ),
-        )
-            .into_response(),
-        "slow" => {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            json(active_body())
-        }
-        "delayed" => {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            json(active_body())
-        }
-        "slow-inactive" => {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            json(r#"{"active":false}"#.into())
-        }
-        "huge" => json(format!(
-            r#"{{"active":true,"padding":"{}"}}"#,
-            "x".repeat(100 * 1024)
-        )),
-        "chunked" => {
-            // No Content-Length: the bound must hold while streaming.
-            let chunks = [
-                r#"{"active":true,"padding":""#.to_owned(),
-                "y".repeat(40 * 1024),
-                "y".repeat(40 * 1024),
-                r#""}"#.to_owned(),
-            ];
-            let stream = futures_util::stream::iter(chunks.map(Ok::<_, Infallible>));
-            Body::from_stream(stream).into_response()
-        }
-        "short-exp" => json(format!(r#"{{"active":true,"exp":{}}}"#, now + 3)),
-        "expired" => json(format!(r#"{{"active":true,"exp":{}}}"#, now - 3600)),
-        "premature" => json(format!(r#"{{"active":true,"nbf":{}}}"#, now + 3600)),
-        _ => StatusCode::NOT_FOUND.into_response(),
-    };
-    server.in_flight.fetch_sub(1, Ordering::SeqCst);
-    response
+/// An active answer padded to `bytes` more bytes of `fill`.
+fn padded_active(fill: &str, bytes: usize) -> String {
+    format!(r#"{{"active":true,"padding":"{}"}}"#, fill.repeat(bytes))
 }
 
-/// Starts the server on 127.0.0.1:0; answers `POST /{mode}`.
-async fn start() -> (String, Arc<Server>) {
-    let server = Arc::new(Server::default());
-    let app = Router::new()
-        .route("/{mode}", post(answer))
-        .with_state(Arc::clone(&server));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{address}"), server)
+/// The last request the introspection endpoint saw.
+fn last_seen(server: &MockAuthServer) -> tollgate_mock::SeenRequest {
+    server.last_request(Endpoint::Introspection).unwrap()
+}
+
+fn form_fields(seen: &tollgate_mock::SeenRequest) -> HashMap<String, String> {
+    seen.form().into_iter().collect()
+}
+
+/// Decodes one application/x-www-form-urlencoded part.
+fn form_decode(part: &str) -> String {
+    form_urlencoded::parse(format!("v={part}").as_bytes())
+        .next()
+        .unwrap()
+        .1
+        .into_owned()
 }
 
 fn http_client() -> reqwest::Client {
@@ -223,7 +116,11 @@ fn basic() -> Introspection {
     Introspection::client_secret_basic("resource-server", "secret")
 }
 
-fn introspector(config: Introspection, url: String) -> Introspector {
+fn introspector(config: Introspection, server: &MockAuthServer) -> Introspector {
+    introspector_at(config, server.introspection_endpoint())
+}
+
+fn introspector_at(config: Introspection, url: String) -> Introspector {
     config.validate(&rules()).unwrap();
     let memory = own_memory(&config);
     Introspector::new(config, http_client(), EndpointSource::Fixed(url), memory)
@@ -250,202 +147,6 @@ async fn check(
         .await
 }
 
-/// Decodes application/x-www-form-urlencoded (test side of the encoder).
-fn form_decode(input: &str) -> String {
-    let bytes = input.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                out.push(u8::from_str_radix(&input[i + 1..i + 3], 16).unwrap());
-                i += 2;
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
-}
-
-fn form_fields(body: &str) -> HashMap<String, String> {
-    body.split('&')
-        .map(|pair| {
-            let (name, value) = pair.split_once('=').unwrap();
-            (form_decode(name), form_decode(value))
-        })
-        .collect()
-}
-
-#[tokio::test]
-async fn client_secret_basic_encodes_id_and_secret_before_base64() {
-    let (base, server) = start().await;
-    let id = "my client:1";
-    let secret = "s3cr:t/+ é&=%";
-    let introspector = introspector(
-        Introspection::client_secret_basic(id, secret),
-        format!("{base}/active"),
-    );
-    let token = "tok/en+1 ü";
-    check(&introspector, token, MINUTE).await.unwrap();
-
-    let seen = server.last();
-    let authorization = seen.authorization.unwrap();
-    let encoded = authorization.strip_prefix("Basic ").unwrap();
-    let decoded = String::from_utf8(BASE64.decode(encoded).unwrap()).unwrap();
-    // RFC 6749 §2.3.1: each part form-urlencoded, so the `:` in the id does not split it.
-    assert_eq!(decoded, "my+client%3A1:s3cr%3At%2F%2B+%C3%A9%26%3D%25");
-    let (user, password) = decoded.split_once(':').unwrap();
-    assert_eq!(form_decode(user), id);
-    assert_eq!(form_decode(password), secret);
-
-    assert_eq!(seen.accept.as_deref(), Some("application/json"));
-    assert_eq!(
-        seen.content_type.as_deref(),
-        Some("application/x-www-form-urlencoded")
-    );
-    let fields = form_fields(&seen.body);
-    assert_eq!(fields.len(), 2, "{fields:?}");
-    assert_eq!(fields["token"], token);
-    assert_eq!(fields["token_type_hint"], "access_token");
-}
-
-#[tokio::test]
-async fn client_secret_post_sends_credentials_in_the_form() {
-    let (base, server) = start().await;
-    let introspector = introspector(
-        Introspection::client_secret_post("rs&1", "p=ss word"),
-        format!("{base}/active"),
-    );
-    check(&introspector, "opaque-1", MINUTE).await.unwrap();
-
-    let seen = server.last();
-    assert_eq!(seen.authorization, None);
-    assert_eq!(
-        seen.content_type.as_deref(),
-        Some("application/x-www-form-urlencoded")
-    );
-    let fields = form_fields(&seen.body);
-    assert_eq!(fields.len(), 4, "{fields:?}");
-    assert_eq!(fields["token"], "opaque-1");
-    assert_eq!(fields["token_type_hint"], "access_token");
-    assert_eq!(fields["client_id"], "rs&1");
-    assert_eq!(fields["client_secret"], "p=ss word");
-}
-
-#[tokio::test]
-async fn bearer_credential_goes_in_the_authorization_header() {
-    let (base, server) = start().await;
-    let introspector = introspector(
-        Introspection::bearer("introspection-token-xyz"),
-        format!("{base}/active"),
-    );
-    check(&introspector, "opaque-1", MINUTE).await.unwrap();
-
-    let seen = server.last();
-    assert_eq!(
-        seen.authorization.as_deref(),
-        Some("Bearer introspection-token-xyz")
-    );
-    let fields = form_fields(&seen.body);
-    assert_eq!(fields.len(), 2, "{fields:?}");
-    assert!(!fields.contains_key("client_secret"));
-}
-
-#[tokio::test]
-async fn active_answer_is_parsed_and_reused_within_max_age() {
-    let (base, server) = start().await;
-    let introspector = introspector(basic(), format!("{base}/active"));
-
-    let answer = check(&introspector, "t1", MINUTE).await.unwrap();
-    assert_eq!(answer.sub.as_deref(), Some("alice"));
-    assert_eq!(answer.scope.as_deref(), Some("read write"));
-    assert_eq!(answer.client_id.as_deref(), Some("app"));
-    assert_eq!(answer.aud, ["api"]);
-    assert_eq!(answer.iss.as_deref(), Some("https://as.test"));
-    assert_eq!(answer.jti.as_deref(), Some("j1"));
-    assert_eq!(answer.raw["token_type"], "Bearer");
-    assert_eq!(answer.raw["username"], "alice@example.com");
-    assert!(answer.exp.is_some_and(|exp| exp > now()));
-    assert_eq!(answer.raw["custom"]["tier"], "gold");
-    assert_eq!(answer.raw["active"], true);
-
-    let again = check(&introspector, "t1", MINUTE).await.unwrap();
-    assert!(Arc::ptr_eq(&answer, &again));
-    assert_eq!(server.calls(), 1);
-    assert_eq!(introspector.calls(), 1);
-    assert_eq!(introspector.cache_hits(), 1);
-    assert!(!introspector.known_inactive(&TokenHash::of("t1")));
-
-    // Another token is asked about separately.
-    check(&introspector, "t2", MINUTE).await.unwrap();
-    assert_eq!(server.calls(), 2);
-}
-
-#[tokio::test]
-async fn max_age_zero_asks_every_time() {
-    let (base, server) = start().await;
-    let introspector = introspector(basic(), format!("{base}/active"));
-    check(&introspector, "t", Duration::ZERO).await.unwrap();
-    check(&introspector, "t", Duration::ZERO).await.unwrap();
-    assert_eq!(server.calls(), 2);
-    // The fresh answer was stored: a lenient caller reuses it.
-    check(&introspector, "t", MINUTE).await.unwrap();
-    assert_eq!(server.calls(), 2);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_checks_share_one_call() {
-    let (base, server) = start().await;
-    let introspector = introspector(basic(), format!("{base}/delayed"));
-
-    let tasks: Vec<_> = (0..100)
-        .map(|_| {
-            let introspector = introspector.clone();
-            tokio::spawn(async move { check(&introspector, "shared", Duration::ZERO).await })
-        })
-        .collect();
-    for task in tasks {
-        assert_eq!(task.await.unwrap().unwrap().sub.as_deref(), Some("alice"));
-    }
-    assert_eq!(server.calls(), 1);
-    assert_eq!(introspector.calls(), 1);
-    assert_eq!(introspector.coalesced(), 99);
-    assert_eq!(introspector.in_flight(), 0);
-
-    // The flight is over: the next strict check asks again.
-    check(&introspector, "shared", Duration::ZERO)
-        .await
-        .unwrap();
-    assert_eq!(server.calls(), 2);
-}
-
-#[tokio::test]
-async fn concurrent_checks_in_one_task_share_one_call() {
-    let (base, server) = start().await;
-    let introspector = introspector(basic(), format!("{base}/delayed"));
-    let checks = (0..20).map(|_| check(&introspector, "shared", Duration::ZERO));
-    let results = futures_util::future::join_all(checks).await;
-    assert!(results.iter().all(Result::is_ok));
-    assert_eq!(server.calls(), 1);
-}
-
-#[tokio::test]
-async fn a_cancelled_caller_does_not_cancel_the_call() {
-    let (base, server) = start().await;
-    let introspector = introspector(basic(), format!("{base}/delayed"));
-    // Give up long before the server answers (200 ms).
-    let gave_up =
-        tokio::time::timeout(Duration::from_millis(20), check(&introspector, "t", MINUTE)).await;
-    assert!(gave_up.is_err());
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    // The call finished in its own task and its answer was cached.
-    assert_eq!(introspector.in_flight(), 0);
-    check(&introspector, "t", MINUTE).await.unwrap();
-    assert_eq!(server.calls(), 1);
-}
-
 /// A check for a verified JWT (the engine calls it only after local validation).
 async fn check_jwt(
     introspector: &Introspector,
@@ -464,9 +165,189 @@ async fn check_jwt(
 }
 
 #[tokio::test]
+async fn client_secret_basic_encodes_id_and_secret_before_base64() {
+    let id = "my client:1";
+    let secret = "s3cr:t/+ é&=%";
+    let server = mock().client(id, secret).start().await;
+    let introspector = introspector(Introspection::client_secret_basic(id, secret), &server);
+    let token = "tok/en+1 ü";
+    // The mock took the credentials (a 401 would be Broken) and read the token: one it never
+    // issued, so inactive.
+    assert_eq!(
+        check(&introspector, token, MINUTE).await.err(),
+        Some(IntrospectionError::Inactive)
+    );
+
+    let seen = last_seen(&server);
+    let authorization = seen.header("authorization").unwrap();
+    let encoded = authorization.strip_prefix("Basic ").unwrap();
+    let decoded = String::from_utf8(BASE64.decode(encoded).unwrap()).unwrap();
+    // RFC 6749 §2.3.1: each part form-urlencoded, so the `:` in the id does not split it.
+    assert_eq!(decoded, "my+client%3A1:s3cr%3At%2F%2B+%C3%A9%26%3D%25");
+    let (user, password) = decoded.split_once(':').unwrap();
+    assert_eq!(form_decode(user), id);
+    assert_eq!(form_decode(password), secret);
+
+    assert_eq!(seen.header("accept"), Some("application/json"));
+    assert_eq!(
+        seen.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let fields = form_fields(&seen);
+    assert_eq!(fields.len(), 2, "{fields:?}");
+    assert_eq!(fields["token"], token);
+    assert_eq!(fields["token_type_hint"], "access_token");
+    assert_eq!(server.introspection_count_for(token), 1);
+}
+
+#[tokio::test]
+async fn client_secret_post_sends_credentials_in_the_form() {
+    let server = mock().client("rs&1", "p=ss word").start().await;
+    let introspector = introspector(
+        Introspection::client_secret_post("rs&1", "p=ss word"),
+        &server,
+    );
+    let token = server.opaque_token().issue();
+    check(&introspector, &token, MINUTE).await.unwrap();
+
+    let seen = last_seen(&server);
+    assert_eq!(seen.header("authorization"), None);
+    assert_eq!(
+        seen.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    let fields = form_fields(&seen);
+    assert_eq!(fields.len(), 4, "{fields:?}");
+    assert_eq!(fields["token"], token);
+    assert_eq!(fields["token_type_hint"], "access_token");
+    assert_eq!(fields["client_id"], "rs&1");
+    assert_eq!(fields["client_secret"], "p=ss word");
+}
+
+#[tokio::test]
+async fn bearer_credential_goes_in_the_authorization_header() {
+    let server = mock()
+        .introspection_bearer("introspection-token-xyz")
+        .start()
+        .await;
+    let introspector = introspector(Introspection::bearer("introspection-token-xyz"), &server);
+    let token = server.opaque_token().issue();
+    check(&introspector, &token, MINUTE).await.unwrap();
+
+    let seen = last_seen(&server);
+    assert_eq!(
+        seen.header("authorization"),
+        Some("Bearer introspection-token-xyz")
+    );
+    let fields = form_fields(&seen);
+    assert_eq!(fields.len(), 2, "{fields:?}");
+    assert!(!fields.contains_key("client_secret"));
+}
+
+#[tokio::test]
+async fn active_answer_is_parsed_and_reused_within_max_age() {
+    let server = start().await;
+    let introspector = introspector(basic(), &server);
+    let t1 = server
+        .opaque_token()
+        .scope("read write")
+        .client_id("app")
+        .audiences(["api"])
+        .claim("jti", "j1")
+        .claim("username", "alice@example.com")
+        .claim("custom", serde_json::json!({"tier": "gold"}))
+        .issue();
+
+    let answer = check(&introspector, &t1, MINUTE).await.unwrap();
+    assert_eq!(answer.sub.as_deref(), Some("alice"));
+    assert_eq!(answer.scope.as_deref(), Some("read write"));
+    assert_eq!(answer.client_id.as_deref(), Some("app"));
+    assert_eq!(answer.aud, ["api"]);
+    assert_eq!(answer.iss, Some(server.issuer()));
+    assert_eq!(answer.jti.as_deref(), Some("j1"));
+    assert_eq!(answer.raw["token_type"], "Bearer");
+    assert_eq!(answer.raw["username"], "alice@example.com");
+    assert!(answer.exp.is_some_and(|exp| exp > now()));
+    assert_eq!(answer.raw["custom"]["tier"], "gold");
+    assert_eq!(answer.raw["active"], true);
+
+    let again = check(&introspector, &t1, MINUTE).await.unwrap();
+    assert!(Arc::ptr_eq(&answer, &again));
+    assert_eq!(server.introspection_count(), 1);
+    assert_eq!(introspector.calls(), 1);
+    assert_eq!(introspector.cache_hits(), 1);
+    assert!(!introspector.known_inactive(&TokenHash::of(&t1)));
+
+    // Another token is asked about separately.
+    let t2 = server.opaque_token().issue();
+    check(&introspector, &t2, MINUTE).await.unwrap();
+    assert_eq!(server.introspection_count(), 2);
+}
+
+#[tokio::test]
+async fn max_age_zero_asks_every_time() {
+    let server = start().await;
+    let introspector = introspector(basic(), &server);
+    let t = server.opaque_token().issue();
+    check(&introspector, &t, Duration::ZERO).await.unwrap();
+    check(&introspector, &t, Duration::ZERO).await.unwrap();
+    assert_eq!(server.introspection_count(), 2);
+    // The fresh answer was stored: a lenient caller reuses it.
+    check(&introspector, &t, MINUTE).await.unwrap();
+    assert_eq!(server.introspection_count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_checks_share_one_call() {
+    let (server, introspector, shared) = delayed(basic(), Duration::from_millis(200)).await;
+
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let introspector = introspector.clone();
+            let shared = shared.clone();
+            tokio::spawn(async move { check(&introspector, &shared, Duration::ZERO).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().sub.as_deref(), Some("alice"));
+    }
+    assert_eq!(server.introspection_count(), 1);
+    assert_eq!(introspector.calls(), 1);
+    assert_eq!(introspector.coalesced(), 99);
+    assert_eq!(introspector.in_flight(), 0);
+
+    // The flight is over: the next strict check asks again.
+    check(&introspector, &shared, Duration::ZERO).await.unwrap();
+    assert_eq!(server.introspection_count(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_checks_in_one_task_share_one_call() {
+    let (server, introspector, shared) = delayed(basic(), Duration::from_millis(200)).await;
+    let checks = (0..20).map(|_| check(&introspector, &shared, Duration::ZERO));
+    let results = futures_util::future::join_all(checks).await;
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(server.introspection_count(), 1);
+}
+
+#[tokio::test]
+async fn a_cancelled_caller_does_not_cancel_the_call() {
+    let (server, introspector, t) = delayed(basic(), Duration::from_millis(200)).await;
+    // Give up long before the server answers (200 ms).
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(20), check(&introspector, &t, MINUTE)).await;
+    assert!(gave_up.is_err());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The call finished in its own task and its answer was cached.
+    assert_eq!(introspector.in_flight(), 0);
+    check(&introspector, &t, MINUTE).await.unwrap();
+    assert_eq!(server.introspection_count(), 1);
+}
+
+#[tokio::test]
 async fn inactive_for_an_unknown_opaque_token_is_cached_but_no_revocation() {
-    let (base, server) = start().await;
-    let introspector = introspector(basic(), format!("{base}/inactive"));
+    let server = start().await;
+    let introspector = introspector(basic(), &server);
     let hash = TokenHash::of("junk");
     assert_eq!(
         check(&introspector, "junk", Duration::ZERO).await.err(),
@@ -482,53 +363,55 @@ async fn inactive_for_an_unknown_opaque_token_is_cached_but_no_revocation() {
         check(&introspector, "junk", Duration::ZERO).await.err(),
         Some(IntrospectionError::Inactive)
     );
-    assert_eq!(server.calls(), 1);
+    assert_eq!(server.introspection_count(), 1);
     assert_eq!(introspector.revoked_tokens(), 0);
 }
 
 #[tokio::test]
 async fn a_verified_token_called_inactive_is_remembered_revoked() {
-    let (base, server) = start().await;
-    let introspector = introspector(basic(), format!("{base}/revocable"));
+    let server = start().await;
+    let introspector = introspector(basic(), &server);
 
     // A verified JWT.
+    let jwt = server.token().sign();
     let exp = now() + 3600;
     assert_eq!(
-        check_jwt(&introspector, "jwt", Some(exp)).await.err(),
+        check_jwt(&introspector, &jwt, Some(exp)).await.err(),
         None,
         "active at first"
     );
-    server.revoke("jwt");
+    server.revoke(&jwt);
     assert_eq!(
-        check_jwt(&introspector, "jwt", Some(exp)).await.err(),
+        check_jwt(&introspector, &jwt, Some(exp)).await.err(),
         Some(IntrospectionError::Inactive)
     );
-    assert!(introspector.known_inactive(&TokenHash::of("jwt")));
+    assert!(introspector.known_inactive(&TokenHash::of(&jwt)));
 
     // An opaque token that was active before.
-    check(&introspector, "opaque", MINUTE).await.unwrap();
-    server.revoke("opaque");
+    let opaque = server.opaque_token().issue();
+    check(&introspector, &opaque, MINUTE).await.unwrap();
+    server.revoke(&opaque);
     assert_eq!(
-        check(&introspector, "opaque", Duration::ZERO).await.err(),
+        check(&introspector, &opaque, Duration::ZERO).await.err(),
         Some(IntrospectionError::Inactive)
     );
-    assert!(introspector.known_inactive(&TokenHash::of("opaque")));
+    assert!(introspector.known_inactive(&TokenHash::of(&opaque)));
     // Its active answer is gone: nobody is handed it again.
     assert!(
         introspector
-            .cached(&TokenHash::of("opaque"), MINUTE)
+            .cached(&TokenHash::of(&opaque), MINUTE)
             .is_none()
     );
 
     // Revocation is final: even a caller that wants a fresh answer gets no new call.
-    let calls = server.calls();
-    for token in ["jwt", "opaque"] {
+    let calls = server.introspection_count();
+    for token in [&jwt, &opaque] {
         assert_eq!(
             check(&introspector, token, Duration::ZERO).await.err(),
             Some(IntrospectionError::Inactive)
         );
     }
-    assert_eq!(server.calls(), calls);
+    assert_eq!(server.introspection_count(), calls);
     assert_eq!(introspector.revoked_tokens(), 2);
     assert!(!introspector.known_inactive(&TokenHash::of("other")));
 }
@@ -536,9 +419,10 @@ async fn a_verified_token_called_inactive_is_remembered_revoked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocations_survive_more_junk_than_the_answer_cache_holds() {
     const CAPACITY: u64 = 8;
-    let (base, _server) = start().await;
-    let introspector = introspector(basic().cache_capacity(CAPACITY), format!("{base}/inactive"));
+    let server = start().await;
+    let introspector = introspector(basic().cache_capacity(CAPACITY), &server);
     let exp = now() + 3600;
+    // The mock never issued any of these: it calls them all inactive.
     assert_eq!(
         check_jwt(&introspector, "revoked-jwt", Some(exp))
             .await
@@ -565,8 +449,8 @@ async fn revocations_survive_more_junk_than_the_answer_cache_holds() {
 
 #[tokio::test]
 async fn the_revocation_memory_bound_is_counted_once_per_episode() {
-    let (base, _server) = start().await;
-    let introspector = introspector(basic().revocation_capacity(2), format!("{base}/inactive"));
+    let server = start().await;
+    let introspector = introspector(basic().revocation_capacity(2), &server);
     let now = now();
     for (token, exp) in [("a", now + 1_000), ("b", now + 3_000), ("c", now + 2_000)] {
         assert_eq!(
@@ -589,8 +473,8 @@ async fn the_revocation_memory_bound_is_counted_once_per_episode() {
 
 #[tokio::test]
 async fn inactive_is_remembered_until_the_tokens_exp() {
-    let (base, _server) = start().await;
-    let introspector = introspector(basic().leeway(Duration::ZERO), format!("{base}/inactive"));
+    let server = start().await;
+    let introspector = introspector(basic().leeway(Duration::ZERO), &server);
     let hash = TokenHash::of("jwt");
     let exp = now() + 3;
     let result = introspector
@@ -605,8 +489,14 @@ async fn inactive_is_remembered_until_the_tokens_exp() {
 
 #[tokio::test]
 async fn active_but_expired_or_premature_is_inactive() {
-    let (base, _server) = start().await;
-    let expired = introspector(basic(), format!("{base}/expired"));
+    // The mock itself calls an expired token inactive; these answers say `active` and mean
+    // otherwise.
+    let server = start().await;
+    answers(
+        &server,
+        json(format!(r#"{{"active":true,"exp":{}}}"#, now() - 3600)),
+    );
+    let expired = introspector(basic(), &server);
     assert_eq!(
         check(&expired, "t", MINUTE).await.err(),
         Some(IntrospectionError::Inactive)
@@ -616,7 +506,11 @@ async fn active_but_expired_or_premature_is_inactive() {
         super::Lookup::Inactive
     ));
 
-    let premature = introspector(basic(), format!("{base}/premature"));
+    answers(
+        &server,
+        json(format!(r#"{{"active":true,"nbf":{}}}"#, now() + 3600)),
+    );
+    let premature = introspector(basic(), &server);
     assert_eq!(
         check(&premature, "t", MINUTE).await.err(),
         Some(IntrospectionError::Inactive)
@@ -644,48 +538,109 @@ fn class(result: &Result<Arc<IntrospectionAnswer>, IntrospectionError>) -> Optio
 #[tokio::test]
 async fn failures_are_classified_by_whose_fault_they_are_and_never_cached() {
     use Class::*;
-    let (base, server) = start().await;
-    for (mode, expected) in [
+    let canned = |status, content_type: &str, body: &str| {
+        Fault::Canned(
+            Canned::new(status)
+                .content_type(content_type)
+                .body(body.to_owned()),
+        )
+    };
+    let bare = |status| Fault::Canned(Canned::new(status));
+    let oauth = |status, error: &str| Fault::OAuthError {
+        status,
+        error: error.into(),
+    };
+    let huge_error = format!(
+        r#"{{"error":"invalid_request","padding":"{}"}}"#,
+        "x".repeat(100 * 1024)
+    );
+    let server = start().await;
+    for (mode, fault, expected) in [
         // The AS cannot be reached (5xx): the only class fail-open may pass.
-        ("status-500", Unreachable),
-        ("status-502", Unreachable),
-        ("status-503", Unreachable),
+        (
+            "status-500",
+            canned(500, "application/json", &active_body()),
+            Unreachable,
+        ),
+        (
+            "status-502",
+            canned(502, "text/html", "<html>bad gateway</html>"),
+            Unreachable,
+        ),
+        ("status-503", bare(503), Unreachable),
         // It answers, but not usably: closed.
-        ("string-active", Broken),
-        ("number-active", Broken),
-        ("null-active", Broken),
-        ("missing-active", Broken),
-        ("array", Broken),
-        ("garbage", Broken),
-        ("status-401", Broken),
-        ("status-403", Broken),
-        ("status-204", Broken),
-        ("status-302", Broken),
-        ("status-404", Broken),
-        ("status-429", Broken),
-        ("huge", Broken),
-        ("chunked", Broken),
+        (
+            "string-active",
+            json(r#"{"active":"true","sub":"alice"}"#),
+            Broken,
+        ),
+        ("number-active", json(r#"{"active":1}"#), Broken),
+        ("null-active", json(r#"{"active":null}"#), Broken),
+        (
+            "missing-active",
+            json(r#"{"sub":"alice","scope":"read"}"#),
+            Broken,
+        ),
+        ("array", json(r#"[{"active":true}]"#), Broken),
+        ("garbage", json("<html>this is not json</html>"), Broken),
+        ("status-401", canned(401, "application/json", "{}"), Broken),
+        ("status-403", canned(403, "application/json", "{}"), Broken),
+        ("status-204", bare(204), Broken),
+        (
+            "status-302",
+            Fault::Redirect("http://127.0.0.1:9/elsewhere".into()),
+            Broken,
+        ),
+        ("status-404", canned(404, "application/json", "{}"), Broken),
+        ("status-429", canned(429, "application/json", "{}"), Broken),
+        ("huge", json(padded_active("x", 100 * 1024)), Broken),
+        ("chunked", chunked_active(), Broken),
         // RFC 6749 §5.2: `invalid_client` is about us, whatever the status.
-        ("400-invalid_client", Broken),
-        ("401-invalid_client", Broken),
+        ("400-invalid_client", oauth(400, "invalid_client"), Broken),
+        ("401-invalid_client", oauth(401, "invalid_client"), Broken),
         // A 400 that names no error about the token.
-        ("400-other", Broken),
-        ("400-no-error", Broken),
-        ("400-garbage", Broken),
-        ("400-huge", Broken),
+        ("400-other", oauth(400, "server_error"), Broken),
+        (
+            "400-no-error",
+            canned(400, "application/json", "{}"),
+            Broken,
+        ),
+        (
+            "400-garbage",
+            canned(400, "text/html", "<html>Bad Request</html>"),
+            Broken,
+        ),
+        (
+            "400-huge",
+            canned(400, "application/json", &huge_error),
+            Broken,
+        ),
         // About the token: it cannot be confirmed (RFC 7009 §2.2.1 unsupported_token_type).
-        ("400-unsupported_token_type", Unconfirmable),
-        ("400-invalid_request", Unconfirmable),
-        ("400-invalid_token", Unconfirmable),
+        (
+            "400-unsupported_token_type",
+            oauth(400, "unsupported_token_type"),
+            Unconfirmable,
+        ),
+        (
+            "400-invalid_request",
+            oauth(400, "invalid_request"),
+            Unconfirmable,
+        ),
+        (
+            "400-invalid_token",
+            oauth(400, "invalid_token"),
+            Unconfirmable,
+        ),
     ] {
-        let introspector = introspector(basic(), format!("{base}/{mode}"));
-        let before = server.calls();
+        answers(&server, fault);
+        let introspector = introspector(basic(), &server);
+        let before = server.introspection_count();
         for _ in 0..2 {
             let result = check(&introspector, "t", MINUTE).await;
             assert_eq!(class(&result), Some(expected), "{mode}: {result:?}");
         }
         // Asked twice: nothing was remembered, not even as a revocation.
-        assert_eq!(server.calls() - before, 2, "{mode}");
+        assert_eq!(server.introspection_count() - before, 2, "{mode}");
         assert!(!introspector.known_inactive(&TokenHash::of("t")), "{mode}");
         // Only failures of the AS count as failures; an answer about the token does not.
         let failures = if expected == Unconfirmable { 0 } else { 2 };
@@ -693,16 +648,26 @@ async fn failures_are_classified_by_whose_fault_they_are_and_never_cached() {
     }
 }
 
+/// An active answer of about 80 KiB, streamed without `Content-Length`: the bound must hold
+/// while streaming.
+fn chunked_active() -> Fault {
+    let body = padded_active("y", 80 * 1024);
+    Fault::Canned(
+        Canned::new(200)
+            .content_type("application/json")
+            .body(body)
+            .chunked(40 * 1024),
+    )
+}
+
 #[tokio::test]
 async fn body_bound_applies_to_streamed_answers() {
-    let (base, _server) = start().await;
+    let server = start().await;
+    answers(&server, chunked_active());
     // The streamed answer is about 80 KiB: over the default 64 KiB, under 100 KiB.
-    let roomy = introspector(
-        basic().max_body_bytes(100 * 1024),
-        format!("{base}/chunked"),
-    );
+    let roomy = introspector(basic().max_body_bytes(100 * 1024), &server);
     check(&roomy, "t", MINUTE).await.unwrap();
-    let tight = introspector(basic(), format!("{base}/chunked"));
+    let tight = introspector(basic(), &server);
     assert!(matches!(
         check(&tight, "t", MINUTE).await.err(),
         Some(IntrospectionError::Broken(_))
@@ -711,21 +676,21 @@ async fn body_bound_applies_to_streamed_answers() {
 
 #[tokio::test]
 async fn timeout_is_unavailable_and_not_cached() {
-    let (base, server) = start().await;
-    let introspector = introspector(
+    let (server, introspector, t) = delayed(
         basic().timeout(Duration::from_millis(200)),
-        format!("{base}/slow"),
-    );
+        Duration::from_secs(2),
+    )
+    .await;
     let started = Instant::now();
-    let result = check(&introspector, "t", MINUTE).await;
+    let result = check(&introspector, &t, MINUTE).await;
     assert_eq!(
         result.err(),
         Some(IntrospectionError::Unreachable("introspection timed out"))
     );
     assert!(started.elapsed() < Duration::from_millis(1800));
-    let result = check(&introspector, "t", MINUTE).await;
+    let result = check(&introspector, &t, MINUTE).await;
     assert!(matches!(result, Err(IntrospectionError::Unreachable(_))));
-    assert_eq!(server.calls(), 2);
+    assert_eq!(server.introspection_count(), 2);
     assert_eq!(introspector.failures(), 2);
 }
 
@@ -735,7 +700,7 @@ async fn unreachable_endpoint_is_unavailable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     drop(listener);
-    let introspector = introspector(basic(), format!("http://{address}/active"));
+    let introspector = introspector_at(basic(), format!("http://{address}/introspect"));
     for _ in 0..2 {
         assert!(matches!(
             check(&introspector, "t", MINUTE).await.err(),
@@ -745,57 +710,64 @@ async fn unreachable_endpoint_is_unavailable() {
     assert_eq!(introspector.calls(), 2);
 }
 
-/// Asks twice (the second from the cache), waits `wait`, asks again: true if that asked the AS.
+/// Asks about `token` twice (the second from the cache), waits `wait`, asks again: whether
+/// that asked the AS, and how the third check came out.
 async fn asks_again_after(
     introspector: &Introspector,
-    server: &Server,
+    server: &MockAuthServer,
+    token: &str,
     exp: Option<i64>,
     wait: Duration,
-) -> bool {
-    let hour = Duration::from_secs(3600);
-    let hash = TokenHash::of("t");
-    let ask = || introspector.check("t", hash, TokenKind::Jwt, hour, exp);
-    let before = server.calls();
+) -> (bool, Result<(), IntrospectionError>) {
+    let hash = TokenHash::of(token);
+    let ask = || introspector.check(token, hash, TokenKind::Jwt, HOUR, exp);
+    let before = server.introspection_count();
     ask().await.unwrap();
     ask().await.unwrap();
-    assert_eq!(server.calls() - before, 1);
+    assert_eq!(server.introspection_count() - before, 1);
     tokio::time::sleep(wait).await;
-    ask().await.unwrap();
-    server.calls() - before == 2
+    let third = ask().await.map(|_| ());
+    (server.introspection_count() - before == 2, third)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn active_entry_is_not_reused_past_exp_or_max_cache_ttl() {
     let wait = Duration::from_millis(3200);
     // The answer's exp is 3 s ahead (whole seconds): the entry lives between 2 and 3 s.
-    let (base, answer_exp) = start().await;
-    let by_answer = introspector(basic(), format!("{base}/short-exp"));
+    let answer_exp = start().await;
+    let short = answer_exp
+        .opaque_token()
+        .expires_in(Duration::from_secs(3))
+        .issue();
+    let by_answer = introspector(basic(), &answer_exp);
     // The answer's exp is an hour ahead, but the JWT's own exp (from the engine) is 3 s ahead.
-    let (base, jwt_exp) = start().await;
-    let by_jwt = introspector(basic(), format!("{base}/active"));
+    let jwt_exp = start().await;
+    let long = jwt_exp.opaque_token().issue();
+    let by_jwt = introspector(basic(), &jwt_exp);
     // No exp within reach: the configured upper bound applies.
-    let (base, bounded) = start().await;
+    let bounded = start().await;
+    let bounded_token = bounded.opaque_token().issue();
     let by_bound = introspector(
         basic()
             .routine_ttl(Duration::ZERO)
             .max_cache_ttl(Duration::from_secs(2)),
-        format!("{base}/active"),
+        &bounded,
     );
     let (a, b, c) = tokio::join!(
-        asks_again_after(&by_answer, &answer_exp, None, wait),
-        asks_again_after(&by_jwt, &jwt_exp, Some(now() + 3), wait),
-        asks_again_after(&by_bound, &bounded, None, wait),
+        asks_again_after(&by_answer, &answer_exp, &short, None, wait),
+        asks_again_after(&by_jwt, &jwt_exp, &long, Some(now() + 3), wait),
+        asks_again_after(&by_bound, &bounded, &bounded_token, None, wait),
     );
-    assert!(a && b && c, "{a} {b} {c}");
+    assert!(a.0 && b.0 && c.0, "{a:?} {b:?} {c:?}");
+    // Asked again past its exp, the mock calls the short-lived token inactive.
+    assert_eq!(a.1, Err(IntrospectionError::Inactive));
+    assert_eq!((b.1, c.1), (Ok(()), Ok(())));
 }
 
 #[tokio::test]
 async fn accessors_report_the_configuration() {
-    let (base, _server) = start().await;
-    let introspector = introspector(
-        basic().routine_ttl(Duration::from_secs(7)),
-        format!("{base}/active"),
-    );
+    let server = start().await;
+    let introspector = introspector(basic().routine_ttl(Duration::from_secs(7)), &server);
     assert_eq!(introspector.routine_ttl(), Duration::from_secs(7));
 }
 
@@ -855,20 +827,18 @@ fn each_failure_has_one_answer_with_a_true_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_concurrent_bounds_calls_in_flight_per_kind() {
     for kind in [TokenKind::Jwt, TokenKind::Opaque] {
-        let (base, server) = start().await;
+        let server = start().await;
+        delays(&server, Duration::from_millis(200));
         let config = match kind {
             TokenKind::Jwt => basic().max_concurrent(2),
             TokenKind::Opaque => basic().max_concurrent_opaque(2),
         };
-        let introspector = introspector(
-            config.timeout(Duration::from_secs(20)),
-            format!("{base}/delayed"),
-        );
+        let introspector = introspector(config.timeout(Duration::from_secs(20)), &server);
         let tasks: Vec<_> = (0..8)
-            .map(|i| {
+            .map(|_| {
                 let introspector = introspector.clone();
+                let token = server.opaque_token().issue();
                 tokio::spawn(async move {
-                    let token = format!("t{i}");
                     let hash = TokenHash::of(&token);
                     introspector.check(&token, hash, kind, MINUTE, None).await
                 })
@@ -877,27 +847,29 @@ async fn max_concurrent_bounds_calls_in_flight_per_kind() {
         for task in tasks {
             task.await.unwrap().unwrap();
         }
-        assert_eq!(server.calls(), 8);
-        let peak = server.max_in_flight.load(Ordering::SeqCst);
+        assert_eq!(server.introspection_count(), 8);
+        let peak = server.max_in_flight(Endpoint::Introspection);
         assert!(peak <= 2, "{kind:?}: {peak} at once");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opaque_lookups_never_take_a_sensitive_checks_slot() {
-    let (base, _server) = start().await;
+    let server = start().await;
+    delays(&server, Duration::from_millis(200));
     // One slot each; the opaque lookups alone need far longer than the timeout.
     let introspector = introspector(
         basic()
             .max_concurrent(1)
             .max_concurrent_opaque(1)
             .timeout(Duration::from_secs(1)),
-        format!("{base}/delayed"),
+        &server,
     );
     let junk: Vec<_> = (0..20)
-        .map(|i| {
+        .map(|_| {
             let introspector = introspector.clone();
-            tokio::spawn(async move { check(&introspector, &format!("junk-{i}"), MINUTE).await })
+            let token = server.opaque_token().issue();
+            tokio::spawn(async move { check(&introspector, &token, MINUTE).await })
         })
         .collect();
     // The junk is queued and in flight.
@@ -905,7 +877,8 @@ async fn opaque_lookups_never_take_a_sensitive_checks_slot() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     // A sensitive check still has its slot.
-    check_jwt(&introspector, "admin-jwt", None).await.unwrap();
+    let admin = server.token().sign();
+    check_jwt(&introspector, &admin, None).await.unwrap();
     let mut saturated = 0;
     let mut outcomes = Vec::new();
     for task in junk {
@@ -926,27 +899,29 @@ async fn opaque_lookups_never_take_a_sensitive_checks_slot() {
 
 #[tokio::test]
 async fn the_rate_limit_spends_only_on_unknown_opaque_tokens() {
-    let (base, server) = start().await;
-    let introspector = introspector(basic().opaque_lookup_rate(1, 3), format!("{base}/active"));
+    let server = start().await;
+    let introspector = introspector(basic().opaque_lookup_rate(1, 3), &server);
+    let new: Vec<String> = (0..10).map(|_| server.opaque_token().issue()).collect();
     let started = Instant::now();
     let mut refused = 0;
-    for i in 0..10 {
-        match check(&introspector, &format!("new-{i}"), MINUTE).await {
+    for token in &new {
+        match check(&introspector, token, MINUTE).await {
             Ok(_) => {}
             Err(IntrospectionError::Saturated(_)) => refused += 1,
             Err(other) => panic!("{other:?}"),
         }
     }
     // A burst of three, then one per second.
+    let calls = server.introspection_count();
     let allowed = 3 + usize::try_from(started.elapsed().as_secs()).unwrap() + 1;
-    assert!(server.calls() <= allowed, "{} calls", server.calls());
-    assert_eq!(server.calls() + refused, 10);
+    assert!(calls <= allowed, "{calls} calls");
+    assert_eq!(calls + refused, 10);
     assert_eq!(introspector.rate_limited(), u64::try_from(refused).unwrap());
 
     // Even with the bucket empty: a cached token is answered, a known token refreshed, a
     // sensitive JWT check asked, none of them spending the bucket.
     let mut drained = 0;
-    while check(&introspector, &format!("drain-{drained}"), MINUTE)
+    while check(&introspector, &server.opaque_token().issue(), MINUTE)
         .await
         .is_ok()
     {
@@ -954,29 +929,36 @@ async fn the_rate_limit_spends_only_on_unknown_opaque_tokens() {
         assert!(drained < 100, "the bucket never ran dry");
     }
     let limited = introspector.rate_limited();
-    check(&introspector, "new-0", MINUTE).await.unwrap();
-    check(&introspector, "new-0", Duration::ZERO).await.unwrap();
-    check_jwt(&introspector, "jwt-1", None).await.unwrap();
-    check_jwt(&introspector, "jwt-2", None).await.unwrap();
+    check(&introspector, &new[0], MINUTE).await.unwrap();
+    check(&introspector, &new[0], Duration::ZERO).await.unwrap();
+    check_jwt(&introspector, &server.token().sign(), None)
+        .await
+        .unwrap();
+    check_jwt(&introspector, &server.token().sign(), None)
+        .await
+        .unwrap();
     assert_eq!(introspector.rate_limited(), limited);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_calls_are_bounded_per_kind() {
-    let (base, server) = start().await;
+    let server = start().await;
+    delays(&server, Duration::from_secs(2));
     let introspector = introspector(
         basic().max_pending(2).timeout(Duration::from_secs(10)),
-        format!("{base}/slow"),
+        &server,
     );
-    let spawn = |token: &'static str, kind: TokenKind| {
+    let spawn = |token: &str, kind: TokenKind| {
         let introspector = introspector.clone();
+        let token = token.to_owned();
         tokio::spawn(async move {
             introspector
-                .check(token, TokenHash::of(token), kind, MINUTE, None)
+                .check(&token, TokenHash::of(&token), kind, MINUTE, None)
                 .await
         })
     };
-    let first = [spawn("a", TokenKind::Opaque), spawn("b", TokenKind::Opaque)];
+    let (a, b) = (server.opaque_token().issue(), server.opaque_token().issue());
+    let first = [spawn(&a, TokenKind::Opaque), spawn(&b, TokenKind::Opaque)];
     while introspector.in_flight() < 2 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -990,24 +972,27 @@ async fn pending_calls_are_bounded_per_kind() {
     assert_eq!(introspector.saturated(), 1);
     // ... but a request for a pending token shares its call, and a sensitive JWT check has
     // its own bound.
-    let joined = spawn("a", TokenKind::Opaque);
-    let jwt = spawn("jwt", TokenKind::Jwt);
+    let joined = spawn(&a, TokenKind::Opaque);
+    let jwt = spawn(&server.token().sign(), TokenKind::Jwt);
     for task in first.into_iter().chain([joined, jwt]) {
         task.await.unwrap().unwrap();
     }
-    assert_eq!(server.calls(), 3);
+    assert_eq!(server.introspection_count(), 3);
     assert_eq!(introspector.coalesced(), 1);
 }
 
 #[tokio::test]
 async fn the_answer_cache_is_bounded_in_bytes() {
     const BYTES: u64 = 64 * 1024;
-    let (base, _server) = start().await;
-    let introspector = introspector(basic().cache_max_bytes(BYTES), format!("{base}/padded"));
-    for i in 0..100 {
-        check(&introspector, &format!("t{i}"), MINUTE)
-            .await
-            .unwrap();
+    let server = start().await;
+    let introspector = introspector(basic().cache_max_bytes(BYTES), &server);
+    let padding = "p".repeat(8 * 1024);
+    for _ in 0..100 {
+        let token = server
+            .opaque_token()
+            .claim("padding", padding.as_str())
+            .issue();
+        check(&introspector, &token, MINUTE).await.unwrap();
     }
     introspector.sync_cache();
     let (entries, bytes) = introspector.cached_answers();
@@ -1018,12 +1003,12 @@ async fn the_answer_cache_is_bounded_in_bytes() {
 
 #[tokio::test]
 async fn configured_endpoint_wins_over_the_source() {
-    let (base, server) = start().await;
-    let config = basic().endpoint(format!("{base}/active"));
+    let server = start().await;
+    let config = basic().endpoint(server.introspection_endpoint());
     config.validate(&rules()).unwrap();
     assert_eq!(
         config.configured_endpoint(),
-        Some(format!("{base}/active").as_str())
+        Some(server.introspection_endpoint().as_str())
     );
     let memory = own_memory(&config);
     let introspector = Introspector::new(
@@ -1032,8 +1017,10 @@ async fn configured_endpoint_wins_over_the_source() {
         EndpointSource::Fixed("http://127.0.0.1:9/nowhere".into()),
         memory,
     );
-    check(&introspector, "t", MINUTE).await.unwrap();
-    assert_eq!(server.calls(), 1);
+    check(&introspector, &server.opaque_token().issue(), MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(server.introspection_count(), 1);
 }
 
 #[test]

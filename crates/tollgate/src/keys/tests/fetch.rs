@@ -6,8 +6,9 @@ use http::HeaderValue;
 use reqwest::Url;
 use serde_json::json;
 
+use tollgate_mock::{Canned, Endpoint, Fault, MockAuthServer};
+
 use super::client;
-use super::server::{Route, TestServer};
 use crate::keys::discovery::{MetadataError, metadata_urls, parse_metadata};
 use crate::keys::fetch::{FetchError, Freshness, get_bounded, parse_cache_control};
 use crate::url_rules::UrlRules;
@@ -258,77 +259,90 @@ fn discovered_endpoints_are_held_to_the_url_rules() {
     );
 }
 
-async fn get(server: &TestServer, path: &str, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
-    let url = Url::parse(&server.url(path)).unwrap();
+async fn get(url: &str, max_bytes: usize) -> Result<Vec<u8>, FetchError> {
+    let url = Url::parse(url).unwrap();
     get_bounded(&client(), &url, Duration::from_secs(5), max_bytes)
         .await
         .map(|fetched| fetched.body)
 }
 
+/// Makes the mock's JWKS answer 200 with exactly `body`, no content type, whole or streamed in
+/// pieces without `Content-Length`.
+fn serve_raw(server: &MockAuthServer, body: Vec<u8>, streamed: bool) {
+    let canned = Canned::new(200).body(body);
+    let canned = if streamed {
+        canned.chunked(1024)
+    } else {
+        canned
+    };
+    server.set_fault(Endpoint::Jwks, Fault::Canned(canned));
+}
+
 #[tokio::test]
 async fn bounded_read_refuses_a_huge_body() {
-    let server = TestServer::start().await;
+    let server = MockAuthServer::start().await;
+    let jwks = server.jwks_uri();
     let big = vec![b' '; 200_000];
-    server.set("/sized", Route::raw(big.clone()));
-    server.set("/streamed", Route::raw(big).chunked());
-    server.set("/small", Route::raw(vec![b' '; 1000]).chunked());
-    for path in ["/sized", "/streamed"] {
+    for (what, streamed) in [("sized", false), ("streamed", true)] {
+        serve_raw(&server, big.clone(), streamed);
         assert!(
             matches!(
-                get(&server, path, 64 * 1024).await,
+                get(&jwks, 64 * 1024).await,
                 Err(FetchError::TooLarge { limit: 65536 })
             ),
-            "{path}"
+            "{what}"
         );
     }
-    assert_eq!(get(&server, "/small", 1000).await.unwrap().len(), 1000);
+    serve_raw(&server, vec![b' '; 1000], true);
+    assert_eq!(get(&jwks, 1000).await.unwrap().len(), 1000);
     assert!(matches!(
-        get(&server, "/small", 999).await,
+        get(&jwks, 999).await,
         Err(FetchError::TooLarge { .. })
     ));
 }
 
 #[tokio::test]
 async fn non_2xx_and_timeouts_are_errors() {
-    let server = TestServer::start().await;
-    server.set("/gone", Route::status(404));
-    server.set("/broken", Route::status(503));
-    server.set("/slow", Route::raw("{}").delay(Duration::from_secs(5)));
+    let server = MockAuthServer::start().await;
+    // A path the mock does not serve.
     assert!(matches!(
-        get(&server, "/gone", 1000).await,
+        get(&format!("{}/gone", server.base_url()), 1000).await,
         Err(FetchError::Status(404))
     ));
+    server.set_fault(Endpoint::Jwks, Fault::Status(503));
     assert!(matches!(
-        get(&server, "/broken", 1000).await,
+        get(&server.jwks_uri(), 1000).await,
         Err(FetchError::Status(503))
     ));
-    let url = Url::parse(&server.url("/slow")).unwrap();
-    let slow = get_bounded(&client(), &url, Duration::from_millis(200), 1000).await;
+    server.set_fault(Endpoint::Jwks, Fault::Latency(Duration::from_secs(5)));
+    let url = Url::parse(&server.jwks_uri()).unwrap();
+    let slow = get_bounded(&client(), &url, Duration::from_millis(200), 64 * 1024).await;
     assert!(matches!(slow, Err(FetchError::Timeout)), "{:?}", slow.err());
 }
 
 #[tokio::test]
 async fn redirects_to_another_origin_are_refused() {
-    let server = TestServer::start().await;
-    let elsewhere = TestServer::start().await;
-    elsewhere.set("/jwks", Route::raw("{}"));
-    server.set("/same", Route::status(302).header("location", "/jwks"));
-    server.set("/jwks", Route::raw("{\"same\":true}"));
-    server.set(
-        "/away",
-        Route::status(302).header("location", &elsewhere.url("/jwks")),
+    let server = MockAuthServer::start().await;
+    let elsewhere = MockAuthServer::start().await;
+    server.set_fault_at("/same", Fault::Redirect("/jwks".into()));
+    server.set_fault(
+        Endpoint::Jwks,
+        Fault::Canned(Canned::new(200).body("{\"same\":true}")),
     );
+    server.set_fault_at("/away", Fault::Redirect(elsewhere.jwks_uri()));
+    let url = |path: &str| format!("{}{path}", server.base_url());
 
     // The default client of tollgate follows no redirect at all.
     assert!(matches!(
-        get(&server, "/away", 1000).await,
+        get(&url("/away"), 1000).await,
         Err(FetchError::Status(302))
     ));
+    assert_eq!(elsewhere.jwks_fetches(), 0);
 
     // A user-supplied client that follows them: same origin is fine, another is refused.
     let following = reqwest::Client::new();
     let fetch = |path: &str| {
-        let url = Url::parse(&server.url(path)).unwrap();
+        let url = Url::parse(&url(path)).unwrap();
         let following = following.clone();
         async move { get_bounded(&following, &url, Duration::from_secs(5), 1000).await }
     };
@@ -340,6 +354,8 @@ async fn redirects_to_another_origin_are_refused() {
         away.err()
     );
     assert!(away.err().unwrap().to_string().contains("another origin"));
+    // The following client did ask the other origin; only its answer was refused.
+    assert_eq!(elsewhere.jwks_fetches(), 1);
 }
 
 #[tokio::test]

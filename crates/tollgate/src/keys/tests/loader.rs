@@ -1,5 +1,6 @@
-//! The key set against a live server: discovery, background loading, refresh, single flight,
-//! cooldown, stale keys and the end of the task.
+//! The key set against tollgate-mock: discovery, background loading, refresh, single flight,
+//! cooldown, stale keys and the end of the task. The mock's own documents and rotating keys
+//! where a faithful server serves them, its faults for the rest.
 //!
 //! Longer than 400 lines for a reason: every case drives the same live server through the
 //! loader's timeline, and shares its fixtures.
@@ -9,10 +10,14 @@ use std::time::Duration;
 
 use crate::alg::Algorithm;
 use serde_json::{Value, json};
+use tollgate_mock::{Canned, Endpoint, Fault, MockAuthServer, MockAuthServerBuilder, Shape};
 
-use super::server::{Route, TestServer};
-use super::{client, config, es256_jwk, eventually, jwks, rsa_jwk, rsa_key};
+use super::{client, config, es256_jwk, eventually, jwks};
+use crate::keys::snapshot::VerifyKey;
 use crate::keys::{KeyLookupError, KeySet, KeySetConfig, KeySource};
+
+/// The mock's name for the algorithm of the keys it adds.
+const ES256: tollgate_mock::Algorithm = tollgate_mock::Algorithm::ES256;
 
 fn metadata(issuer: &str, jwks_uri: &str) -> Value {
     json!({
@@ -23,15 +28,47 @@ fn metadata(issuer: &str, jwks_uri: &str) -> Value {
     })
 }
 
-fn jwks_route(keys: &[Value]) -> Route {
-    Route::json(&jwks(keys))
+/// A mock whose keys are ES256 (cheap to add while it runs).
+fn mock() -> MockAuthServerBuilder {
+    MockAuthServer::builder().signing_algorithm(ES256)
 }
 
-/// A key set on `server`'s `/jwks`, configured directly.
-fn direct(server: &TestServer, adjust: impl FnOnce(&mut KeySetConfig)) -> KeySet {
-    let mut config = config(KeySource::JwksUri(server.url("/jwks")));
+/// A mock whose JWKS says `max-age=0`, clamped to `min_refresh` (50 ms): refreshes come
+/// quickly.
+async fn refreshing() -> MockAuthServer {
+    mock().jwks_cache_control("max-age=0").start().await
+}
+
+/// Makes the JWKS answer 200 with exactly this JSON and `Cache-Control: max-age=0`.
+fn served(server: &MockAuthServer, body: &Value) {
+    let canned = Canned::new(200)
+        .json(body)
+        .header("cache-control", "max-age=0");
+    server.set_fault(Endpoint::Jwks, Fault::Canned(canned));
+}
+
+/// A key set on `server`'s JWKS, configured directly.
+fn direct(server: &MockAuthServer, adjust: impl FnOnce(&mut KeySetConfig)) -> KeySet {
+    let mut config = config(KeySource::JwksUri(server.jwks_uri()));
     adjust(&mut config);
     KeySet::new(config, client())
+}
+
+/// A refreshing mock, a key set on its JWKS once loaded, the signing kid and its key.
+async fn loaded(
+    adjust: impl FnOnce(&mut KeySetConfig),
+) -> (MockAuthServer, KeySet, String, Arc<VerifyKey>) {
+    let server = refreshing().await;
+    let kid = server.signing_kid();
+    let set = direct(&server, adjust);
+    assert!(set.wait_ready(Duration::from_secs(15)).await);
+    let key = Arc::clone(
+        set.snapshot()
+            .unwrap()
+            .find(Some(&kid), Algorithm::ES256)
+            .unwrap(),
+    );
+    (server, set, kid, key)
 }
 
 fn has_kid(set: &KeySet, kid: &str) -> bool {
@@ -45,19 +82,20 @@ fn has_kid(set: &KeySet, kid: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_tries_rfc8414_first_with_the_issuer_path() {
-    let server = TestServer::start().await;
-    let issuer = server.url("/realms/x");
+    let server = mock().issuer_path("/realms/x").start().await;
+    let issuer = server.issuer();
     let rfc8414 = "/.well-known/oauth-authorization-server/realms/x";
     let openid = "/realms/x/.well-known/openid-configuration";
-    server.set(
-        rfc8414,
-        Route::json(&metadata(&issuer, &server.url("/jwks"))),
+    assert_eq!(
+        server.oauth_metadata_url(),
+        format!("{}{rfc8414}", server.base_url())
     );
-    server.set(
+    // The OpenID document points elsewhere: keys from there would show it was used.
+    let other = format!("{}/other-jwks", server.base_url());
+    server.set_fault_at(
         openid,
-        Route::json(&metadata(&issuer, &server.url("/other-jwks"))),
+        Fault::Canned(Canned::new(200).json(&metadata(&issuer, &other))),
     );
-    server.set("/jwks", jwks_route(&[es256_jwk("k1")]));
 
     let set = KeySet::new(
         config(KeySource::Discovery {
@@ -69,11 +107,14 @@ async fn discovery_tries_rfc8414_first_with_the_issuer_path() {
     assert!(
         set.snapshot()
             .unwrap()
-            .find(Some("k1"), Algorithm::ES256)
+            .find(Some(&server.signing_kid()), Algorithm::ES256)
             .is_ok()
     );
-    assert_eq!((server.hits(rfc8414), server.hits(openid)), (1, 0));
-    assert_eq!(server.hits("/other-jwks"), 0);
+    assert_eq!(
+        (server.requests_to(rfc8414), server.requests_to(openid)),
+        (1, 0)
+    );
+    assert_eq!(server.requests_to("/other-jwks"), 0);
     let metadata = set.metadata().unwrap();
     assert_eq!(
         metadata.introspection_endpoint,
@@ -86,14 +127,15 @@ async fn discovery_tries_rfc8414_first_with_the_issuer_path() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_falls_back_to_openid() {
-    let server = TestServer::start().await;
-    // A trailing slash is part of the issuer and must come back exactly.
-    let issuer = server.url("/realms/y/");
-    server.set(
-        "/realms/y/.well-known/openid-configuration",
-        Route::json(&metadata(&issuer, &server.url("/jwks"))),
-    );
-    server.set("/jwks", jwks_route(&[es256_jwk("k1")]));
+    // authentik: a trailing slash that is part of the issuer and must come back exactly, and
+    // no RFC 8414 document (404).
+    let server = MockAuthServer::builder()
+        .shape(Shape::Authentik)
+        .issuer_path("/realms/y")
+        .start()
+        .await;
+    let issuer = server.issuer();
+    assert_eq!(issuer, format!("{}/realms/y/", server.base_url()));
 
     let set = KeySet::new(
         config(KeySource::Discovery {
@@ -103,7 +145,7 @@ async fn discovery_falls_back_to_openid() {
     );
     assert!(set.wait_ready(Duration::from_secs(15)).await);
     assert_eq!(
-        server.hits("/.well-known/oauth-authorization-server/realms/y"),
+        server.requests_to("/.well-known/oauth-authorization-server/realms/y"),
         1
     );
     assert!(set.metadata().is_some());
@@ -111,20 +153,22 @@ async fn discovery_falls_back_to_openid() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_for_another_issuer_is_discarded() {
-    let server = TestServer::start().await;
-    let issuer = server.url("");
-    server.set(
+    let server = mock().start().await;
+    let issuer = server.issuer();
+    let evil_jwks = format!("{}/evil-jwks", server.base_url());
+    let lie = |issuer: &str| Fault::Canned(Canned::new(200).json(&metadata(issuer, &evil_jwks)));
+    server.set_fault_at(
         "/.well-known/oauth-authorization-server",
-        Route::json(&metadata("https://evil.example", &server.url("/evil-jwks"))),
+        lie("https://evil.example"),
     );
-    server.set("/evil-jwks", jwks_route(&[es256_jwk("evil")]));
-    server.set("/jwks", jwks_route(&[es256_jwk("good")]));
+    server.set_fault_at(
+        "/evil-jwks",
+        Fault::Canned(Canned::new(200).json(&jwks(&[es256_jwk("evil")]))),
+    );
 
     // Both documents lie: nothing loads, and the error says why.
-    server.set(
-        "/.well-known/openid-configuration",
-        Route::json(&metadata(&format!("{issuer}/"), &server.url("/evil-jwks"))),
-    );
+    let openid = "/.well-known/openid-configuration";
+    server.set_fault_at(openid, lie(&format!("{issuer}/")));
     let set = KeySet::new(
         config(KeySource::Discovery {
             issuer: issuer.clone(),
@@ -136,14 +180,11 @@ async fn metadata_for_another_issuer_is_discarded() {
     assert!(error.contains("RFC 8414 §3.3"), "{error}");
     assert!(set.snapshot().is_none() && set.metadata().is_none());
 
-    // Now the OpenID document is right: it is used, the RFC 8414 one still discarded.
-    server.set(
-        "/.well-known/openid-configuration",
-        Route::json(&metadata(&issuer, &server.url("/jwks"))),
-    );
+    // Now the OpenID document is the mock's own: it is used, the RFC 8414 one still discarded.
+    server.clear_fault_at(openid);
     assert!(set.wait_ready(Duration::from_secs(15)).await);
-    assert!(has_kid(&set, "good"));
-    assert_eq!(server.hits("/evil-jwks"), 0);
+    assert!(has_kid(&set, &server.signing_kid()));
+    assert_eq!(server.requests_to("/evil-jwks"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,10 +205,10 @@ async fn keys_load_in_the_background_once_the_server_is_up() {
     assert!(retry >= Duration::from_secs(1) && retry <= Duration::from_secs(60));
     assert!(!set.status().loaded);
 
-    let server = TestServer::start_at(addr).await;
-    server.set("/jwks", jwks_route(&[es256_jwk("k1")]));
+    let server = mock().port(addr.port()).start().await;
+    assert_eq!(server.jwks_uri(), format!("http://{addr}/jwks"));
     assert!(set.wait_ready(Duration::from_secs(15)).await);
-    assert!(has_kid(&set, "k1"));
+    assert!(has_kid(&set, &server.signing_kid()));
     let status = set.status();
     assert!(status.last_error.is_none() && status.consecutive_failures == 0);
     assert!(status.fetch_count >= 2);
@@ -175,17 +216,14 @@ async fn keys_load_in_the_background_once_the_server_is_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_unknown_kids_share_one_fetch_and_the_cooldown_holds() {
-    let server = TestServer::start().await;
-    server.set("/jwks", jwks_route(&[es256_jwk("old")]));
+    let server = mock().start().await;
     let set = direct(&server, |_| {});
     assert!(set.wait_ready(Duration::from_secs(15)).await);
-    assert_eq!(server.hits("/jwks"), 1);
+    assert_eq!(server.jwks_fetches(), 1);
 
     // The key rotates; the answer is slow enough for all callers to pile up.
-    server.set(
-        "/jwks",
-        jwks_route(&[es256_jwk("old"), es256_jwk("new")]).delay(Duration::from_millis(300)),
-    );
+    let new = server.add_key(ES256);
+    server.set_fault(Endpoint::Jwks, Fault::Latency(Duration::from_millis(300)));
     let callers: Vec<_> = (0..50)
         .map(|_| {
             let set = set.clone();
@@ -194,34 +232,36 @@ async fn concurrent_unknown_kids_share_one_fetch_and_the_cooldown_holds() {
         .collect();
     for caller in callers {
         let snapshot = caller.await.unwrap().unwrap();
-        assert!(snapshot.find(Some("new"), Algorithm::ES256).is_ok());
+        assert!(snapshot.find(Some(&new), Algorithm::ES256).is_ok());
     }
-    assert_eq!(server.hits("/jwks"), 2);
+    assert_eq!(server.jwks_fetches(), 2);
 
     // A flood of made-up kids within the cooldown: no fetch at all.
     for _ in 0..50 {
         assert!(set.refetch_unknown_kid().await.is_some());
     }
-    assert_eq!(server.hits("/jwks"), 2);
+    assert_eq!(server.jwks_fetches(), 2);
     assert_eq!(set.status().fetch_count, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_refetch_is_allowed_after_the_cooldown() {
-    let server = TestServer::start().await;
-    server.set("/jwks", jwks_route(&[es256_jwk("k1")]));
+    let server = mock().start().await;
+    let k1 = server.signing_kid();
     let set = direct(&server, |c| c.unknown_kid_cooldown = Duration::from_secs(2));
     assert!(set.wait_ready(Duration::from_secs(15)).await);
 
     assert!(set.refetch_unknown_kid().await.is_some());
-    assert_eq!(server.hits("/jwks"), 2);
+    assert_eq!(server.jwks_fetches(), 2);
     assert!(set.refetch_unknown_kid().await.is_some());
-    assert_eq!(server.hits("/jwks"), 2);
+    assert_eq!(server.jwks_fetches(), 2);
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    server.set("/jwks", jwks_route(&[es256_jwk("k2")]));
+    let k2 = server.add_key(ES256);
+    server.set_signing_key(&k2);
+    server.retire_key(&k1);
     assert!(set.refetch_unknown_kid().await.is_some());
-    assert_eq!(server.hits("/jwks"), 3);
-    assert!(has_kid(&set, "k2") && !has_kid(&set, "k1"));
+    assert_eq!(server.jwks_fetches(), 3);
+    assert!(has_kid(&set, &k2) && !has_kid(&set, &k1));
 }
 
 #[test]
@@ -231,55 +271,42 @@ fn refetch_before_the_first_load_starts_the_loader() {
         .enable_all()
         .build()
         .unwrap();
-    let server = runtime.block_on(TestServer::start());
-    server.set("/jwks", jwks_route(&[es256_jwk("k1")]));
+    let server = runtime.block_on(mock().start());
     // Built outside any runtime: no loader yet, and no way to start one.
     let set = direct(&server, |c| c.fetch_timeout = Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(server.hits("/jwks"), 0);
+    assert_eq!(server.jwks_fetches(), 0);
     assert!(set.snapshot().is_none());
     // Inside the runtime, the refetch starts the loader and waits for its attempt.
     let snapshot = runtime.block_on(set.refetch_unknown_kid());
-    assert!(snapshot.is_some_and(|s| s.find(Some("k1"), Algorithm::ES256).is_ok()));
+    let kid = server.signing_kid();
+    assert!(snapshot.is_some_and(|s| s.find(Some(&kid), Algorithm::ES256).is_ok()));
     drop(server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_refreshes_keep_the_last_good_keys() {
-    let server = TestServer::start().await;
-    // max-age=0 is clamped to min_refresh (50 ms): refreshes come quickly.
-    server.set(
-        "/jwks",
-        jwks_route(&[es256_jwk("k1")]).header("cache-control", "max-age=0"),
-    );
-    let set = direct(&server, |_| {});
-    assert!(set.wait_ready(Duration::from_secs(15)).await);
-    let key = Arc::clone(
-        set.snapshot()
-            .unwrap()
-            .find(Some("k1"), Algorithm::ES256)
-            .unwrap(),
-    );
-    eventually("refreshes", || server.hits("/jwks") >= 3).await;
+    let (server, set, k1, key) = loaded(|_| {}).await;
+    eventually("refreshes", || server.jwks_fetches() >= 3).await;
 
-    // Transport errors, non-200 answers and bodies that are not a JWK set say nothing about
-    // the keys: the last good ones stay.
+    // Non-200 answers and bodies that are not a JWK set say nothing about the keys: the last
+    // good ones stay.
     for garbage in [
-        Route::raw("<html>maintenance</html>"),
-        Route::json(&json!({"keys": "none"})),
-        Route::json(&json!([])),
-        Route::status(500),
-        Route::status(404),
+        Fault::Canned(Canned::new(200).body("<html>maintenance</html>")),
+        Fault::Canned(Canned::new(200).json(&json!({"keys": "none"}))),
+        Fault::Canned(Canned::new(200).json(&json!([]))),
+        Fault::Status(500),
+        Fault::Status(404),
     ] {
         let failures = set.status().consecutive_failures;
-        server.set("/jwks", garbage);
+        server.set_fault(Endpoint::Jwks, garbage);
         eventually("a failed refresh", || {
             set.status().consecutive_failures > failures
         })
         .await;
         let snapshot = set.snapshot().unwrap();
         assert!(Arc::ptr_eq(
-            snapshot.find(Some("k1"), Algorithm::ES256).unwrap(),
+            snapshot.find(Some(&k1), Algorithm::ES256).unwrap(),
             &key
         ));
         assert!(set.key_is_current(&key));
@@ -287,11 +314,13 @@ async fn garbage_refreshes_keep_the_last_good_keys() {
     }
     assert!(set.status().last_error.is_some());
 
-    server.set(
-        "/jwks",
-        jwks_route(&[es256_jwk("k2")]).header("cache-control", "no-cache"),
-    );
-    eventually("recovery", || has_kid(&set, "k2")).await;
+    // The keys rotate while the JWKS is broken; it comes back with them, saying `no-cache`.
+    let k2 = server.add_key(ES256);
+    server.set_signing_key(&k2);
+    server.retire_key(&k1);
+    server.set_jwks_cache_control("no-cache");
+    server.clear_fault(Endpoint::Jwks);
+    eventually("recovery", || has_kid(&set, &k2)).await;
     assert!(!set.key_is_current(&key));
     let status = set.status();
     assert!(status.last_error.is_none() && status.consecutive_failures == 0);
@@ -299,37 +328,22 @@ async fn garbage_refreshes_keep_the_last_good_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_served_key_set_without_usable_keys_replaces_the_keys() {
-    let server = TestServer::start().await;
-    server.set(
-        "/jwks",
-        jwks_route(&[es256_jwk("k1")]).header("cache-control", "max-age=0"),
-    );
-    let set = direct(&server, |_| {});
-    assert!(set.wait_ready(Duration::from_secs(15)).await);
-    let key = Arc::clone(
-        set.snapshot()
-            .unwrap()
-            .find(Some("k1"), Algorithm::ES256)
-            .unwrap(),
-    );
+    let (server, set, k1, key) = loaded(|_| {}).await;
 
     // A 200 with a JWK set is the authorization server's word on its keys, even when none of
     // them is usable here: the old key is gone.
-    let mut enc = es256_jwk("k1");
+    let mut enc = server.jwks()["keys"][0].clone();
     enc["use"] = json!("enc");
     let unusable = json!({"keys": [enc, {"kty": "oct", "kid": "k2", "k": "c2VjcmV0"}]});
     for body in [unusable, json!({"keys": []})] {
-        server.set(
-            "/jwks",
-            Route::json(&body).header("cache-control", "max-age=0"),
-        );
+        served(&server, &body);
         eventually("the key set replaced", || {
             set.snapshot().is_some_and(|s| s.len() == 0)
         })
         .await;
         assert!(!set.key_is_current(&key));
         assert!(matches!(
-            set.snapshot().unwrap().find(Some("k1"), Algorithm::ES256),
+            set.snapshot().unwrap().find(Some(&k1), Algorithm::ES256),
             Err(KeyLookupError::UnknownKey)
         ));
         // Fetched, so not a failure; but nothing can be validated, so not ready either.
@@ -345,30 +359,29 @@ async fn a_served_key_set_without_usable_keys_replaces_the_keys() {
     eventually("another refresh", || set.status().fetch_count > fetches + 1).await;
     assert!(set.status().last_error.is_some());
 
-    server.set(
-        "/jwks",
-        jwks_route(&[es256_jwk("k3")]).header("cache-control", "max-age=0"),
-    );
+    let k3 = server.add_key(ES256);
+    server.retire_key(&k1);
+    server.clear_fault(Endpoint::Jwks);
     assert!(set.wait_ready(Duration::from_secs(15)).await);
-    assert!(has_kid(&set, "k3"));
+    assert!(has_kid(&set, &k3));
     let status = set.status();
     assert!(status.loaded && status.last_error.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unchanged_keys_keep_their_identity_across_refreshes() {
-    let server = TestServer::start().await;
-    let a = rsa_jwk(rsa_key(0), "a", None);
-    let b = rsa_jwk(rsa_key(1), "b", None);
-    server.set(
-        "/jwks",
-        jwks_route(&[a.clone(), b]).header("cache-control", "max-age=0"),
-    );
+    // RSA keys: the costly ones to parse again.
+    let server = MockAuthServer::builder()
+        .jwks_cache_control("max-age=0")
+        .start()
+        .await;
+    let a = server.signing_kid();
+    let b = server.add_key(tollgate_mock::Algorithm::RS256);
     let set = direct(&server, |_| {});
     assert!(set.wait_ready(Duration::from_secs(15)).await);
     let first = set.snapshot().unwrap();
-    let key_a = Arc::clone(first.find(Some("a"), Algorithm::RS256).unwrap());
-    let key_b = Arc::clone(first.find(Some("b"), Algorithm::RS256).unwrap());
+    let key_a = Arc::clone(first.find(Some(&a), Algorithm::RS256).unwrap());
+    let key_b = Arc::clone(first.find(Some(&b), Algorithm::RS256).unwrap());
 
     // The same document again: same keys, newer confirmation.
     eventually("a refresh", || {
@@ -379,38 +392,25 @@ async fn unchanged_keys_keep_their_identity_across_refreshes() {
     assert!(set.key_is_current(&key_a) && set.key_is_current(&key_b));
 
     // `b` is retired, `c` added, `a` unchanged (the document differs, so it is parsed again).
-    server.set(
-        "/jwks",
-        jwks_route(&[es256_jwk("c"), a]).header("cache-control", "max-age=0"),
-    );
-    eventually("the rotation", || has_kid(&set, "c")).await;
+    // Retired first, so that no refresh sees `c` beside `b`.
+    server.retire_key(&b);
+    let c = server.add_key(ES256);
+    eventually("the rotation", || has_kid(&set, &c)).await;
     let snapshot = set.snapshot().unwrap();
     assert!(Arc::ptr_eq(
-        snapshot.find(Some("a"), Algorithm::RS256).unwrap(),
+        snapshot.find(Some(&a), Algorithm::RS256).unwrap(),
         &key_a
     ));
     assert!(set.key_is_current(&key_a));
     assert!(!set.key_is_current(&key_b));
-    assert!(snapshot.find(Some("b"), Algorithm::RS256).is_err());
+    assert!(snapshot.find(Some(&b), Algorithm::RS256).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_older_than_max_stale_are_not_used() {
-    let server = TestServer::start().await;
-    server.set(
-        "/jwks",
-        jwks_route(&[es256_jwk("k1")]).header("cache-control", "max-age=0"),
-    );
-    let set = direct(&server, |c| c.max_stale = Duration::from_millis(500));
-    assert!(set.wait_ready(Duration::from_secs(15)).await);
-    let key = Arc::clone(
-        set.snapshot()
-            .unwrap()
-            .find(Some("k1"), Algorithm::ES256)
-            .unwrap(),
-    );
+    let (server, set, _, key) = loaded(|c| c.max_stale = Duration::from_millis(500)).await;
 
-    server.set("/jwks", Route::status(503));
+    server.set_fault(Endpoint::Jwks, Fault::Status(503));
     eventually("stale keys dropped", || set.snapshot().is_none()).await;
     assert!(!set.key_is_current(&key));
     let status = set.status();
@@ -418,16 +418,17 @@ async fn keys_older_than_max_stale_are_not_used() {
     assert!(status.last_error.unwrap().contains("503"));
     assert!(!set.wait_ready(Duration::from_millis(100)).await);
 
-    server.set("/jwks", jwks_route(&[es256_jwk("k1")]));
+    server.clear_fault(Endpoint::Jwks);
     assert!(set.wait_ready(Duration::from_secs(15)).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_jwks_is_refused_and_the_set_stays_unloaded() {
-    let server = TestServer::start().await;
-    let mut body = serde_json::to_vec(&jwks(&[es256_jwk("k1")])).unwrap();
+    let server = mock().start().await;
+    let mut body = serde_json::to_vec(&server.jwks()).unwrap();
     body.extend(std::iter::repeat_n(b' ', 100_000));
-    server.set("/jwks", Route::raw(body).chunked());
+    let streamed = Canned::new(200).body(body).chunked(1024);
+    server.set_fault(Endpoint::Jwks, Fault::Canned(streamed));
     let set = direct(&server, |_| {});
     eventually("a failed attempt", || set.status().last_error.is_some()).await;
     assert!(set.status().last_error.unwrap().contains("larger than"));
@@ -436,11 +437,7 @@ async fn a_huge_jwks_is_refused_and_the_set_stays_unloaded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_the_last_key_set_ends_the_task() {
-    let server = TestServer::start().await;
-    server.set(
-        "/jwks",
-        jwks_route(&[es256_jwk("k1")]).header("cache-control", "max-age=0"),
-    );
+    let server = refreshing().await;
     let set = direct(&server, |_| {});
     assert!(set.wait_ready(Duration::from_secs(15)).await);
     let clone = set.clone();
@@ -456,38 +453,33 @@ async fn dropping_the_last_key_set_ends_the_task() {
     drop(clone);
     eventually("the task to end", || wake.upgrade().is_none()).await;
     assert!(shared.upgrade().is_none());
-    let hits = server.hits("/jwks");
+    let fetches = server.jwks_fetches();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(server.hits("/jwks"), hits);
+    assert_eq!(server.jwks_fetches(), fetches);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loader_ended_with_its_runtime_is_started_again() {
-    let server = TestServer::start().await;
-    server.set("/jwks", jwks_route(&[es256_jwk("k1")]));
-    let addr = server.addr;
+    let server = mock().start().await;
+    let missing = format!("{}/missing", server.base_url());
     // Build (and start) the key set on a runtime that then shuts down.
     let set = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let set = runtime.block_on(async {
-            KeySet::new(
-                config(KeySource::JwksUri(format!("http://{addr}/missing"))),
-                client(),
-            )
-        });
+        let set =
+            runtime.block_on(async { KeySet::new(config(KeySource::JwksUri(missing)), client()) });
         drop(runtime);
         set
     })
     .join()
     .unwrap();
     // The old loader is gone; this runtime starts a new one.
-    let before = server.hits("/missing");
+    let before = server.requests_to("/missing");
     set.ensure_started();
     eventually("an attempt on the new runtime", || {
-        server.hits("/missing") > before
+        server.requests_to("/missing") > before
     })
     .await;
 }

@@ -1,10 +1,9 @@
 //! Tests of the key set: JWK parsing, signature verification, lookup, HTTP fetching,
-//! discovery and the background loader (against a small server on 127.0.0.1).
+//! discovery and the background loader (against tollgate-mock on 127.0.0.1).
 
 mod fetch;
 mod jwk;
 mod loader;
-mod server;
 mod verify;
 
 use std::sync::OnceLock;
