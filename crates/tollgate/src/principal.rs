@@ -74,7 +74,7 @@ impl std::fmt::Display for Scopes {
 
 /// What a validated token says, shared by every request that presents the same token.
 ///
-/// Made only by [`TokenInfo::new`]: from a verified JWT's claims (`claims.rs`) or from an opaque
+/// Made only by [`TokenInfo::new`]: from a verified JWT's claims (`claims/`) or from an opaque
 /// token's introspection answer (`introspection/principal.rs`).
 pub(crate) struct TokenInfo {
     pub(crate) format: TokenFormat,
