@@ -453,3 +453,29 @@ fn the_compatibility_switches_stand_for_narrow_ones() {
     );
     assert!(!scp.accept_typ_jwt);
 }
+
+#[test]
+fn no_profile_enables_hmac() {
+    use crate::Profile;
+    for name in Profile::NAMES {
+        let gate = Tollgate::builder()
+            .trust(
+                TrustedIssuer::new("https://as.test")
+                    .profile(Profile::named(name).unwrap())
+                    .audience("api")
+                    .allowed_clients(["app"]),
+            )
+            .build()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let issuer = gate.inner.issuers.get(0).unwrap();
+        assert!(
+            issuer
+                .header
+                .algorithms
+                .iter()
+                .all(|alg| alg.hmac_min_len() == 0),
+            "{name}: {:?}",
+            issuer.header.algorithms
+        );
+    }
+}

@@ -122,7 +122,7 @@ pub struct Trust {
     ///
     /// Its `issuer` must still be --issuer. For a tenant template, the multi-tenant
     /// document, e.g. for Entra ID v2.0:
-    /// https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration
+    /// `https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration`
     #[arg(
         verbatim_doc_comment,
         long,
@@ -137,7 +137,7 @@ pub struct Trust {
     /// A tenant a template issuer accepts (repeatable, or comma-separated)
     ///
     /// For an --issuer holding {tenantid}, such as
-    /// https://login.microsoftonline.com/{tenantid}/v2.0 (Entra ID multi-tenant).
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0` (Entra ID multi-tenant).
     #[arg(
         verbatim_doc_comment,
         long = "tenant",
