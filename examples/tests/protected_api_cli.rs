@@ -13,7 +13,7 @@ use tollgate_mock::testing::{client, send};
 const BIN: &str = env!("CARGO_BIN_EXE_protected-api");
 
 /// The variables the binary reads: cleared so the caller's environment cannot interfere.
-const VARIABLES: [&str; 10] = [
+const VARIABLES: [&str; 28] = [
     "TOLLGATE_LISTEN",
     "TOLLGATE_ISSUER",
     "TOLLGATE_AUDIENCE",
@@ -24,6 +24,24 @@ const VARIABLES: [&str; 10] = [
     "TOLLGATE_FRESHNESS",
     "TOLLGATE_ALLOW_UNTYPED_TOKENS",
     "TOLLGATE_ACCEPT_SCP_CLAIM",
+    "TOLLGATE_DISCOVERY_URL",
+    "TOLLGATE_TENANT",
+    "TOLLGATE_ANY_TENANT",
+    "TOLLGATE_PROFILE",
+    "TOLLGATE_ACCEPT_TYP_JWT",
+    "TOLLGATE_ACCEPT_MISSING_TYP",
+    "TOLLGATE_CLIENT_ID_CLAIM",
+    "TOLLGATE_SCOPE_CLAIM",
+    "TOLLGATE_ROLES_CLAIM",
+    "TOLLGATE_PERMISSIONS_CLAIM",
+    "TOLLGATE_JTI",
+    "TOLLGATE_REQUIRE_SUBJECT",
+    "TOLLGATE_REQUIRE_ISSUED_AT",
+    "TOLLGATE_AUDIENCE_POLICY",
+    "TOLLGATE_ALLOWED_CLIENT",
+    "TOLLGATE_REQUIRE_CLAIM",
+    "TOLLGATE_REQUIRE_CLAIM_PRESENT",
+    "TOLLGATE_FORBID_CLAIM",
 ];
 
 fn command(args: &[&str], env: &[(&str, String)]) -> Command {
@@ -123,6 +141,8 @@ fn help_and_bad_flags() {
         ("--freshness", "TOLLGATE_FRESHNESS"),
         ("--allow-untyped-tokens", "TOLLGATE_ALLOW_UNTYPED_TOKENS"),
         ("--accept-scp-claim", "TOLLGATE_ACCEPT_SCP_CLAIM"),
+        ("--profile", "TOLLGATE_PROFILE"),
+        ("--audience-policy", "TOLLGATE_AUDIENCE_POLICY"),
     ] {
         assert!(
             text.contains(flag) && text.contains(&format!("[env: {variable}")),
@@ -359,4 +379,37 @@ async fn flags_win_over_environment_variables() {
     let photos = client().get(format!("{}/photos", api.url()));
     let answer = send(photos.bearer_auth(&token)).await;
     assert_eq!(answer.status, 200, "{answer:?}");
+}
+
+#[tokio::test]
+async fn a_profile_and_its_switches_from_the_environment() {
+    // Hydra's tokens carry `aud: []` unless an audience was granted: the profile lets the
+    // allowed client stand in, and the allowlist comes from its variable.
+    let hydra = MockAuthServer::builder()
+        .shape(tollgate_mock::Shape::Hydra)
+        .start()
+        .await;
+    let env = [
+        ("TOLLGATE_ISSUER", hydra.issuer()),
+        ("TOLLGATE_AUDIENCE", hydra.audience()),
+        ("TOLLGATE_PROFILE", "hydra".to_owned()),
+        ("TOLLGATE_ALLOWED_CLIENT", hydra.client_id()),
+    ];
+    let api = Running::start(&[], &env).await;
+    assert!(
+        api.banner.contains("profile:       hydra, refined by"),
+        "{}",
+        api.banner
+    );
+    let me = format!("{}/me", api.url());
+    let token = hydra.token().scope("read").sign();
+    let answer = send(client().get(&me).bearer_auth(&token)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        answer.json()["client_id"],
+        serde_json::json!(hydra.client_id())
+    );
+    let other = hydra.token().client_id("another-client").sign();
+    let answer = send(client().get(&me).bearer_auth(&other)).await;
+    assert_eq!(answer.status, 401, "{answer:?}");
 }

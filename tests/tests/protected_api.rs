@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use common::{Api, LogCapture, config, eventually, revoke, start};
 use serde_json::json;
-use tollgate_examples::protected_api::{self, Config, IntrospectionConfig, Me, StartError, Trust};
-use tollgate_mock::MockAuthServer;
+use tollgate_examples::protected_api::{
+    self, Compatibility, Config, IntrospectionConfig, Me, StartError, Trust,
+};
+use tollgate_mock::{MockAuthServer, Shape};
 
 const ALL: &str = "read admin payments";
 
@@ -323,6 +325,124 @@ async fn the_embedded_mock_takes_the_configured_audience_and_client() {
     assert_eq!(api.post("/payments", Some(&token)).await.status, 201);
 }
 
+#[tokio::test]
+async fn with_a_profile_the_embedded_mock_is_that_server_and_me_reads_its_tokens() {
+    // Every profile but strict: the embedded mock imitates the server, and /me shows the
+    // client, scopes and roles of its tokens through the same members.
+    for name in tollgate::Profile::NAMES.iter().filter(|n| **n != "strict") {
+        let api = start(Config {
+            compatibility: Compatibility {
+                profile: (*name).to_owned(),
+                ..Compatibility::default()
+            },
+            ..config()
+        })
+        .await;
+        let mock = api.mock();
+        assert_eq!(mock.shape().name().replace('_', "-"), *name);
+        let token = mock.token().scope("read").roles(["auditor"]).sign();
+        let answer = api.get("/me", Some(&token)).await;
+        assert_eq!(answer.status, 200, "{name}: {answer:?}");
+        let me: Me = serde_json::from_str(&answer.body).expect("the /me JSON");
+        assert_eq!(me.issuer, Some(mock.issuer()), "{name}");
+        let no_client_id = *name == "spring-authorization-server";
+        assert_eq!(me.client_id.is_none(), no_client_id, "{name}: {me:?}");
+        let roles = !matches!(
+            *name,
+            "auth0"
+                | "hydra"
+                | "authentik"
+                | "curity"
+                | "spring-authorization-server"
+                | "oidc-provider"
+        );
+        assert_eq!(
+            me.roles.contains(&"auditor".to_owned()),
+            roles,
+            "{name}: {me:?}"
+        );
+        // ZITADEL and authentik put no scope in their JWTs.
+        if !matches!(*name, "zitadel" | "authentik") {
+            assert_eq!(api.get("/photos", Some(&token)).await.status, 200, "{name}");
+        }
+        // The same server's ID token is no access token.
+        let id_token = mock.id_token().sign();
+        assert_eq!(api.get("/me", Some(&id_token)).await.status, 401, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn under_the_cognito_profile_the_audience_is_the_app_client() {
+    let cognito = MockAuthServer::builder()
+        .shape(Shape::Cognito)
+        .start()
+        .await;
+    let pointed = |profile: &str| Config {
+        trust: Trust {
+            issuer: Some(cognito.issuer()),
+            audiences: vec![cognito.client_id()],
+            ..Trust::default()
+        },
+        compatibility: Compatibility {
+            profile: profile.to_owned(),
+            ..Compatibility::default()
+        },
+        ..config()
+    };
+    let api = start(pointed("cognito")).await;
+    let token = cognito.token().scope("read").roles(["ops"]).sign();
+    let answer = api.get("/me", Some(&token)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["roles"], json!(["ops"]));
+    let other_client = cognito.token().client_id("another-app").sign();
+    assert_eq!(api.get("/me", Some(&other_client)).await.status, 401);
+    // Strict, the same token is refused.
+    let strict = start(pointed("strict")).await;
+    assert_eq!(strict.get("/me", Some(&token)).await.status, 401);
+}
+
+#[tokio::test]
+async fn an_entra_tenant_template_with_its_tenants_and_narrow_switches() {
+    let entra = MockAuthServer::builder()
+        .shape(Shape::EntraV2 {
+            tenant: "9188040d-6c67-4c5b-b112-36a304b66dad".into(),
+        })
+        .start()
+        .await;
+    let args = [
+        "protected-api",
+        "--listen=127.0.0.1:0",
+        "--profile=entra-v2",
+        "--issuer",
+        &entra.tenant_issuer("{tenantid}").unwrap(),
+        "--discovery-url",
+        &entra.multi_tenant_metadata_url().unwrap(),
+        "--tenant=9188040d-6c67-4c5b-b112-36a304b66dad",
+        "--audience",
+        &entra.audience(),
+        "--roles-claim=wids",
+    ];
+    let config = Config::try_from_args(args).expect("the flags parse");
+    let api = start(config).await;
+    let token = entra
+        .token()
+        .tenant("9188040d-6c67-4c5b-b112-36a304b66dad")
+        .claim("wids", json!(["b79fbf4d-3ef9-4689-8143-76b194e85509"]))
+        .roles(["Reader"])
+        .sign();
+    let answer = api.get("/me", Some(&token)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        answer.json()["roles"],
+        json!(["Reader", "b79fbf4d-3ef9-4689-8143-76b194e85509"])
+    );
+    let other_tenant = entra
+        .token()
+        .tenant("72f988bf-86f1-41af-91ab-2d7cd011db47")
+        .sign();
+    assert_eq!(api.get("/me", Some(&other_tenant)).await.status, 401);
+}
+
 // ---- an explicit issuer: a separately started tollgate-mock ------------------------------
 
 /// A mock that looks like a Keycloak realm, with its own audience and client.
@@ -340,7 +460,7 @@ fn pointed_at(mock: &MockAuthServer) -> Config {
         trust: Trust {
             issuer: Some(mock.issuer()),
             audiences: vec![mock.audience()],
-            jwks_uri: None,
+            ..Trust::default()
         },
         introspection: IntrospectionConfig {
             client_id: Some(mock.client_id()),
@@ -503,7 +623,7 @@ async fn a_bad_configuration_or_a_taken_port_is_a_start_error() {
         trust: Trust {
             issuer: Some("not a url".into()),
             audiences: vec!["https://api.example".into()],
-            jwks_uri: None,
+            ..Trust::default()
         },
         ..config()
     };

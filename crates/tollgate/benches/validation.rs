@@ -13,6 +13,9 @@
 //!   verified-token cache holds nothing (`verified_cache_capacity(0)`), cycling through a pool
 //!   of distinct tokens; before measuring, a timed pass checks that every one is a real miss;
 //! - `hit`: the same token again, answered by the verified-token cache;
+//! - `hit_two_issuers`: the same on a gate that also trusts a second issuer (a second mock
+//!   with keys of its own): what several trusted issuers cost a cache hit, which the `ratios`
+//!   pass also reports as a ratio to `hit`;
 //! - `hit_hybrid`: the same on a gate with introspection configured (a routine route then also
 //!   consults the revocation memory);
 //! - `sensitive_cached`: `validate_with(token, &Requirement::sensitive(60 s))` whose
@@ -44,7 +47,7 @@ use http::{HeaderValue, Request, StatusCode, header::AUTHORIZATION};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::{Value, json};
-use tollgate::{Introspection, Requirement, Tollgate};
+use tollgate::{Introspection, Requirement, Tollgate, TrustedIssuer};
 use tollgate_mock::Algorithm;
 use tollgate_mock::MockAuthServer;
 use tower::ServiceExt as _;
@@ -88,6 +91,9 @@ struct Setup {
     cold: Tollgate,
     /// Default settings (verified-token cache of 10 000 entries).
     warm: Tollgate,
+    /// The same, trusting a second issuer besides the mock.
+    two_issuers: Tollgate,
+    _second: MockAuthServer,
     /// Default settings plus introspection at the mock.
     hybrid: Tollgate,
     sensitive: Requirement,
@@ -159,6 +165,16 @@ impl Setup {
             .build()
             .expect("valid configuration");
         let warm = builder().build().expect("valid configuration");
+        let second = runtime.block_on(
+            MockAuthServer::builder()
+                .fresh_key()
+                .issuer_path("/second")
+                .start(),
+        );
+        let two_issuers = builder()
+            .trust(TrustedIssuer::new(second.issuer()).audience(second.audience()))
+            .build()
+            .expect("valid configuration");
         let hybrid = builder()
             .introspection(Introspection::client_secret_basic(
                 mock.client_id(),
@@ -166,7 +182,7 @@ impl Setup {
             ))
             .build()
             .expect("valid configuration");
-        for gate in [&cold, &warm, &hybrid] {
+        for gate in [&cold, &warm, &two_issuers, &hybrid] {
             assert!(
                 runtime.block_on(gate.wait_for_keys(Duration::from_secs(10))),
                 "keys did not load"
@@ -198,6 +214,7 @@ impl Setup {
                     .expect("bare decode accepts the token");
                 now(cold.validate(&pool[0])).expect("tollgate accepts the token");
                 now(warm.validate(&token)).expect("tollgate accepts the token");
+                now(two_issuers.validate(&token)).expect("tollgate accepts the token");
                 now(hybrid.validate(&token)).expect("tollgate accepts the token");
                 let before = mock.introspection_count();
                 runtime
@@ -236,6 +253,8 @@ impl Setup {
             _mock: mock,
             cold,
             warm,
+            two_issuers,
+            _second: second,
             hybrid,
             sensitive,
             fixtures,
@@ -274,10 +293,11 @@ impl Setup {
 }
 
 /// The measured variants, in table order.
-const VARIANTS: [&str; 7] = [
+const VARIANTS: [&str; 8] = [
     "bare_decode",
     "miss",
     "hit",
+    "hit_two_issuers",
     "hit_hybrid",
     "sensitive_cached",
     "http_no_auth",
@@ -299,13 +319,16 @@ fn run(setup: &Setup, fixture: &Fixture, which: usize, i: usize) {
             black_box(now(setup.warm.validate(&fixture.token)).expect("valid token"));
         }
         3 => {
-            black_box(now(setup.hybrid.validate(&fixture.token)).expect("valid token"));
+            black_box(now(setup.two_issuers.validate(&fixture.token)).expect("valid token"));
         }
         4 => {
+            black_box(now(setup.hybrid.validate(&fixture.token)).expect("valid token"));
+        }
+        5 => {
             let principal = now(setup.hybrid.validate_with(&fixture.token, &setup.sensitive));
             black_box(principal.expect("valid token"));
         }
-        5 => http(&setup.plain_app, &fixture.authorization),
+        6 => http(&setup.plain_app, &fixture.authorization),
         _ => http(&setup.guarded_app, &fixture.authorization),
     }
 }
@@ -433,7 +456,18 @@ fn ratios(setup: &Setup) {
                 max
             );
         }
-        let middleware = median(&mut cpu[6].clone()) - median(&mut cpu[5].clone());
+        // Within each round, as the ratios to the bare decode are.
+        let mut second: Vec<f64> = cpu[3]
+            .iter()
+            .zip(&cpu[2])
+            .map(|(two, one)| two / one)
+            .collect();
+        println!(
+            "{:<6} a second trusted issuer on a cache hit (hit_two_issuers / hit): {:.3}x",
+            fixture.name,
+            median(&mut second)
+        );
+        let middleware = median(&mut cpu[7].clone()) - median(&mut cpu[6].clone());
         println!(
             "{:<6} the middleware in process (http_routine - http_no_auth): {middleware:.0} ns per request",
             fixture.name

@@ -5,38 +5,47 @@ use std::time::Duration;
 
 use crate::engine::Tollgate;
 
-/// A snapshot of a [`Tollgate`]'s key set, caches and introspection client, from
+/// A snapshot of a [`Tollgate`]'s key sets, caches and introspection clients, from
 /// [`Tollgate::diagnostics`].
 ///
 /// Counters start at zero when the engine is built. Nothing here contains a token or a secret.
+/// With several trusted issuers, the key-set members sum or combine every issuer's (as each
+/// says), and [`issuers`](Self::issuers) has each one's own; the introspection counters are the
+/// sums over the issuers that introspect.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Diagnostics {
     /// Signing keys are loaded, at least one of them is usable, and they are not older than the
     /// configured maximum staleness: tokens can be validated. A readiness probe can use this.
+    /// With several issuers: for every one of them.
     ///
     /// False when the authorization server publishes a JWK set without a usable key (only
     /// encryption keys, say): that set replaces the old keys, every token is refused with 401,
     /// and [`last_key_error`](Self::last_key_error) says why.
     pub keys_loaded: bool,
-    /// Usable keys in the current key set.
+    /// Usable keys in the current key set (the sum over the issuers).
     pub key_count: usize,
-    /// Time since the key set was last fetched successfully.
+    /// Time since the key set was last fetched successfully (the oldest of the issuers').
     pub keys_age: Option<Duration>,
     /// Why the last key-set fetch failed, or why the fetched key set has no usable key; `None`
-    /// after a fetch that brought usable keys.
+    /// after a fetch that brought usable keys (the first issuer's error, if any has one).
     pub last_key_error: Option<String>,
-    /// Failed key-set fetches since the last success.
+    /// Failed key-set fetches since the last success (the sum over the issuers).
     pub key_fetch_failures: u32,
-    /// JWKS requests sent.
+    /// JWKS requests sent (the sum over the issuers).
     pub jwks_fetches: u64,
-    /// When the key set is fetched next, if a fetch is scheduled.
+    /// When the key set is fetched next, if a fetch is scheduled (the soonest of the
+    /// issuers').
     pub next_key_fetch_in: Option<Duration>,
-    /// The JWKS URI in use, once known (configured or discovered).
+    /// The JWKS URI in use, once known (configured or discovered); the first issuer's.
     pub jwks_uri: Option<String>,
     /// The introspection endpoint published in the discovered metadata, if any and if it
-    /// passed the URL rules (a refused one is never used, and logged at ERROR).
+    /// passed the URL rules (a refused one is never used, and logged at ERROR); the first
+    /// issuer's.
     pub discovered_introspection_endpoint: Option<String>,
+    /// Each trusted issuer's key set, in the order they were configured (the builder's own
+    /// issuer first).
+    pub issuers: Vec<IssuerDiagnostics>,
     /// Tokens in the verified-token cache (approximate).
     pub verified_cache_entries: u64,
     /// Introspection requests sent to the authorization server.
@@ -76,56 +85,134 @@ pub struct Diagnostics {
     pub revocation_memory_full: u64,
 }
 
+/// One trusted issuer's key set, in [`Diagnostics::issuers`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IssuerDiagnostics {
+    /// The issuer as configured (the template, for a template issuer).
+    pub issuer: String,
+    /// Its signing keys are loaded, at least one is usable, and they are not stale.
+    pub keys_loaded: bool,
+    /// Usable keys in its current key set.
+    pub key_count: usize,
+    /// Time since its key set was last fetched successfully.
+    pub keys_age: Option<Duration>,
+    /// Why its last key-set fetch failed, or why the fetched set has no usable key.
+    pub last_key_error: Option<String>,
+    /// Failed key-set fetches since its last success.
+    pub key_fetch_failures: u32,
+    /// JWKS requests sent to it.
+    pub jwks_fetches: u64,
+    /// The JWKS URI in use, once known (configured or discovered).
+    pub jwks_uri: Option<String>,
+    /// Whether it has introspection configured.
+    pub introspection: bool,
+}
+
 impl Tollgate {
-    /// Waits until the signing keys are loaded, at most `timeout`; true when they are, and at
-    /// least one of them is usable (as [`Diagnostics::keys_loaded`](Diagnostics::keys_loaded)).
+    /// Waits until the signing keys of every trusted issuer are loaded, at most `timeout`;
+    /// true when they are, and at least one key of each is usable (as
+    /// [`Diagnostics::keys_loaded`](Diagnostics::keys_loaded)).
     ///
     /// Optional: without it the service starts at once and answers 503 with `Retry-After`
     /// until the keys arrive.
     pub async fn wait_for_keys(&self, timeout: Duration) -> bool {
-        self.inner.issuer.keys.wait_ready(timeout).await
+        // The key sets load side by side in the background; waiting for them one after the
+        // other takes as long as the slowest.
+        let deadline = tokio::time::Instant::now() + timeout;
+        for issuer in self.inner.issuers.iter() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !issuer.keys.wait_ready(left).await {
+                return false;
+            }
+        }
+        true
     }
 
-    /// The engine's current state: key set, caches, introspection counters.
+    /// The engine's current state: key sets, caches, introspection counters.
     pub fn diagnostics(&self) -> Diagnostics {
         let inner = &self.inner;
-        let issuer = &inner.issuer;
-        let keys = issuer.keys.status();
+        let now = std::time::Instant::now();
         let mut status = Diagnostics {
-            keys_loaded: keys.loaded,
-            key_count: keys.key_count,
-            keys_age: keys.last_success.map(|t| t.elapsed()),
-            last_key_error: keys.last_error,
-            key_fetch_failures: keys.consecutive_failures,
-            jwks_fetches: keys.fetch_count,
-            next_key_fetch_in: keys
-                .next_attempt
-                .map(|t| t.saturating_duration_since(std::time::Instant::now())),
+            keys_loaded: true,
             verified_cache_entries: inner.verified.entry_count(),
             ..Diagnostics::default()
         };
-        if let Some(metadata) = issuer.keys.metadata() {
-            status.jwks_uri.clone_from(&metadata.jwks_uri);
-            status
-                .discovered_introspection_endpoint
-                .clone_from(&metadata.introspection_endpoint);
+        for (index, issuer) in inner.issuers.iter().enumerate() {
+            let keys = issuer.keys.status();
+            let metadata = issuer.keys.metadata();
+            let jwks_uri = metadata
+                .as_ref()
+                .and_then(|m| m.jwks_uri.clone())
+                .or_else(|| issuer.keys.configured_jwks_uri().map(str::to_owned));
+            let age = keys.last_success.map(|t| t.elapsed());
+            status.keys_loaded &= keys.loaded;
+            status.key_count += keys.key_count;
+            status.keys_age = status.keys_age.max(age);
+            if status.last_key_error.is_none() {
+                status.last_key_error.clone_from(&keys.last_error);
+            }
+            status.key_fetch_failures = status
+                .key_fetch_failures
+                .saturating_add(keys.consecutive_failures);
+            status.jwks_fetches = status.jwks_fetches.saturating_add(keys.fetch_count);
+            if let Some(next) = keys.next_attempt.map(|t| t.saturating_duration_since(now)) {
+                status.next_key_fetch_in = Some(
+                    status
+                        .next_key_fetch_in
+                        .map_or(next, |soonest| soonest.min(next)),
+                );
+            }
+            if index == 0 {
+                status.jwks_uri.clone_from(&jwks_uri);
+                status.discovered_introspection_endpoint = metadata
+                    .as_ref()
+                    .and_then(|m| m.introspection_endpoint.clone());
+            }
+            status.issuers.push(IssuerDiagnostics {
+                issuer: issuer.name().to_owned(),
+                keys_loaded: keys.loaded,
+                key_count: keys.key_count,
+                keys_age: age,
+                last_key_error: keys.last_error,
+                key_fetch_failures: keys.consecutive_failures,
+                jwks_fetches: keys.fetch_count,
+                jwks_uri,
+                introspection: issuer.introspector.is_some(),
+            });
+            if let Some(introspector) = &issuer.introspector {
+                let (entries, bytes) = introspector.cached_answers();
+                let add = |total: &mut u64, n: u64| *total = total.saturating_add(n);
+                add(&mut status.introspection_calls, introspector.calls());
+                add(
+                    &mut status.introspection_cache_hits,
+                    introspector.cache_hits(),
+                );
+                add(
+                    &mut status.introspection_coalesced,
+                    introspector.coalesced(),
+                );
+                add(&mut status.introspection_failures, introspector.failures());
+                add(&mut status.introspection_cache_entries, entries);
+                add(&mut status.introspection_cache_bytes, bytes);
+                add(
+                    &mut status.introspection_rate_limited,
+                    introspector.rate_limited(),
+                );
+                add(
+                    &mut status.introspection_saturated,
+                    introspector.saturated(),
+                );
+                add(
+                    &mut status.opaque_tokens_refused_by_shape,
+                    introspector.shape_refused(),
+                );
+            }
         }
-        if let Some(introspector) = &issuer.introspector {
-            status.introspection_calls = introspector.calls();
-            status.introspection_cache_hits = introspector.cache_hits();
-            status.introspection_coalesced = introspector.coalesced();
-            status.introspection_failures = introspector.failures();
-            (
-                status.introspection_cache_entries,
-                status.introspection_cache_bytes,
-            ) = introspector.cached_answers();
-            status.introspection_rate_limited = introspector.rate_limited();
-            status.introspection_saturated = introspector.saturated();
-            status.opaque_tokens_refused_by_shape = introspector.shape_refused();
-            status.revoked_tokens_remembered =
-                u64::try_from(introspector.revoked_tokens()).unwrap_or(u64::MAX);
-            status.revocations_dropped = introspector.revocations_dropped();
-            status.revocation_memory_full = introspector.revocation_memory_full();
+        if let Some(memory) = &inner.revoked {
+            status.revoked_tokens_remembered = u64::try_from(memory.len()).unwrap_or(u64::MAX);
+            status.revocations_dropped = memory.dropped();
+            status.revocation_memory_full = memory.full_episodes();
         }
         status
     }

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::hash::TokenHash;
-use crate::introspection::{self, Lookup, TokenKind};
-use crate::issuer::{Issuer, Verified};
+use crate::introspection::{self, Lookup, RevocationMemory, TokenKind};
+use crate::issuer::{Issuer, Issuers, Verified};
 use crate::jws;
-use crate::log::{debug, warn};
+use crate::log::{debug, trace, warn};
 use crate::principal::{Principal, TokenInfo};
 use crate::rejection::{InvalidToken, Rejection, Responder};
 use crate::requirement::Requirement;
@@ -23,7 +23,7 @@ use crate::verified::VerifiedCache;
 ///
 /// Built once with [`Tollgate::builder`], then cloned (cheaply) into layers, route annotations
 /// and anywhere else tokens are checked. See the [crate documentation](crate) for the whole
-/// picture. Its `Debug` output names the issuer, the audiences and the algorithms, never a
+/// picture. Its `Debug` output names the issuers, their audiences and algorithms, never a
 /// secret.
 #[derive(Clone)]
 pub struct Tollgate {
@@ -33,20 +33,38 @@ pub struct Tollgate {
 impl std::fmt::Debug for Tollgate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Configuration that identifies the deployment; never a secret or a token.
-        let issuer = &self.inner.issuer;
+        struct One<'a>(&'a Issuer);
+        impl std::fmt::Debug for One<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let issuer = self.0;
+                f.debug_struct("Issuer")
+                    .field("issuer", &issuer.name())
+                    .field("audiences", &issuer.claims.audiences)
+                    .field("algorithms", &issuer.header.algorithms)
+                    .field("introspection", &issuer.introspector.is_some())
+                    .finish_non_exhaustive()
+            }
+        }
         f.debug_struct("Tollgate")
-            .field("issuer", &issuer.claims.issuer)
-            .field("audiences", &issuer.claims.audiences)
-            .field("algorithms", &issuer.header.algorithms)
-            .field("introspection", &issuer.introspector.is_some())
+            .field(
+                "issuers",
+                &self.inner.issuers.iter().map(One).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
 
-/// The engine's state: the trusted issuer, and what all issuers share.
+/// The engine's state: the trusted issuers, and what they share.
 pub(crate) struct Inner {
-    /// The one trusted issuer (several later: each with its keys and introspection client).
-    pub(crate) issuer: Issuer,
+    /// Every trusted issuer, each with its rules, keys and introspection client.
+    pub(crate) issuers: Issuers,
+    /// The issuer opaque tokens go to (its place in `issuers`), if any: they carry no `iss`.
+    pub(crate) opaque_issuer: Option<usize>,
+    /// The revocation memory: verified tokens introspection called inactive, refused on every
+    /// route until they expire. One for the engine, keyed by the hash of what introspection
+    /// answered about (for a JWT its signed part, unique across issuers since it holds `iss`).
+    /// `None` when no issuer introspects: nothing can ever be learnt.
+    pub(crate) revoked: Option<Arc<RevocationMemory>>,
     /// Verified JWTs by the hash of the whole token, whoever issued them.
     pub(crate) verified: VerifiedCache,
     pub(crate) limits: Limits,
@@ -97,12 +115,20 @@ struct Hashes {
 /// What a validation waits for. Each variant carries what its step needs and nothing more, so
 /// no step can meet a state it has no use for.
 enum Wait {
-    /// The `kid` is unknown: refetch the key set once, then verify again.
-    Keys,
+    /// The `kid` is unknown to the key set of the issuer at this place: refetch it once, then
+    /// verify again.
+    Keys(usize),
     /// Verified locally; the route wants a live answer too.
     Introspection(Arc<TokenInfo>),
     /// Not a JWT: introspection is the only check.
     Opaque,
+}
+
+/// What local validation found without refusing the token.
+enum Local {
+    Verified(Arc<TokenInfo>),
+    /// The `kid` is unknown to the key set of the issuer at this place.
+    UnknownKey(usize),
 }
 
 /// What follows a successful local validation.
@@ -150,7 +176,6 @@ impl Tollgate {
     /// requirement checks of a routine route.
     pub(crate) fn begin(&self, token: &str, requirement: &Requirement) -> Step {
         let inner = &*self.inner;
-        let issuer = &inner.issuer;
         if token.len() > inner.limits.max_token_bytes {
             return Step::Done(Err(Rejection::InvalidToken(InvalidToken::TooLarge)));
         }
@@ -169,10 +194,10 @@ impl Tollgate {
         };
         // Revocation memory: once introspection called the verified token inactive, every
         // route refuses it until it expires. One atomic load while nothing is remembered.
-        if issuer
-            .introspector
+        if inner
+            .revoked
             .as_ref()
-            .is_some_and(|i| i.known_inactive(&hashes.live))
+            .is_some_and(|memory| memory.contains(&hashes.live))
         {
             return Step::Done(Err(Rejection::InvalidToken(InvalidToken::Inactive)));
         }
@@ -181,11 +206,11 @@ impl Tollgate {
         }
         let now = now();
         match self.local(token, &hashes.whole, now) {
-            Ok(Some(info)) => match self.after_local(info, hashes, requirement, now) {
+            Ok(Local::Verified(info)) => match self.after_local(info, hashes, requirement, now) {
                 AfterLocal::Done(result) => Step::Done(result),
                 AfterLocal::Introspect(info) => pending(token, hashes, Wait::Introspection(info)),
             },
-            Ok(None) => pending(token, hashes, Wait::Keys),
+            Ok(Local::UnknownKey(index)) => pending(token, hashes, Wait::Keys(index)),
             Err(rejection) => Step::Done(Err(rejection)),
         }
     }
@@ -202,7 +227,7 @@ impl Tollgate {
         } else {
             inner.limits.accept_opaque
         };
-        let Some(introspector) = inner.issuer.introspector.as_ref().filter(|_| accepted) else {
+        let Some((index, introspector)) = self.opaque_introspector().filter(|_| accepted) else {
             return Step::Done(Err(Rejection::InvalidToken(if encrypted {
                 InvalidToken::Encrypted
             } else {
@@ -219,7 +244,9 @@ impl Tollgate {
             .live
             .unwrap_or_else(|| introspector.routine_ttl());
         match introspector.lookup(&hashes.live, max_age) {
-            Lookup::Active(answer) => Step::Done(self.opaque_principal(&answer, requirement)),
+            Lookup::Active(answer) => {
+                Step::Done(self.opaque_principal(index, &answer, requirement))
+            }
             Lookup::Inactive => Step::Done(Err(Rejection::InvalidToken(InvalidToken::Inactive))),
             Lookup::Miss => pending(token, hashes, Wait::Opaque),
         }
@@ -237,12 +264,14 @@ impl Tollgate {
             wait,
         } = pending;
         let info = match wait {
-            Wait::Keys => {
-                // One shared refetch, at most once per cooldown (docs/ARCHITECTURE.md,
-                // "Key sets").
-                self.inner.issuer.keys.refetch_unknown_kid().await;
+            Wait::Keys(index) => {
+                // One shared refetch of that issuer's keys, at most once per cooldown
+                // (docs/ARCHITECTURE.md, "Key sets").
+                if let Some(issuer) = self.inner.issuers.get(index) {
+                    issuer.keys.refetch_unknown_kid().await;
+                }
                 let now = now();
-                let Some(info) = self.local(&token, &hashes.whole, now)? else {
+                let Local::Verified(info) = self.local(&token, &hashes.whole, now)? else {
                     return Err(Rejection::InvalidToken(InvalidToken::UnknownKey));
                 };
                 match self.after_local(info, hashes, requirement, now) {
@@ -261,35 +290,57 @@ impl Tollgate {
             .await
     }
 
-    /// Local validation with the verified-token cache in front of it. `Ok(None)` when the
-    /// `kid` is not in the key set.
-    fn local(
-        &self,
-        token: &str,
-        hash: &TokenHash,
-        now: i64,
-    ) -> Result<Option<Arc<TokenInfo>>, Rejection> {
+    /// Local validation with the verified-token cache in front of it.
+    fn local(&self, token: &str, hash: &TokenHash, now: i64) -> Result<Local, Rejection> {
         let inner = &*self.inner;
-        let issuer = &inner.issuer;
         if let Some(info) = inner.verified.get(hash) {
-            // A cached verification holds only while the key that made it is still published.
-            if info
-                .key
-                .as_ref()
-                .is_some_and(|k| issuer.keys.key_is_current(k))
+            // A cached verification holds only while the key that made it is still published
+            // by the issuer that vouched for the token.
+            if let Some(issuer) = inner.issuers.get(info.issuer_index)
+                && info
+                    .key
+                    .as_ref()
+                    .is_some_and(|k| issuer.keys.key_is_current(k))
             {
                 crate::claims::check_times(&info, now, issuer.claims.leeway)
                     .map_err(Rejection::InvalidToken)?;
-                return Ok(Some(info));
+                return Ok(Local::Verified(info));
             }
             inner.verified.invalidate(hash);
         }
-        let info = match issuer.verify(token, now, &inner.responder)? {
+        let jws = jws::parse(token).map_err(Rejection::InvalidToken)?;
+        // RFC 8725 §3.8: the unverified `iss` only chooses whose keys to try; the token is
+        // verified with that issuer's keys and no other's. Naming no trusted issuer, it costs
+        // no key fetch and no introspection call.
+        let Some((index, issuer)) = inner
+            .issuers
+            .select(jws.issuer())
+            .and_then(|index| Some((index, inner.issuers.get(index)?)))
+        else {
+            trace!("a token names no trusted issuer");
+            return Err(Rejection::InvalidToken(InvalidToken::Issuer));
+        };
+        let info = match issuer.verify(jws, now, &inner.responder, index)? {
             Verified::Token(info) => info,
-            Verified::UnknownKey => return Ok(None),
+            Verified::UnknownKey => return Ok(Local::UnknownKey(index)),
         };
         inner.verified.insert(*hash, Arc::clone(&info));
-        Ok(Some(info))
+        Ok(Local::Verified(info))
+    }
+
+    /// The issuer whose introspection vouches for `info`'s token, if it has one.
+    fn introspector_of(&self, info: &TokenInfo) -> Option<&introspection::Introspector> {
+        self.inner
+            .issuers
+            .get(info.issuer_index)
+            .and_then(|issuer| issuer.introspector.as_ref())
+    }
+
+    /// Where opaque tokens go: the designated issuer's place and introspection client.
+    fn opaque_introspector(&self) -> Option<(usize, &introspection::Introspector)> {
+        let index = self.inner.opaque_issuer?;
+        let introspector = self.inner.issuers.get(index)?.introspector.as_ref()?;
+        Some((index, introspector))
     }
 
     /// The requirement, then a cached live answer if the route is sensitive.
@@ -308,10 +359,7 @@ impl Tollgate {
         };
         // A cached answer within the route's budget decides without waiting.
         match self
-            .inner
-            .issuer
-            .introspector
-            .as_ref()
+            .introspector_of(&info)
             .and_then(|i| i.cached(&hashes.live, freshness))
         {
             Some(answer) => AfterLocal::Done(
@@ -331,7 +379,7 @@ impl Tollgate {
         requirement: &Requirement,
     ) -> Result<Principal, Rejection> {
         let freshness = requirement.live.unwrap_or(self.inner.sensitive_freshness);
-        let Some(introspector) = &self.inner.issuer.introspector else {
+        let Some(introspector) = self.introspector_of(&info) else {
             // A configuration problem, not an outage: fail-open does not apply.
             if !self
                 .inner
@@ -373,7 +421,7 @@ impl Tollgate {
         hash: TokenHash,
         requirement: &Requirement,
     ) -> Result<Principal, Rejection> {
-        let Some(introspector) = &self.inner.issuer.introspector else {
+        let Some((index, introspector)) = self.opaque_introspector() else {
             return Err(Rejection::InvalidToken(InvalidToken::OpaqueUnsupported));
         };
         let max_age = requirement
@@ -384,17 +432,20 @@ impl Tollgate {
             .check(token, hash, TokenKind::Opaque, max_age, None)
             .await
             .map_err(|error| error.rejection(TokenKind::Opaque))?;
-        self.opaque_principal(&answer, requirement)
+        self.opaque_principal(index, &answer, requirement)
     }
 
-    /// The principal of an opaque token from its introspection answer, held to the route's
-    /// requirement.
+    /// The principal of an opaque token from its introspection answer at the issuer at
+    /// `index`, held to the route's requirement.
     fn opaque_principal(
         &self,
+        index: usize,
         answer: &introspection::IntrospectionAnswer,
         requirement: &Requirement,
     ) -> Result<Principal, Rejection> {
-        let issuer = &self.inner.issuer;
+        let Some(issuer) = self.inner.issuers.get(index) else {
+            return Err(Rejection::InvalidToken(InvalidToken::OpaqueUnsupported));
+        };
         let accept_without_audience = issuer
             .introspector
             .as_ref()
@@ -405,7 +456,8 @@ impl Tollgate {
             accept_without_audience,
             &self.inner.responder,
         )
-        .map_err(Rejection::InvalidToken)?;
+        .map_err(Rejection::InvalidToken)?
+        .issued_by(index);
         requirement.check(&info, now())?;
         Ok(Principal::new(Arc::new(info), true))
     }

@@ -35,6 +35,11 @@ pub enum ConfigErrorKind {
     Credentials,
     /// The HTTP client could not be built; [`source`](Error::source) says why.
     HttpClient,
+    /// The trusted issuers contradict each other or themselves: an issuer trusted twice,
+    /// opaque tokens sent to more than one issuer or to one without introspection, a template
+    /// issuer without tenants or a discovery URL, keys from two places, switches that cannot
+    /// mean what they say.
+    Trust,
 }
 
 /// The configuration given to a builder is unusable.

@@ -1,8 +1,8 @@
 //! A compact JWS taken apart (RFC 7515 §7.1), and every check of its JOSE header: the member
 //! cap and unique names, `crit` and `b64`, the algorithm allowlist, `typ`. Nothing here is
-//! trusted yet: the signature is checked afterwards with the key the header names.
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! trusted yet: the payload is parsed once, so that its unverified `iss` can choose the
+//! issuer whose rules and keys apply (RFC 8725 §3.8), and the signature is checked afterwards
+//! with the key the header names.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,71 +10,74 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::alg::Algorithm;
-use crate::log::warn;
+use crate::claims::Hint;
 use crate::rejection::InvalidToken;
 
-/// What a token's JOSE header must satisfy: the configured allowlist and `typ` rule.
+/// What a token's JOSE header must satisfy for one issuer: its allowlist and `typ` rule.
 #[derive(Debug)]
 pub(crate) struct HeaderRules {
     /// The algorithm allowlist (RFC 8725 §3.1); never contains `none`, which is no
     /// [`Algorithm`].
     pub(crate) algorithms: Vec<Algorithm>,
-    /// Accept `typ: JWT` or no `typ` (`TollgateBuilder::allow_untyped_tokens`).
-    pub(crate) allow_untyped: bool,
-    /// A refusal for `typ` was logged: a misconfiguration warns once, not per request.
-    typ_warned: AtomicBool,
+    /// Accept `typ: JWT` (`TrustedIssuer::accept_typ_jwt`).
+    pub(crate) accept_jwt: bool,
+    /// Accept a header without `typ` (`TrustedIssuer::accept_missing_typ`).
+    pub(crate) accept_missing: bool,
 }
 
 impl HeaderRules {
-    pub(crate) fn new(algorithms: Vec<Algorithm>, allow_untyped: bool) -> Self {
+    pub(crate) fn new(algorithms: Vec<Algorithm>, accept_jwt: bool, accept_missing: bool) -> Self {
         Self {
             algorithms,
-            allow_untyped,
-            typ_warned: AtomicBool::new(false),
+            accept_jwt,
+            accept_missing,
         }
     }
 
-    /// The header checks, in order; the algorithm to verify with when they pass.
-    fn check(&self, header: &JoseHeader) -> Result<Algorithm, InvalidToken> {
-        // RFC 7515 §4.1.11: tollgate implements no extension, so any `crit` is unknown.
-        // RFC 7797 `b64` only exists together with `crit`; refuse it in any form.
-        if header.extensions {
-            return Err(InvalidToken::Critical);
-        }
+    /// The issuer's header checks, after the ones every token gets in [`parse`]: the
+    /// algorithm to verify with when they pass.
+    pub(crate) fn check(&self, jws: &Jws<'_>) -> Result<Algorithm, InvalidToken> {
+        let header = &jws.header;
         // RFC 8725 §3.1: only allowlisted algorithms; `none` can never be on the list.
         let alg = Algorithm::from_jws_name(&header.alg)
             .filter(|alg| self.algorithms.contains(alg))
             .ok_or(InvalidToken::Algorithm)?;
-        if let Err(refused) = check_typ(header.typ.as_deref(), self.allow_untyped) {
-            if !self.typ_warned.swap(true, Ordering::Relaxed) {
-                warn!(
-                    "refused an access token for its `typ` header (RFC 9068 requires at+jwt); if \
-                     the authorization server does not follow RFC 9068, enable \
-                     TollgateBuilder::allow_untyped_tokens"
-                );
-            }
-            return Err(refused);
-        }
+        check_typ(header.typ.as_deref(), self.accept_jwt, self.accept_missing)?;
         Ok(alg)
     }
 }
 
-/// RFC 9068 §4 step 2 (through RFC 8725 §3.11): the `typ` header must be `at+jwt`, with or
-/// without the `application/` prefix, compared case-insensitively (RFC 7515 §4.1.9).
-fn check_typ(typ: Option<&str>, allow_untyped: bool) -> Result<(), InvalidToken> {
-    // RFC 7515 §4.1.9: the `application/` prefix may be left out, and the whole media type,
-    // prefix included, compares case-insensitively (RFC 2045 §5.1).
-    fn subtype(t: &str) -> &str {
-        match t.get(..12) {
-            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &t[12..],
-            _ => t,
-        }
+/// RFC 7515 §4.1.9: the `application/` prefix may be left out, and the whole media type,
+/// prefix included, compares case-insensitively (RFC 2045 §5.1).
+fn subtype(t: &str) -> &str {
+    match t.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &t[12..],
+        _ => t,
     }
+}
+
+/// RFC 9068 §4 step 2 (through RFC 8725 §3.11): the `typ` header must be `at+jwt`, with or
+/// without the `application/` prefix, compared case-insensitively (RFC 7515 §4.1.9); `JWT`
+/// and no `typ` only where the issuer's switches say so.
+fn check_typ(
+    typ: Option<&str>,
+    accept_jwt: bool,
+    accept_missing: bool,
+) -> Result<(), InvalidToken> {
     match typ.map(subtype) {
         Some(t) if t.eq_ignore_ascii_case("at+jwt") => Ok(()),
-        Some(t) if allow_untyped && t.eq_ignore_ascii_case("JWT") => Ok(()),
-        None if allow_untyped => Ok(()),
+        Some(t) if accept_jwt && t.eq_ignore_ascii_case("JWT") => Ok(()),
+        None if accept_missing => Ok(()),
         _ => Err(InvalidToken::Type),
+    }
+}
+
+/// The switch that would have accepted a token refused for its `typ`, if one would.
+pub(crate) fn typ_hint(jws: &Jws<'_>) -> Option<Hint> {
+    match jws.header.typ.as_deref().map(subtype) {
+        None => Some(Hint::TypMissing),
+        Some(t) if t.eq_ignore_ascii_case("JWT") => Some(Hint::TypJwt),
+        Some(_) => None,
     }
 }
 
@@ -94,29 +97,42 @@ pub(crate) fn is_jwe_shaped(token: &str) -> bool {
     token.matches('.').take(5).count() == 4
 }
 
-/// Splits a compact JWS, parses its header and applies [`HeaderRules`].
-pub(crate) fn parse<'a>(token: &'a str, rules: &HeaderRules) -> Result<Jws<'a>, InvalidToken> {
-    let jws = split_jws(token)?;
-    let alg = rules.check(&jws.header)?;
-    Ok(Jws { alg, ..jws })
+/// Splits a compact JWS, parses its header and its payload, and makes the checks that do not
+/// depend on the issuer. The payload is parsed here, once, and its claims are what the claim
+/// checks read after the signature: nothing parses it a second time. Its size is bounded by
+/// the engine's `max_token_bytes` before this runs.
+pub(crate) fn parse(token: &str) -> Result<Jws<'_>, InvalidToken> {
+    let (signing_input, signature_b64) = token.rsplit_once('.').ok_or(InvalidToken::Malformed)?;
+    let (header_b64, payload_b64) = signing_input
+        .split_once('.')
+        .ok_or(InvalidToken::Malformed)?;
+    let header = parse_header(&decode_segment(header_b64)?)?;
+    // RFC 7515 §4.1.11: tollgate implements no extension, so any `crit` is unknown.
+    // RFC 7797 `b64` only exists together with `crit`; refuse it in any form, before anything
+    // is read from a payload it might say is not base64url.
+    if header.extensions {
+        return Err(InvalidToken::Critical);
+    }
+    // RFC 7519 §4: one JSON object with unique names.
+    let claims = crate::json::unique_object(&decode_segment(payload_b64)?)
+        .map_err(|_| InvalidToken::Malformed)?;
+    let signature = decode_segment(signature_b64)?;
+    Ok(Jws {
+        signing_input,
+        signature,
+        header,
+        claims,
+    })
 }
 
-/// Decodes and parses the payload of a verified JWS: one JSON object with unique names
-/// (RFC 7519 §4).
-pub(crate) fn claims(jws: &Jws<'_>) -> Result<Map<String, Value>, InvalidToken> {
-    let payload = decode_segment(jws.payload_b64)?;
-    crate::json::unique_object(&payload).map_err(|_| InvalidToken::Malformed)
-}
-
-/// A compact JWS split into its parts, its header checked; the signature not verified yet.
+/// A compact JWS split into its parts, its payload parsed; nothing verified yet.
 pub(crate) struct Jws<'a> {
     /// `BASE64URL(header) "." BASE64URL(payload)`: what the signature covers.
     pub(crate) signing_input: &'a str,
-    pub(crate) payload_b64: &'a str,
     pub(crate) signature: Vec<u8>,
     header: JoseHeader,
-    /// The header's `alg`, once [`HeaderRules`] accepted it.
-    pub(crate) alg: Algorithm,
+    /// The payload's claims, not to be trusted before the signature is verified.
+    pub(crate) claims: Map<String, Value>,
 }
 
 /// At most this many members in a JOSE header. Real headers have three to six (`alg`, `typ`,
@@ -209,25 +225,6 @@ impl<'de> Deserialize<'de> for JoseHeader {
     }
 }
 
-/// Splits and decodes a compact JWS (RFC 7515 §7.1); `alg` is not checked yet.
-fn split_jws(token: &str) -> Result<Jws<'_>, InvalidToken> {
-    let (signing_input, signature_b64) = token.rsplit_once('.').ok_or(InvalidToken::Malformed)?;
-    let (header_b64, payload_b64) = signing_input
-        .split_once('.')
-        .ok_or(InvalidToken::Malformed)?;
-    let header_bytes = decode_segment(header_b64)?;
-    let header = parse_header(&header_bytes)?;
-    let signature = decode_segment(signature_b64)?;
-    Ok(Jws {
-        signing_input,
-        payload_b64,
-        signature,
-        header,
-        // Replaced by `parse` once the header rules accepted the header's own.
-        alg: Algorithm::RS256,
-    })
-}
-
 /// Parses a JOSE header: one JSON object, nothing after it.
 fn parse_header(bytes: &[u8]) -> Result<JoseHeader, InvalidToken> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -250,6 +247,12 @@ impl Jws<'_> {
     /// The header's `kid`, which names the key to verify with.
     pub(crate) fn kid(&self) -> Option<&str> {
         self.header.kid.as_deref()
+    }
+
+    /// The payload's `iss`, unverified: it only chooses whose keys to try (RFC 8725 §3.8).
+    /// `None` when absent or not a string.
+    pub(crate) fn issuer(&self) -> Option<&str> {
+        self.claims.get("iss").and_then(Value::as_str)
     }
 }
 
@@ -332,7 +335,7 @@ mod tests {
 
     #[test]
     fn typ_rules() {
-        let strict = |typ| check_typ(typ, false).is_ok();
+        let strict = |typ| check_typ(typ, false, false).is_ok();
         assert!(strict(Some("at+jwt")));
         assert!(strict(Some("AT+JWT")));
         assert!(strict(Some("application/at+jwt")));
@@ -342,19 +345,33 @@ mod tests {
         assert!(!strict(Some("application/jwt")));
         assert!(!strict(Some("JWT")));
         assert!(!strict(None));
-        let lax = |typ| check_typ(typ, true).is_ok();
+        let lax = |typ| check_typ(typ, true, true).is_ok();
         assert!(lax(Some("JWT")));
         assert!(lax(None));
         assert!(lax(Some("Application/JWT")));
         assert!(!lax(Some("id_token+jwt")));
+        // Each switch relaxes one thing only.
+        let jwt_only = |typ| check_typ(typ, true, false).is_ok();
+        assert!(jwt_only(Some("JWT")) && !jwt_only(None));
+        let missing_only = |typ| check_typ(typ, false, true).is_ok();
+        assert!(missing_only(None) && !missing_only(Some("JWT")));
+    }
+
+    /// A token with this header, the payload `{"iss":"i"}` and a one-byte signature.
+    fn token(header: &str) -> String {
+        format!(
+            "{}.{}.AA",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(r#"{"iss":"i"}"#)
+        )
     }
 
     #[test]
     fn header_checks_run_in_order() {
-        let rules = HeaderRules::new(vec![Algorithm::ES256], false);
+        let rules = HeaderRules::new(vec![Algorithm::ES256], false, false);
         let check = |header: &str| {
-            let header = parse_header(header.as_bytes()).unwrap();
-            rules.check(&header)
+            let token = token(header);
+            rules.check(&parse(&token)?)
         };
         assert_eq!(
             check(r#"{"alg":"ES256","typ":"at+jwt"}"#),

@@ -8,7 +8,9 @@
 //! belongs: every request is validated locally, and the routes that matter (admin, payments)
 //! are marked sensitive and also ask the authorization server.
 //!
-//! - [`Tollgate`] is the engine, configured once with [`Tollgate::builder`].
+//! - [`Tollgate`] is the engine, configured once with [`Tollgate::builder`]. It trusts one
+//!   issuer or several ([`TrustedIssuer`]), each strict RFC 9068 unless narrow switches or a
+//!   [`Profile`] (Keycloak, Entra ID, Auth0, Okta, Cognito, ...) relax what its tokens need.
 //! - [`Tollgate::layer`] / [`Tollgate::layer_with_policy`] authenticate every request of a
 //!   service ([`layer`] module); [`Tollgate::require`] and [`Tollgate::sensitive`] annotate
 //!   single routes (with axum, through `route_layer`).
@@ -31,10 +33,11 @@
 //! | policy | the route's [`Requirement`]; paths that servers read differently are refused | `policy` ([`PolicyTable`]) |
 //! | bearer | the token in `Authorization: Bearer` (RFC 6750 §2.1) | [`bearer`] |
 //! | revocation memory | a token introspection called inactive is refused on every route | [`introspection`] |
-//! | verified-token cache | a repeated JWT skips the header, key, signature and claims steps | `verified` |
-//! | JOSE header | member cap and unique names, `crit`, the [`Algorithm`] allowlist, `typ` | `jws`, `alg` |
-//! | key and signature | the key the header names, bound to one algorithm | `keys`, `issuer` |
-//! | claims | issuer, audience, times, RFC 9068 claims, into the [`Principal`]'s data | `claims` |
+//! | verified-token cache | a repeated JWT skips the issuer, header, key, signature and claims steps | `verified` |
+//! | issuer | the unverified `iss` picks one [`TrustedIssuer`] (RFC 8725 §3.8); none: 401, no fetch | `jws`, `issuer` |
+//! | JOSE header | member cap and unique names, `crit`, that issuer's [`Algorithm`] allowlist and `typ` rule | `jws`, `alg` |
+//! | key and signature | the key the header names in that issuer's key set, bound to one algorithm | `keys`, `issuer` |
+//! | claims | issuer, audience, times, RFC 9068 claims and the issuer's narrow switches, into the [`Principal`]'s data | `claims` |
 //! | requirement | scopes, token age, `acr`, authentication age | `requirement` ([`Requirement`]) |
 //! | introspection | sensitive routes and opaque tokens: the live answer, its cache and limits; for a JWT it must agree with the token | [`introspection`] |
 //! | answer | the [`Principal`] in the request extensions, or the RFC 6750 response | [`layer`] |
@@ -139,12 +142,14 @@ mod verified;
 
 pub use alg::{Algorithm, UnknownAlgorithm};
 pub use builder::TollgateBuilder;
-pub use diagnostics::Diagnostics;
+pub use claims::{AudiencePolicy, ClientIdClaim, JtiPolicy, ScopeSource};
+pub use diagnostics::{Diagnostics, IssuerDiagnostics};
 pub use engine::Tollgate;
 pub use error::{ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
 pub use extract::{Claims, ClaimsShapeError, ExtractRejection};
 pub use introspection::config::Introspection;
+pub use issuer::{Profile, TrustedIssuer};
 pub use layer::make::TollgateLayer;
 pub use layer::service::TollgateService;
 pub use policy::{PolicyTable, PolicyTableBuilder};

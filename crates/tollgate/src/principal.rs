@@ -74,7 +74,7 @@ impl std::fmt::Display for Scopes {
 
 /// What a validated token says, shared by every request that presents the same token.
 ///
-/// Made only by [`TokenInfo::new`]: from a verified JWT's claims (`claims.rs`) or from an opaque
+/// Made only by [`TokenInfo::new`]: from a verified JWT's claims (`claims/`) or from an opaque
 /// token's introspection answer (`introspection/principal.rs`).
 pub(crate) struct TokenInfo {
     pub(crate) format: TokenFormat,
@@ -87,6 +87,10 @@ pub(crate) struct TokenInfo {
     /// How the engine that validated the token answers refusals (for extractors that refuse
     /// later); set once per token, so a request pays nothing for it.
     pub(crate) responder: Arc<Responder>,
+    /// The trusted issuer that vouches for the token: its place in the engine's list. A cached
+    /// verification is checked against that issuer's key set, a sensitive route asks that
+    /// issuer's introspection.
+    pub(crate) issuer_index: usize,
 }
 
 /// The standard members of a token, read from its claims or its introspection answer.
@@ -96,6 +100,10 @@ pub(crate) struct StandardClaims {
     pub(crate) subject: Option<String>,
     pub(crate) client_id: Option<String>,
     pub(crate) scopes: Scopes,
+    /// Read from the issuer's roles claims; apart from the scopes.
+    pub(crate) roles: Vec<String>,
+    /// Read from the issuer's permissions claims; apart from the scopes.
+    pub(crate) permissions: Vec<String>,
     pub(crate) audiences: Vec<String>,
     pub(crate) issued_at: Option<i64>,
     pub(crate) expires_at: Option<i64>,
@@ -108,7 +116,8 @@ pub(crate) struct StandardClaims {
 
 impl TokenInfo {
     /// The one constructor: the standard members, every claim (or answer member), the key that
-    /// verified a JWT, and the engine's responder.
+    /// verified a JWT, and the engine's responder. Vouched for by the engine's first issuer
+    /// until [`issued_by`](Self::issued_by) says otherwise.
     pub(crate) fn new(
         format: TokenFormat,
         standard: StandardClaims,
@@ -122,7 +131,14 @@ impl TokenInfo {
             claims: Value::Object(claims),
             key,
             responder: Arc::clone(responder),
+            issuer_index: 0,
         }
+    }
+
+    /// The same, vouched for by the issuer at `index` in the engine's list.
+    pub(crate) fn issued_by(mut self, index: usize) -> Self {
+        self.issuer_index = index;
+        self
     }
 }
 
@@ -151,7 +167,10 @@ impl Principal {
         self.info.standard.subject.as_deref()
     }
 
-    /// The `client_id` claim: the OAuth client the token was issued to.
+    /// The OAuth client the token was issued to: RFC 9068's `client_id`, or the claim the
+    /// issuer's [`ClientIdClaim`](crate::ClientIdClaim)s name (`azp`, `appid`, `cid`); for an
+    /// opaque token, the introspection answer's `client_id`. `None` only where the issuer is
+    /// configured to accept tokens without one.
     pub fn client_id(&self) -> Option<&str> {
         self.info.standard.client_id.as_deref()
     }
@@ -161,7 +180,9 @@ impl Principal {
         self.info.standard.issuer.as_deref()
     }
 
-    /// The granted scopes.
+    /// The granted scopes, from whichever claim the issuer's
+    /// [`ScopeSource`](crate::ScopeSource)s read (`scope`, `scp`). Roles and permissions are
+    /// not scopes: see [`roles`](Self::roles) and [`permissions`](Self::permissions).
     pub fn scopes(&self) -> &Scopes {
         &self.info.standard.scopes
     }
@@ -169,6 +190,38 @@ impl Principal {
     /// Whether the token grants `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.info.standard.scopes.contains(scope)
+    }
+
+    /// The roles, from the claims the issuer's
+    /// [`roles_claim`](crate::TrustedIssuer::roles_claim)s name (Keycloak's
+    /// `realm_access.roles`, Entra ID's `roles`, Cognito's `cognito:groups`, ...), each once, in
+    /// the order found. Empty when the issuer names no roles claim. Kept apart from the
+    /// scopes: a role says who the caller is, a scope what the client was granted, and a route
+    /// requirement checks scopes only.
+    pub fn roles(&self) -> &[String] {
+        &self.info.standard.roles
+    }
+
+    /// Whether the token carries `role` (exact, case-sensitive).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.info.standard.roles.iter().any(|r| r == role)
+    }
+
+    /// The permissions, from the claims the issuer's
+    /// [`permissions_claim`](crate::TrustedIssuer::permissions_claim)s name (Auth0's
+    /// `permissions`), each once, in the order found. Empty when the issuer names none. Kept
+    /// apart from the scopes, as [`roles`](Self::roles) are.
+    pub fn permissions(&self) -> &[String] {
+        &self.info.standard.permissions
+    }
+
+    /// Whether the token carries `permission` (exact, case-sensitive).
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.info
+            .standard
+            .permissions
+            .iter()
+            .any(|p| p == permission)
     }
 
     /// The audiences (`aud`), always as a list.
@@ -206,7 +259,8 @@ impl Principal {
         &self.info.standard.amr
     }
 
-    /// `jti`: the token's unique identifier.
+    /// `jti`: the token's unique identifier (or the claim the issuer's
+    /// [`JtiPolicy::Alias`](crate::JtiPolicy::Alias) names, such as Entra ID's `uti`).
     pub fn jti(&self) -> Option<&str> {
         self.info.standard.jti.as_deref()
     }

@@ -23,6 +23,8 @@ use crate::error::{ConfigError, ConfigErrorKind};
 pub(crate) enum UrlRole {
     Issuer,
     JwksUri,
+    /// A metadata document's URL (`TrustedIssuer::discovery_url`).
+    DiscoveryUrl,
     IntrospectionEndpoint,
     /// The `jwks_uri` of discovered metadata (RFC 8414 §2).
     DiscoveredJwksUri,
@@ -35,6 +37,7 @@ impl UrlRole {
         match self {
             Self::Issuer => "issuer",
             Self::JwksUri => "jwks_uri",
+            Self::DiscoveryUrl => "discovery URL",
             Self::IntrospectionEndpoint => "introspection endpoint",
             Self::DiscoveredJwksUri => "jwks_uri of the metadata",
             Self::DiscoveredIntrospectionEndpoint => "introspection_endpoint of the metadata",
@@ -179,6 +182,7 @@ mod tests {
         for role in [
             UrlRole::Issuer,
             UrlRole::JwksUri,
+            UrlRole::DiscoveryUrl,
             UrlRole::IntrospectionEndpoint,
             UrlRole::DiscoveredJwksUri,
             UrlRole::DiscoveredIntrospectionEndpoint,

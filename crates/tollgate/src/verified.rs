@@ -101,6 +101,8 @@ fn entry_bytes(info: &TokenInfo) -> usize {
         + optional(&info.standard.jti)
         + strings(&info.standard.audiences)
         + strings(&info.standard.amr)
+        + strings(&info.standard.roles)
+        + strings(&info.standard.permissions)
         + info
             .standard.scopes
             .iter()

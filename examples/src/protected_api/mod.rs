@@ -38,8 +38,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tollgate::{ConfigError, Introspection, Tollgate};
-use tollgate_mock::MockAuthServer;
+use tollgate::{AudiencePolicy, ConfigError, Introspection, Tollgate, TrustedIssuer};
+use tollgate_mock::{MockAuthServer, Shape};
 
 pub use config::{Compatibility, Config, DEFAULT_LISTEN, IntrospectionConfig, Trust};
 pub use request_log::Decision;
@@ -53,6 +53,39 @@ pub const ALL_SCOPES: &str = "read admin payments";
 
 /// Lifetime of the embedded mock's tokens: long enough to try things by hand.
 const EMBEDDED_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// The Entra tenant of an embedded mock under `--profile entra-v1` or `entra-v2`.
+const EMBEDDED_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+/// The embedded mock's imitation of the server a profile is for.
+fn shape_of(profile: &str) -> Shape {
+    let tenant = || EMBEDDED_TENANT.to_owned();
+    match profile {
+        "keycloak" => Shape::Keycloak,
+        "entra-v1" => Shape::EntraV1 { tenant: tenant() },
+        "entra-v2" => Shape::EntraV2 { tenant: tenant() },
+        "auth0" => Shape::Auth0,
+        "okta" => Shape::Okta,
+        "cognito" => Shape::Cognito,
+        "hydra" => Shape::Hydra,
+        "zitadel" => Shape::Zitadel,
+        "authentik" => Shape::Authentik,
+        "curity" => Shape::Curity,
+        "spring-authorization-server" => Shape::SpringAuthorizationServer,
+        "oidc-provider" => Shape::OidcProvider,
+        _ => Shape::Strict,
+    }
+}
+
+/// What a user of the embedded mock's server would configure as this API's audience: for
+/// authentik and Spring Authorization Server, whose tokens carry the client as `aud`, the
+/// client id; for the others, the audience.
+fn embedded_audience(profile: &str, mock: &MockAuthServer) -> String {
+    match profile {
+        "authentik" | "spring-authorization-server" | "cognito" => mock.client_id(),
+        _ => mock.audience(),
+    }
+}
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -114,7 +147,9 @@ impl fmt::Debug for Server {
 /// # Errors
 /// A [`StartError`] when tollgate refuses the configuration or the address cannot be bound.
 pub async fn start(config: Config) -> Result<Server, StartError> {
+    let compatibility = &config.compatibility;
     let mut audiences = config.trust.audiences.clone();
+    let mut allowed_clients = Vec::new();
     let mut client = config
         .introspection
         .client_id
@@ -123,7 +158,9 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let (issuer, mock) = match &config.trust.issuer {
         Some(issuer) => (issuer.clone(), None),
         None => {
-            let mut builder = MockAuthServer::builder().token_lifetime(EMBEDDED_TOKEN_LIFETIME);
+            let mut builder = MockAuthServer::builder()
+                .token_lifetime(EMBEDDED_TOKEN_LIFETIME)
+                .shape(shape_of(&compatibility.profile));
             if let Some(audience) = audiences.first() {
                 builder = builder.audience(audience.clone());
             }
@@ -132,31 +169,56 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
             }
             let mock = builder.start().await;
             if audiences.is_empty() {
-                audiences.push(mock.audience());
+                audiences.push(embedded_audience(&compatibility.profile, &mock));
+            }
+            // Hydra's tokens have `aud: []` unless an audience was granted: its client stands
+            // in, as a user of Hydra would configure with --allowed-client.
+            if compatibility.audience_policy() == AudiencePolicy::EmptyWithClientAllowlist
+                && compatibility.allowed_clients.is_empty()
+            {
+                allowed_clients.push(mock.client_id());
             }
             client = Some((mock.client_id(), mock.client_secret()));
             (mock.issuer(), Some(mock))
         }
     };
 
-    let mut builder = Tollgate::builder()
-        .issuer(issuer.clone())
+    // Where the server's tokens carry no `aud` (Cognito), "this API's audience" is the client
+    // id its users configure: it is the allowlist.
+    if compatibility.audience_policy() == AudiencePolicy::AbsentWithClientAllowlist
+        && compatibility.allowed_clients.is_empty()
+    {
+        allowed_clients.extend(audiences.iter().cloned());
+    }
+    let mut trusted = compatibility
+        .apply(TrustedIssuer::new(issuer.clone()))
         .audiences(audiences.iter().cloned())
-        .realm(REALM)
-        .allow_untyped_tokens(config.compatibility.allow_untyped_tokens)
-        .accept_scp_claim(config.compatibility.accept_scp_claim)
-        .sensitive_freshness(config.introspection.freshness);
+        .allowed_clients(allowed_clients);
     if let Some(uri) = &config.trust.jwks_uri {
-        builder = builder.jwks_uri(uri.clone());
+        trusted = trusted.jwks_uri(uri.clone());
+    }
+    if let Some(url) = &config.trust.discovery_url {
+        trusted = trusted.discovery_url(url.clone());
+    }
+    if !config.trust.tenants.is_empty() {
+        trusted = trusted.tenants(config.trust.tenants.iter().cloned());
+    }
+    if config.trust.any_tenant {
+        trusted = trusted.any_tenant();
     }
     if let Some((id, secret)) = &client {
         let mut introspection = Introspection::client_secret_basic(id.clone(), secret.clone());
         if let Some(endpoint) = &config.introspection.endpoint {
             introspection = introspection.endpoint(endpoint.clone());
         }
-        builder = builder.introspection(introspection);
+        trusted = trusted.introspection(introspection);
     }
-    let gate = builder.build().map_err(StartError::Config)?;
+    let gate = Tollgate::builder()
+        .trust(trusted)
+        .realm(REALM)
+        .sensitive_freshness(config.introspection.freshness)
+        .build()
+        .map_err(StartError::Config)?;
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -263,6 +325,16 @@ impl Server {
             }
         )?;
         let compatibility = &self.config.compatibility;
+        writeln!(
+            out,
+            "profile:       {}{}",
+            compatibility.profile,
+            if compatibility.refines_the_profile() {
+                ", refined by the switches given"
+            } else {
+                ""
+            }
+        )?;
         if compatibility.allow_untyped_tokens || compatibility.accept_scp_claim {
             writeln!(
                 out,

@@ -48,15 +48,22 @@ pub fn app(gate: &Tollgate, freshness: Duration) -> Router {
     request_log::logged(routes)
 }
 
-/// The JSON body of `GET /me`: who the token speaks for, and how it was checked.
+/// The JSON body of `GET /me`: who the token speaks for, and how it was checked. The same
+/// members whichever server issued the token: the profile says where each comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Me {
+    /// `iss`.
+    pub issuer: Option<String>,
     /// `sub`.
     pub subject: Option<String>,
-    /// `client_id` (or `azp` with untyped tokens).
+    /// `client_id`, or the claim the profile reads it from (`azp`, `appid`, `cid`).
     pub client_id: Option<String>,
-    /// The granted scopes.
+    /// The granted scopes (`scope`, or `scp` where the profile reads it).
     pub scopes: Vec<String>,
+    /// The roles the profile reads (Keycloak's realm roles, Entra ID's app roles, ...).
+    pub roles: Vec<String>,
+    /// The permissions the profile reads (Auth0's).
+    pub permissions: Vec<String>,
     /// `aud`, always a list.
     pub audiences: Vec<String>,
     /// `exp`, seconds since the Unix epoch.
@@ -72,9 +79,12 @@ impl Me {
     /// The answer for `principal`.
     pub fn of(principal: &Principal) -> Self {
         Self {
+            issuer: principal.issuer().map(str::to_owned),
             subject: principal.subject().map(str::to_owned),
             client_id: principal.client_id().map(str::to_owned),
             scopes: principal.scopes().iter().map(str::to_owned).collect(),
+            roles: principal.roles().to_vec(),
+            permissions: principal.permissions().to_vec(),
             audiences: principal.audiences().to_vec(),
             expires_at: principal.expires_at(),
             token_format: match principal.format() {

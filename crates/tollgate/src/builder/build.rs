@@ -5,15 +5,13 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::TollgateBuilder;
-use crate::claims::ClaimRules;
+use super::issuer::{Shared, build_issuer, trust_error};
+use crate::claims::{ClientIdClaim, JtiPolicy, ScopeSource, ScopeSources, Switches};
 use crate::engine::{Inner, Limits, Tollgate};
 use crate::error::{ConfigError, ConfigErrorKind};
-use crate::introspection::{EndpointSource, Introspector};
-use crate::issuer::Issuer;
-use crate::jws::HeaderRules;
-use crate::keys::{KeySet, KeySetConfig, KeySource};
+use crate::introspection::RevocationMemory;
+use crate::issuer::{Issuers, TrustedIssuer};
 use crate::rejection::Responder;
-use crate::url_rules::{UrlRole, UrlRules};
 use crate::verified::VerifiedCache;
 
 impl TollgateBuilder {
@@ -22,42 +20,120 @@ impl TollgateBuilder {
     ///
     /// # Errors
     /// A [`ConfigError`] naming the first problem found.
-    pub fn build(self) -> Result<Tollgate, ConfigError> {
-        let issuer = self
-            .issuer
-            .ok_or_else(|| ConfigError::new(ConfigErrorKind::Missing, "an issuer is required"))?;
-        let url_rules = UrlRules::new(&issuer, self.allow_insecure_endpoints);
-        // With a secret the issuer is only compared with `iss`: nothing is fetched from it.
-        if self.hmac_secret.is_none() {
-            url_rules
-                .check(&issuer, UrlRole::Issuer)
-                .map_err(|e| e.config_error())?;
-        }
-        if let Some(uri) = &self.jwks_uri {
-            url_rules
-                .check(uri, UrlRole::JwksUri)
-                .map_err(|e| e.config_error())?;
-        }
-        if let Some(introspection) = &self.introspection {
-            introspection.validate(&url_rules)?;
-            // Only discovery finds an endpoint that is not configured. Without one, sensitive
-            // routes would answer 503 for good.
-            if introspection.configured_endpoint().is_none()
-                && (self.hmac_secret.is_some() || self.jwks_uri.is_some())
-            {
+    pub fn build(mut self) -> Result<Tollgate, ConfigError> {
+        let mut trusted = Vec::with_capacity(self.trusted.len() + 1);
+        match self.own_issuer() {
+            Some(own) => trusted.push(own),
+            None if self.uses_own_issuer_settings() => {
                 return Err(ConfigError::new(
                     ConfigErrorKind::Missing,
-                    "introspection needs Introspection::endpoint when the keys come from a \
-                     jwks_uri or an hmac_secret: no metadata is discovered to find it in",
+                    "an issuer is required: audience, jwks_uri, hmac_secret, algorithms, \
+                     introspection, allow_untyped_tokens and accept_scp_claim describe the \
+                     builder's own issuer, set with issuer(..); give them to a TrustedIssuer \
+                     otherwise",
                 ));
             }
+            None => {}
         }
-        if self.audiences.is_empty() || self.audiences.iter().any(String::is_empty) {
+        trusted.append(&mut self.trusted);
+        if trusted.is_empty() {
             return Err(ConfigError::new(
-                ConfigErrorKind::Audience,
-                "at least one non-empty audience is required",
+                ConfigErrorKind::Missing,
+                "an issuer is required: set issuer(..) or trust(TrustedIssuer::new(..))",
             ));
         }
+        self.check_engine_settings()?;
+        let leeway = i64::try_from(self.leeway.as_secs())
+            .ok()
+            .filter(|l| *l <= 3600)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    ConfigErrorKind::Bounds,
+                    "the leeway must be at most one hour",
+                )
+            })?;
+        check_trust(&trusted)?;
+        let opaque_issuer = opaque_issuer(&trusted)?;
+
+        let client = match self.http_client.take() {
+            Some(client) => client,
+            None => default_client()?,
+        };
+        // One revocation memory for the engine: a token introspection called inactive is
+        // refused on every route, whichever issuer's introspector learnt it. Its bound is the
+        // sum of what the issuers ask for.
+        let capacity: usize = trusted
+            .iter()
+            .filter_map(|t| t.introspection.as_ref())
+            .map(crate::Introspection::revocation_bound)
+            .fold(0, usize::saturating_add);
+        let revoked = (capacity > 0).then(|| Arc::new(RevocationMemory::new(capacity)));
+        let shared = Shared {
+            builder: &self,
+            client,
+            leeway,
+            revoked,
+        };
+        let issuers = trusted
+            .into_iter()
+            .map(|t| build_issuer(t, &shared))
+            .collect::<Result<Vec<_>, _>>()?;
+        let revoked = shared.revoked;
+        for issuer in &issuers {
+            issuer.keys.ensure_started();
+        }
+        let verified = VerifiedCache::new(
+            self.verified_cache_capacity,
+            self.verified_cache_max_bytes,
+            self.leeway,
+        );
+        Ok(Tollgate {
+            inner: Arc::new(Inner {
+                issuers: Issuers::new(issuers),
+                opaque_issuer,
+                revoked,
+                verified,
+                limits: Limits {
+                    max_token_bytes: self.max_token_bytes,
+                    accept_opaque: self.accept_opaque,
+                    introspect_encrypted: self.introspect_encrypted,
+                },
+                responder: Arc::new(Responder {
+                    realm: self.realm,
+                    body_hook: self.body_hook,
+                }),
+                sensitive_freshness: self.sensitive_freshness,
+                no_introspection_warned: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The builder's own issuer, from the single-issuer setters: the first one trusted.
+    fn own_issuer(&mut self) -> Option<TrustedIssuer> {
+        let issuer = self.issuer.take()?;
+        let mut own = TrustedIssuer::new(issuer);
+        own.jwks_uri = self.jwks_uri.take();
+        own.hmac_secret = self.hmac_secret.take();
+        own.audiences = std::mem::take(&mut self.audiences);
+        own.algorithms = self.algorithms.take();
+        own.introspection = self.introspection.take();
+        own.switches = compatibility(self.allow_untyped, self.accept_scp);
+        Some(own)
+    }
+
+    /// Whether a setter that describes the builder's own issuer was used without `issuer`.
+    fn uses_own_issuer_settings(&self) -> bool {
+        self.jwks_uri.is_some()
+            || self.hmac_secret.is_some()
+            || !self.audiences.is_empty()
+            || self.algorithms.is_some()
+            || self.introspection.is_some()
+            || self.allow_untyped
+            || self.accept_scp
+    }
+
+    /// The settings every issuer shares: the realm, the refresh bounds, the sizes, timeouts.
+    fn check_engine_settings(&self) -> Result<(), ConfigError> {
         if let Some(realm) = &self.realm
             && realm.bytes().any(|b| !(0x20..0x7f).contains(&b))
         {
@@ -66,8 +142,6 @@ impl TollgateBuilder {
                 "the realm must be printable ASCII",
             ));
         }
-        let algorithms =
-            crate::alg::allowlist(self.algorithms.as_deref(), self.hmac_secret.as_deref())?;
         let (min_refresh, max_refresh) = self.jwks_refresh_bounds;
         if min_refresh.is_zero()
             || min_refresh > max_refresh
@@ -86,95 +160,88 @@ impl TollgateBuilder {
                 "the unknown-kid cooldown must be at least 1 second",
             ));
         }
-        let leeway = i64::try_from(self.leeway.as_secs())
-            .ok()
-            .filter(|l| *l <= 3600)
-            .ok_or_else(|| {
-                ConfigError::new(
-                    ConfigErrorKind::Bounds,
-                    "the leeway must be at most one hour",
-                )
-            })?;
+        Ok(())
+    }
+}
 
-        let client = match self.http_client {
-            Some(client) => client,
-            None => default_client()?,
-        };
-        let source = match (self.hmac_secret, self.jwks_uri) {
-            (Some(secret), _) => KeySource::Secret(secret),
-            (None, Some(uri)) => KeySource::JwksUri(uri),
-            (None, None) => KeySource::Discovery {
-                issuer: issuer.clone(),
-            },
-        };
-        let keys = KeySet::new(
-            KeySetConfig {
-                source,
-                algorithms: algorithms.clone(),
-                refresh_interval: self.jwks_refresh,
-                min_refresh,
-                max_refresh,
-                unknown_kid_cooldown: self.unknown_kid_cooldown,
-                max_stale: self.max_stale,
-                max_body_bytes: 256 * 1024,
-                fetch_timeout: self.fetch_timeout,
-                url_rules,
-                introspection_discovered: self
-                    .introspection
-                    .as_ref()
-                    .is_some_and(|i| i.configured_endpoint().is_none()),
-            },
-            client.clone(),
-        );
-        let introspector = match self.introspection {
-            None => None,
-            Some(config) => {
-                let endpoint = match config.configured_endpoint() {
-                    Some(url) => EndpointSource::Fixed(url.to_owned()),
-                    None => EndpointSource::Discovered(keys.clone()),
-                };
-                Some(Introspector::new(
-                    config.leeway(self.leeway),
-                    client,
-                    endpoint,
-                ))
+/// The narrow switches `allow_untyped_tokens` and `accept_scp_claim` stand for.
+pub(super) fn compatibility(allow_untyped: bool, accept_scp: bool) -> Switches {
+    let mut switches = Switches::default();
+    if allow_untyped {
+        switches.accept_typ_jwt = true;
+        switches.accept_missing_typ = true;
+        switches.client_id = vec![
+            ClientIdClaim::ClientId,
+            ClientIdClaim::Azp,
+            ClientIdClaim::None,
+        ];
+        switches.jti = JtiPolicy::Optional;
+        switches.require_subject = false;
+        switches.require_issued_at = false;
+    }
+    if accept_scp {
+        switches.scopes = ScopeSources::of([
+            ScopeSource::ScopeString,
+            ScopeSource::ScopeArray,
+            ScopeSource::ScpString,
+            ScopeSource::ScpArray,
+        ]);
+    }
+    switches
+}
+
+/// What the issuers must agree on: distinct names.
+fn check_trust(trusted: &[TrustedIssuer]) -> Result<(), ConfigError> {
+    for (i, issuer) in trusted.iter().enumerate() {
+        if trusted[..i]
+            .iter()
+            .any(|other| other.issuer == issuer.issuer)
+        {
+            return Err(trust_error(format!(
+                "the issuer {:?} is trusted twice",
+                issuer.issuer
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Where opaque tokens go: the issuer marked with `opaque_tokens()`, else the only one with
+/// introspection.
+fn opaque_issuer(trusted: &[TrustedIssuer]) -> Result<Option<usize>, ConfigError> {
+    let mut marked = trusted
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.opaque_tokens)
+        .map(|(i, _)| i);
+    match (marked.next(), marked.next()) {
+        (Some(_), Some(_)) => Err(trust_error(
+            "opaque_tokens() marks more than one issuer: opaque tokens carry no iss, so one \
+             issuer alone can be asked about them"
+                .to_owned(),
+        )),
+        (Some(index), None) => {
+            if trusted[index].introspection.is_none() {
+                return Err(trust_error(format!(
+                    "the issuer {:?} takes opaque tokens but has no introspection to check them",
+                    trusted[index].issuer
+                )));
             }
-        };
-        let verified = VerifiedCache::new(
-            self.verified_cache_capacity,
-            self.verified_cache_max_bytes,
-            self.leeway,
-        );
-        keys.ensure_started();
-        let issuer = Issuer {
-            claims: ClaimRules {
-                issuer,
-                audiences: self.audiences,
-                leeway,
-                allow_untyped: self.allow_untyped,
-                accept_scp: self.accept_scp,
-            },
-            header: HeaderRules::new(algorithms, self.allow_untyped),
-            keys,
-            introspector,
-        };
-        Ok(Tollgate {
-            inner: Arc::new(Inner {
-                issuer,
-                verified,
-                limits: Limits {
-                    max_token_bytes: self.max_token_bytes,
-                    accept_opaque: self.accept_opaque,
-                    introspect_encrypted: self.introspect_encrypted,
+            Ok(Some(index))
+        }
+        (None, _) => {
+            let mut with_introspection = trusted
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.introspection.is_some())
+                .map(|(i, _)| i);
+            Ok(
+                match (with_introspection.next(), with_introspection.next()) {
+                    (Some(index), None) => Some(index),
+                    _ => None,
                 },
-                responder: Arc::new(Responder {
-                    realm: self.realm,
-                    body_hook: self.body_hook,
-                }),
-                sensitive_freshness: self.sensitive_freshness,
-                no_introspection_warned: AtomicBool::new(false),
-            }),
-        })
+            )
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Configuring a [`Tollgate`]: every setting and its default. `build.rs` checks them and builds
-//! the engine.
+//! the engine, `issuer.rs` each trusted issuer.
 
 mod build;
+mod issuer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use crate::alg::Algorithm;
 use crate::engine::Tollgate;
 use crate::introspection::config::Introspection;
+use crate::issuer::TrustedIssuer;
 use crate::rejection::{Rejection, RejectionBody};
 
 /// Default for [`TollgateBuilder::verified_cache_capacity`].
@@ -21,6 +23,12 @@ const DEFAULT_VERIFIED_CACHE_BYTES: u64 = 32 << 20;
 /// Configures a [`Tollgate`]. Made by [`Tollgate::builder`].
 ///
 /// Only the issuer and the audience are required; every other setting has a documented default.
+///
+/// The builder describes one issuer of its own ([`issuer`](Self::issuer),
+/// [`audience`](Self::audience), [`jwks_uri`](Self::jwks_uri),
+/// [`introspection`](Self::introspection), ...), and [`trust`](Self::trust) adds more, each
+/// with its own keys, audiences and narrow switches. The other settings (caches, key refresh,
+/// timeouts, the HTTP client, the realm) are the engine's, for every issuer.
 #[must_use]
 pub struct TollgateBuilder {
     issuer: Option<String>,
@@ -47,6 +55,7 @@ pub struct TollgateBuilder {
     introspect_encrypted: bool,
     sensitive_freshness: Duration,
     body_hook: Option<crate::rejection::BodyHook>,
+    trusted: Vec<TrustedIssuer>,
 }
 
 impl std::fmt::Debug for TollgateBuilder {
@@ -57,6 +66,7 @@ impl std::fmt::Debug for TollgateBuilder {
             .field("audiences", &self.audiences)
             .field("algorithms", &self.algorithms)
             .field("introspection", &self.introspection)
+            .field("trusted", &self.trusted)
             .finish_non_exhaustive()
     }
 }
@@ -102,15 +112,29 @@ impl Tollgate {
             introspect_encrypted: false,
             sensitive_freshness: Duration::ZERO,
             body_hook: None,
+            trusted: Vec::new(),
         }
     }
 }
 
 impl TollgateBuilder {
-    /// The authorization server's issuer identifier. Required: every token's `iss` must equal
-    /// it exactly, and unless [`jwks_uri`](Self::jwks_uri) is set, the keys are found through
-    /// its metadata (RFC 8414 first, then OpenID discovery; the metadata's `issuer` must equal
-    /// this value exactly).
+    /// Trusts one more authorization server, with its own key source, audiences, algorithms,
+    /// introspection client and narrow switches (see [`TrustedIssuer`]). May be called more
+    /// than once; the builder's own [`issuer`](Self::issuer), when set, comes first.
+    ///
+    /// A token's unverified `iss` chooses the issuer whose rules and keys apply (RFC 8725
+    /// §3.8): exact names first, then templates in the order trusted. A token naming no trusted
+    /// issuer is refused (401) without any key fetch or introspection call, and a key of one
+    /// issuer never verifies a token that names another.
+    pub fn trust(mut self, issuer: TrustedIssuer) -> Self {
+        self.trusted.push(issuer);
+        self
+    }
+
+    /// The authorization server's issuer identifier. Required unless [`trust`](Self::trust)
+    /// adds an issuer: every token of it must carry it in `iss`, exactly, and unless
+    /// [`jwks_uri`](Self::jwks_uri) is set, the keys are found through its metadata (RFC 8414
+    /// first, then OpenID discovery; the metadata's `issuer` must equal this value exactly).
     ///
     /// An absolute `https` (or `http`) URL with a host, without user info, query or fragment
     /// (RFC 8414 §2); `build()` refuses anything else. With an
@@ -171,20 +195,34 @@ impl TollgateBuilder {
         self
     }
 
-    /// Compatibility switch: accept tokens with `typ: JWT` or no `typ`, and relax the RFC 9068
-    /// required claims (`sub`, `client_id`, `iat`, `jti`; `azp` stands in for `client_id`).
+    /// Compatibility switch for the builder's own issuer: accept tokens with `typ: JWT` or no
+    /// `typ`, and relax the RFC 9068 required claims (`sub`, `client_id`, `iat`, `jti`; `azp`
+    /// stands in for `client_id`).
     ///
-    /// Most deployed servers need this (Keycloak, Entra ID, Okta, Cognito, Auth0 by default).
+    /// A shorthand for these narrow switches of a [`TrustedIssuer`], which say more precisely
+    /// what a server needs (its [`Profile`](crate::Profile) sets exactly those):
+    /// [`accept_typ_jwt(true)`](TrustedIssuer::accept_typ_jwt),
+    /// [`accept_missing_typ(true)`](TrustedIssuer::accept_missing_typ),
+    /// [`client_id_claims([ClientId, Azp, None])`](TrustedIssuer::client_id_claims),
+    /// [`jti(JtiPolicy::Optional)`](TrustedIssuer::jti),
+    /// [`require_subject(false)`](TrustedIssuer::require_subject) and
+    /// [`require_issued_at(false)`](TrustedIssuer::require_issued_at).
+    ///
     /// **Weakens security**: without `typ`, an ID token could pass for an access token; tollgate
-    /// still refuses tokens carrying `nonce` or `at_hash` and requires this API's audience.
+    /// still refuses tokens carrying `nonce` or `at_hash` and requires this API's audience. It
+    /// also accepts tokens without a client id, subject, `iat` or `jti`.
     /// Defaults to off (strict RFC 9068).
     pub fn allow_untyped_tokens(mut self, allow: bool) -> Self {
         self.allow_untyped = allow;
         self
     }
 
-    /// Compatibility switch: read scopes from a `scp` claim (array or string) when `scope` is
-    /// absent, and accept `scope` as an array. Defaults to off (RFC 9068 §2.2.3).
+    /// Compatibility switch for the builder's own issuer: read scopes from a `scp` claim (array
+    /// or string) when `scope` is absent, and accept `scope` as an array. Defaults to off
+    /// (RFC 9068 §2.2.3).
+    ///
+    /// A shorthand for [`TrustedIssuer::scope_sources`] with all four
+    /// [`ScopeSource`](crate::ScopeSource)s.
     pub fn accept_scp_claim(mut self, accept: bool) -> Self {
         self.accept_scp = accept;
         self

@@ -2,9 +2,9 @@
 
 use super::build::http_client_error;
 use super::*;
-use crate::Introspection;
 use crate::alg::Algorithm;
 use crate::error::ConfigErrorKind;
+use crate::{Introspection, JtiPolicy};
 
 fn kind(builder: TollgateBuilder) -> ConfigErrorKind {
     match builder.build() {
@@ -271,4 +271,211 @@ fn good_configurations_build_without_a_runtime() {
             .build()
             .is_ok()
     );
+}
+
+fn partner() -> TrustedIssuer {
+    TrustedIssuer::new("https://partner.test").audience("api")
+}
+
+const V2: &str = "https://login.microsoftonline.com/{tenantid}/v2.0";
+const COMMON: &str =
+    "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration";
+
+#[test]
+fn trusted_issuers_build_beside_the_own_one_or_alone() {
+    assert!(base().trust(partner()).build().is_ok());
+    assert!(Tollgate::builder().trust(partner()).build().is_ok());
+    let gate = base()
+        .trust(partner())
+        .trust(
+            TrustedIssuer::new(V2)
+                .profile(crate::Profile::entra_v2())
+                .discovery_url(COMMON)
+                .tenants(["t1"])
+                .audience("api"),
+        )
+        .build()
+        .unwrap();
+    let names: Vec<&str> = gate.inner.issuers.iter().map(|i| i.name()).collect();
+    assert_eq!(names, ["https://as.test", "https://partner.test", V2]);
+    // Debug names every issuer, and no secret.
+    let debug = format!("{gate:?}");
+    assert!(
+        debug.contains("https://partner.test") && debug.contains(V2),
+        "{debug}"
+    );
+}
+
+#[test]
+fn single_issuer_settings_need_the_own_issuer() {
+    for builder in [
+        Tollgate::builder().trust(partner()).audience("api"),
+        Tollgate::builder()
+            .trust(partner())
+            .allow_untyped_tokens(true),
+        Tollgate::builder()
+            .trust(partner())
+            .jwks_uri("https://as.test/jwks"),
+        Tollgate::builder()
+            .trust(partner())
+            .introspection(Introspection::client_secret_basic("a", "b")),
+    ] {
+        assert_eq!(kind(builder), ConfigErrorKind::Missing);
+    }
+    assert_eq!(kind(Tollgate::builder()), ConfigErrorKind::Missing);
+}
+
+#[test]
+fn contradicting_trust_fails_at_build_time() {
+    let introspecting =
+        || partner().introspection(Introspection::client_secret_basic("api", "secret"));
+    let template = || TrustedIssuer::new(V2).audience("api").discovery_url(COMMON);
+    let cases = [
+        // The same issuer twice.
+        base().trust(TrustedIssuer::new("https://as.test").audience("x")),
+        // Opaque tokens to two issuers, or to one that cannot introspect them.
+        Tollgate::builder()
+            .trust(introspecting().opaque_tokens())
+            .trust(
+                TrustedIssuer::new("https://other.test")
+                    .audience("api")
+                    .introspection(Introspection::client_secret_basic("api", "secret"))
+                    .opaque_tokens(),
+            ),
+        Tollgate::builder().trust(partner().opaque_tokens()),
+        // Templates: tenants needed, exactly one way; a place to find the keys needed.
+        Tollgate::builder().trust(template()),
+        Tollgate::builder().trust(template().tenants(["t"]).any_tenant()),
+        Tollgate::builder().trust(TrustedIssuer::new(V2).audience("api").tenants(["t"])),
+        Tollgate::builder().trust(template().tenants(["a/b"])),
+        Tollgate::builder().trust(partner().tenants(["t"])),
+        Tollgate::builder().trust(partner().any_tenant()),
+        // Keys from two places.
+        Tollgate::builder().trust(
+            partner()
+                .jwks_uri("https://partner.test/jwks")
+                .discovery_url("https://partner.test/.well-known/openid-configuration"),
+        ),
+        // Switches that mean nothing.
+        Tollgate::builder().trust(partner().client_id_claims([])),
+        Tollgate::builder().trust(partner().scope_sources([])),
+        Tollgate::builder().trust(partner().roles_claim("")),
+        Tollgate::builder().trust(partner().jti(JtiPolicy::alias("jti"))),
+        Tollgate::builder().trust(partner().require_claim("", "x")),
+        Tollgate::builder().trust(partner().require_claim_present("uid").forbid_claim("uid")),
+    ];
+    for (i, builder) in cases.into_iter().enumerate() {
+        assert_eq!(kind(builder), ConfigErrorKind::Trust, "case {i}");
+    }
+}
+
+#[test]
+fn a_stand_in_for_the_audience_needs_an_allowlist() {
+    use crate::{AudiencePolicy, Profile};
+    // Cognito's tokens have no `aud`: without allowed clients, nothing would check whom a
+    // token is for.
+    let cognito = || TrustedIssuer::new("https://cognito-idp.eu-west-1.amazonaws.com/pool");
+    assert_eq!(
+        kind(Tollgate::builder().trust(cognito().profile(Profile::cognito()))),
+        ConfigErrorKind::Audience
+    );
+    assert_eq!(
+        kind(
+            Tollgate::builder()
+                .trust(partner().audience_policy(AudiencePolicy::EmptyWithClientAllowlist))
+        ),
+        ConfigErrorKind::Audience
+    );
+    // The allowlist alone will do; a profile applied later keeps it.
+    assert!(
+        Tollgate::builder()
+            .trust(
+                cognito()
+                    .allowed_clients(["app"])
+                    .profile(Profile::cognito())
+            )
+            .build()
+            .is_ok()
+    );
+    // Strict mode has no stand-in: an allowlist does not replace the audience.
+    assert_eq!(
+        kind(
+            Tollgate::builder().trust(TrustedIssuer::new("https://x.test").allowed_clients(["a"]))
+        ),
+        ConfigErrorKind::Audience
+    );
+}
+
+#[test]
+fn a_discovery_url_follows_the_endpoint_rules() {
+    assert_eq!(
+        kind(Tollgate::builder().trust(
+            partner().discovery_url("http://partner.test/.well-known/openid-configuration")
+        )),
+        ConfigErrorKind::InvalidUrl
+    );
+    assert!(
+        Tollgate::builder()
+            .trust(partner().discovery_url("http://127.0.0.1:9/.well-known/openid-configuration"))
+            .build()
+            .is_ok()
+    );
+}
+
+#[test]
+fn the_compatibility_switches_stand_for_narrow_ones() {
+    use super::build::compatibility;
+    use crate::claims::{ScopeSources, Switches};
+    use crate::{ClientIdClaim, ScopeSource};
+    assert_eq!(compatibility(false, false), Switches::default());
+    let untyped = compatibility(true, false);
+    assert!(untyped.accept_typ_jwt && untyped.accept_missing_typ);
+    assert_eq!(
+        untyped.client_id,
+        [
+            ClientIdClaim::ClientId,
+            ClientIdClaim::Azp,
+            ClientIdClaim::None
+        ]
+    );
+    assert_eq!(untyped.jti, JtiPolicy::Optional);
+    assert!(!untyped.require_subject && !untyped.require_issued_at);
+    assert_eq!(untyped.scopes, Switches::default().scopes);
+    let scp = compatibility(false, true);
+    assert_eq!(
+        scp.scopes,
+        ScopeSources::of([
+            ScopeSource::ScopeString,
+            ScopeSource::ScopeArray,
+            ScopeSource::ScpString,
+            ScopeSource::ScpArray,
+        ])
+    );
+    assert!(!scp.accept_typ_jwt);
+}
+
+#[test]
+fn no_profile_enables_hmac() {
+    use crate::Profile;
+    for name in Profile::NAMES {
+        let gate = Tollgate::builder()
+            .trust(
+                TrustedIssuer::new("https://as.test")
+                    .profile(Profile::named(name).unwrap())
+                    .audience("api")
+                    .allowed_clients(["app"]),
+            )
+            .build()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let issuer = gate.inner.issuers.get(0).unwrap();
+        assert!(
+            issuer
+                .header
+                .algorithms
+                .iter()
+                .all(|alg| alg.hmac_min_len() == 0),
+            "{name}: {:?}",
+            issuer.header.algorithms
+        );
+    }
 }

@@ -309,6 +309,10 @@ impl Introspection {
     /// new one), a WARN is logged once per episode, and `Diagnostics` counts it. A given-up JWT is
     /// accepted again on routine routes until its `exp`: they never ask the AS. Sensitive
     /// routes ask and refuse it again; a given-up opaque token is asked about again.
+    ///
+    /// The memory is the engine's, one for every trusted issuer (a revoked token is refused
+    /// whoever issued it): with several issuers that introspect, its bound is the sum of their
+    /// `revocation_capacity`.
     pub fn revocation_capacity(mut self, tokens: usize) -> Self {
         self.revocation_capacity = tokens;
         self
@@ -378,6 +382,11 @@ impl Introspection {
     pub(crate) fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
+    }
+
+    /// How many revocations this configuration asks the engine's memory to hold.
+    pub(crate) fn revocation_bound(&self) -> usize {
+        self.revocation_capacity
     }
 
     /// The configured endpoint, if any (the engine uses discovery otherwise).

@@ -44,7 +44,9 @@ pub(super) struct Inner {
     pub(super) unknown_opaque: TokenBucket,
     pub(super) shape: OpaqueShape,
     pub(super) cache: AnswerCache,
-    pub(super) revoked: RevocationMemory,
+    /// The engine's revocation memory, shared by every issuer's introspector: answers learnt
+    /// here are refused on every route, whoever issued the token.
+    pub(super) revoked: Arc<RevocationMemory>,
     pub(super) stats: Stats,
     pub(super) trouble: Trouble,
 }
@@ -76,11 +78,13 @@ pub(super) const TOO_MANY_PENDING: &str = "too many introspection calls are wait
 pub(super) const NO_SLOT: &str = "no introspection slot came free within the timeout";
 
 impl Introspector {
-    /// A configured endpoint ([`Introspection::endpoint`]) wins over `endpoint`.
+    /// A configured endpoint ([`Introspection::endpoint`]) wins over `endpoint`. Revocations
+    /// learnt go into `revoked`, the engine's memory (docs/ARCHITECTURE.md, "Caches").
     pub(crate) fn new(
         config: Introspection,
         client: reqwest::Client,
         endpoint: EndpointSource,
+        revoked: Arc<RevocationMemory>,
     ) -> Self {
         let endpoint = match &config.endpoint {
             Some(url) => EndpointSource::Fixed(url.clone()),
@@ -114,18 +118,17 @@ impl Introspector {
                     config.cache_max_bytes,
                     config.max_pending,
                 ),
-                revoked: RevocationMemory::new(config.revocation_capacity),
+                revoked,
                 stats: Stats::default(),
                 trouble: Trouble::default(),
             }),
         }
     }
 
-    /// Revocation memory: true while this verified token is remembered revoked.
-    ///
-    /// Synchronous and cheap: the engine asks on every request. While nothing is remembered,
-    /// one atomic load.
-    pub(crate) fn known_inactive(&self, hash: &TokenHash) -> bool {
+    /// Revocation memory: true while this verified token is remembered revoked (tests; the
+    /// engine asks its memory directly).
+    #[cfg(test)]
+    pub(super) fn known_inactive(&self, hash: &TokenHash) -> bool {
         self.inner.revoked.contains(hash)
     }
 
@@ -309,18 +312,21 @@ impl Introspector {
         self.inner.stats.shape_refused.load(Ordering::Relaxed)
     }
 
-    /// Tokens in the revocation memory (diagnostics).
-    pub(crate) fn revoked_tokens(&self) -> usize {
+    /// Tokens in the revocation memory (tests; diagnostics read the engine's memory).
+    #[cfg(test)]
+    pub(super) fn revoked_tokens(&self) -> usize {
         self.inner.revoked.len()
     }
 
-    /// Revocations given up because the revocation memory was full (diagnostics).
-    pub(crate) fn revocations_dropped(&self) -> u64 {
+    /// Revocations given up because the revocation memory was full (tests).
+    #[cfg(test)]
+    pub(super) fn revocations_dropped(&self) -> u64 {
         self.inner.revoked.dropped()
     }
 
-    /// Times the revocation memory reached its bound (diagnostics).
-    pub(crate) fn revocation_memory_full(&self) -> u64 {
+    /// Times the revocation memory reached its bound (tests).
+    #[cfg(test)]
+    pub(super) fn revocation_memory_full(&self) -> u64 {
         self.inner.revoked.full_episodes()
     }
 

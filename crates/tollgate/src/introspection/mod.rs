@@ -98,6 +98,7 @@ use config::ClientAuth;
 use config::Introspection;
 pub(crate) use introspector::{Introspector, Lookup};
 pub(crate) use principal::opaque_token_info;
+pub(crate) use revoked::RevocationMemory;
 pub use shape::OpaqueShape;
 
 /// Where the endpoint comes from.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::IntrospectionAnswer;
-use crate::claims::ClaimRules;
+use crate::claims::{self, ClaimRules};
 use crate::principal::{Scopes, StandardClaims, TokenFormat, TokenInfo};
 use crate::rejection::{InvalidToken, Responder};
 
@@ -30,7 +30,11 @@ pub(crate) fn opaque_token_info(
     if answer.not_access_token.is_some() {
         return Err(InvalidToken::NotAccessToken);
     }
-    if answer.iss.as_ref().is_some_and(|iss| *iss != rules.issuer) {
+    if answer
+        .iss
+        .as_ref()
+        .is_some_and(|iss| !rules.issuer.matches(iss))
+    {
         return Err(InvalidToken::Issuer);
     }
     let audience_ok = if answer.aud.is_empty() {
@@ -41,6 +45,11 @@ pub(crate) fn opaque_token_info(
     if !audience_ok {
         return Err(InvalidToken::Audience);
     }
+    // The issuer's roles and permissions claims, read from the answer as from a JWT: servers
+    // that introspect copy the token's claims into it (Keycloak, ZITADEL).
+    let switches = &rules.switches;
+    let roles = claims::strings_at(&answer.raw, &switches.roles, "roles")?;
+    let permissions = claims::strings_at(&answer.raw, &switches.permissions, "permissions")?;
     let standard = StandardClaims {
         issuer: answer.iss.clone(),
         subject: answer.sub.clone(),
@@ -50,6 +59,8 @@ pub(crate) fn opaque_token_info(
             .as_deref()
             .map(Scopes::parse)
             .unwrap_or_default(),
+        roles,
+        permissions,
         audiences: answer.aud.clone(),
         issued_at: answer.iat,
         expires_at: answer.exp,
@@ -72,14 +83,14 @@ pub(crate) fn opaque_token_info(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::issuer::{IssuerName, Tenants};
 
     fn rules() -> ClaimRules {
         ClaimRules {
-            issuer: "https://as.test".into(),
+            issuer: IssuerName::new("https://as.test", Tenants::Any),
             audiences: vec!["api".into()],
             leeway: 60,
-            allow_untyped: false,
-            accept_scp: false,
+            switches: claims::Switches::default(),
         }
     }
 

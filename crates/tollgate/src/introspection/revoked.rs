@@ -39,7 +39,7 @@ const SWEEP_INTERVAL: i64 = 60;
 
 /// The memory of revoked tokens: [`TokenHash`] to the Unix time (seconds) until which the token
 /// is refused.
-pub(super) struct RevocationMemory {
+pub(crate) struct RevocationMemory {
     shards: Box<[RwLock<HashMap<TokenHash, i64>>]>,
     /// Picks a token's shard; seeded per process, like the maps themselves.
     shard_of: RandomState,
@@ -68,7 +68,7 @@ struct Earliest {
 
 impl RevocationMemory {
     /// `capacity` is at least one (`Introspection::validate` refuses zero; clamped anyway).
-    pub(super) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             shard_of: RandomState::new(),
@@ -84,7 +84,7 @@ impl RevocationMemory {
 
     /// Whether `hash` is remembered revoked at `now()`. One atomic load while the memory is
     /// empty.
-    pub(super) fn contains(&self, hash: &TokenHash) -> bool {
+    pub(crate) fn contains(&self, hash: &TokenHash) -> bool {
         if self.len.load(Ordering::SeqCst) == 0 {
             return false;
         }
@@ -150,17 +150,17 @@ impl RevocationMemory {
     }
 
     /// Entries stored (expired ones until the next sweep included).
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len.load(Ordering::SeqCst)
     }
 
     /// Revocations given up because the memory was full.
-    pub(super) fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
     /// Times the memory reached its bound.
-    pub(super) fn full_episodes(&self) -> u64 {
+    pub(crate) fn full_episodes(&self) -> u64 {
         self.episodes.load(Ordering::Relaxed)
     }
 

@@ -122,7 +122,13 @@ fn introspector(config: Introspection, server: &MockAuthServer) -> Introspector 
 
 fn introspector_at(config: Introspection, url: String) -> Introspector {
     config.validate(&rules()).unwrap();
-    Introspector::new(config, http_client(), EndpointSource::Fixed(url))
+    let memory = own_memory(&config);
+    Introspector::new(config, http_client(), EndpointSource::Fixed(url), memory)
+}
+
+/// A revocation memory of the configured bound, as the engine makes for one issuer.
+fn own_memory(config: &Introspection) -> Arc<RevocationMemory> {
+    Arc::new(RevocationMemory::new(config.revocation_bound()))
 }
 
 async fn check(
@@ -1004,10 +1010,12 @@ async fn configured_endpoint_wins_over_the_source() {
         config.configured_endpoint(),
         Some(server.introspection_endpoint().as_str())
     );
+    let memory = own_memory(&config);
     let introspector = Introspector::new(
         config,
         http_client(),
         EndpointSource::Fixed("http://127.0.0.1:9/nowhere".into()),
+        memory,
     );
     check(&introspector, &server.opaque_token().issue(), MINUTE)
         .await

@@ -6,7 +6,7 @@ use reqwest::Url;
 use serde::Deserialize;
 
 use super::fetch::get_bounded;
-use super::{AuthServerMetadata, KeySetConfig};
+use super::{AuthServerMetadata, KeySetConfig, MetadataUrls};
 use crate::log::{debug, error, warn};
 use crate::url_rules::{UrlRole, UrlRules, for_log};
 
@@ -122,17 +122,32 @@ pub(super) struct RefusalsLogged {
     introspection_endpoint: bool,
 }
 
-/// Fetches the metadata of `issuer`: the RFC 8414 document, else the OpenID one.
+/// The metadata URLs to try for `issuer`, in order, as `which` says.
+fn urls_to_try(issuer: &str, which: &MetadataUrls) -> Result<Vec<Url>, String> {
+    Ok(match which {
+        MetadataUrls::Rfc8414First => metadata_urls(issuer)?.to_vec(),
+        MetadataUrls::OpenIdFirst => {
+            let [rfc8414, openid] = metadata_urls(issuer)?;
+            vec![openid, rfc8414]
+        }
+        MetadataUrls::Only(url) => {
+            vec![Url::parse(url).map_err(|err| format!("discovery URL {url:?}: {err}"))?]
+        }
+    })
+}
+
+/// Fetches the metadata of `issuer`: the RFC 8414 document, else the OpenID one (or in the
+/// order, or from the one URL, the configuration says).
 ///
-/// A document that fails its checks is discarded and the next one tried; when neither is
-/// usable, the error names what went wrong with each.
+/// A document that fails its checks is discarded and the next one tried; when none is usable,
+/// the error names what went wrong with each.
 pub(super) async fn discover(
     client: &reqwest::Client,
     issuer: &str,
     config: &KeySetConfig,
     logged: &mut RefusalsLogged,
 ) -> Result<(AuthServerMetadata, Url), String> {
-    let urls = metadata_urls(issuer)?;
+    let urls = urls_to_try(issuer, &config.metadata)?;
     let mut failures = Vec::with_capacity(urls.len());
     for url in urls {
         let outcome = match get_bounded(client, &url, config.fetch_timeout, config.max_body_bytes)

@@ -89,6 +89,9 @@ struct RawJwk {
     x: Option<String>,
     y: Option<String>,
     d: Option<serde_json::Value>,
+    /// Not an RFC 7517 member: Entra ID names the issuer (a `{tenantid}` template) whose
+    /// tokens a key may verify. Kept with the key, which then verifies only those.
+    issuer: Option<String>,
 }
 
 /// Why one JWK was left out.
@@ -119,6 +122,7 @@ struct Candidate {
     kid: Option<String>,
     alg: Algorithm,
     params: Params,
+    issuer: Option<String>,
 }
 
 impl Candidate {
@@ -148,10 +152,10 @@ impl Candidate {
     fn into_key(self, previous: Option<&KeySnapshot>) -> Result<Arc<VerifyKey>, Skip> {
         let fingerprint = self.fingerprint();
         if let Some(existing) = previous.and_then(|snapshot| {
-            snapshot
-                .keys()
-                .iter()
-                .find(|key| key.same_content(self.kid.as_deref(), self.alg, &fingerprint))
+            snapshot.keys().iter().find(|key| {
+                key.same_content(self.kid.as_deref(), self.alg, &fingerprint)
+                    && key.issuer.as_deref() == self.issuer.as_deref()
+            })
         }) {
             return Ok(Arc::clone(existing));
         }
@@ -167,12 +171,9 @@ impl Candidate {
         .map_err(|why| {
             Skip::Invalid(format!("the crypto library rejects the key: {why}").into())
         })?;
-        Ok(Arc::new(VerifyKey::public(
-            self.kid,
-            self.alg,
-            parsed,
-            fingerprint,
-        )))
+        let mut key = VerifyKey::public(self.kid, self.alg, parsed, fingerprint);
+        key.issuer = self.issuer.map(String::into_boxed_str);
+        Ok(Arc::new(key))
     }
 }
 
@@ -341,6 +342,7 @@ pub(crate) fn single_public_key(
         x: owned(jwk.x),
         y: owned(jwk.y),
         d: None,
+        issuer: None,
     };
     check_jwk(raw, &[alg])
         .and_then(|candidate| candidate.into_key(None))
@@ -417,6 +419,7 @@ fn check_jwk(raw: RawJwk, allowed: &[Algorithm]) -> Result<Candidate, Skip> {
         kid: raw.kid,
         alg,
         params,
+        issuer: raw.issuer,
     })
 }
 

@@ -21,7 +21,7 @@ use reqwest::Url;
 use tokio::sync::{Notify, watch};
 
 use super::discovery::{RefusalsLogged, discover};
-use super::fetch::get_bounded;
+use super::fetch::{Freshness, get_bounded};
 use super::jwk::parse_jwks;
 use super::snapshot::KeySnapshot;
 use super::{AuthServerMetadata, KeySetConfig, KeySource};
@@ -353,7 +353,14 @@ impl Shared {
         };
         self.current.store(Some(Arc::new(snapshot)));
         local.last_digest = Some(digest.as_ref().to_vec());
-        Ok(fetched.freshness.next_refresh(
+        // Some servers answer `no-cache` on a JWKS whose keys change once a month: their header
+        // would mean a fetch per `min_refresh`, so for them the interval decides.
+        let freshness = if config.honor_cache_control {
+            fetched.freshness
+        } else {
+            Freshness::Unspecified
+        };
+        Ok(freshness.next_refresh(
             config.refresh_interval,
             config.min_refresh,
             config.max_refresh,

@@ -62,11 +62,28 @@ impl std::fmt::Debug for KeySource {
     }
 }
 
+/// Which metadata documents discovery fetches, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MetadataUrls {
+    /// RFC 8414 §3.1 (inserted before the issuer's path), then OpenID Connect Discovery §4
+    /// (appended): the default.
+    Rfc8414First,
+    /// The same two, OpenID first: for servers known to serve no RFC 8414 document there.
+    OpenIdFirst,
+    /// This document only (`TrustedIssuer::discovery_url`).
+    Only(String),
+}
+
 /// Settings of a [`KeySet`]; defaults documented on the public builder.
 #[derive(Debug, Clone)]
 pub(crate) struct KeySetConfig {
     /// Where the keys come from.
     pub(crate) source: KeySource,
+    /// With [`KeySource::Discovery`]: which metadata documents, in which order.
+    pub(crate) metadata: MetadataUrls,
+    /// Whether the JWKS `Cache-Control` sets the refresh delay; when false,
+    /// `refresh_interval` always does (servers whose header says nothing about their keys).
+    pub(crate) honor_cache_control: bool,
     /// Algorithms the deployment accepts; keys for others are ignored.
     pub(crate) algorithms: Vec<Algorithm>,
     /// Refresh interval when the JWKS answer carries no usable `Cache-Control: max-age`.
@@ -204,6 +221,14 @@ impl KeySet {
     /// Waits until keys are loaded (at least one usable), or `timeout`; true when ready.
     pub(crate) async fn wait_ready(&self, timeout: Duration) -> bool {
         self.shared.wait_ready(timeout).await
+    }
+
+    /// The JWKS URI when it is configured rather than discovered.
+    pub(crate) fn configured_jwks_uri(&self) -> Option<&str> {
+        match &self.shared.config.source {
+            KeySource::JwksUri(uri) => Some(uri),
+            KeySource::Discovery { .. } | KeySource::Secret(_) => None,
+        }
     }
 
     /// The discovered metadata, once discovery has succeeded.

@@ -22,6 +22,9 @@ pub(crate) struct VerifyKey {
     pub(crate) kid: Option<String>,
     /// The one algorithm this key verifies.
     pub(crate) alg: Algorithm,
+    /// The issuer the JWK says it signs for (Entra ID's per-key `issuer`, possibly a
+    /// `{tenantid}` template): it then verifies only tokens of that issuer.
+    pub(crate) issuer: Option<Box<str>>,
     material: Material,
     /// The public parameters as published, so that a refresh recognises an unchanged JWK and
     /// keeps its `Arc` (the verified-token cache relies on that identity). Empty for HMAC.
@@ -45,6 +48,7 @@ impl VerifyKey {
         Self {
             kid,
             alg,
+            issuer: None,
             material: Material::Public(key),
             fingerprint,
         }
@@ -71,6 +75,7 @@ impl VerifyKey {
         Some(Self {
             kid: None,
             alg,
+            issuer: None,
             material: Material::Hmac(Box::new(hmac::Key::new(algorithm, secret))),
             fingerprint: Box::default(),
         })

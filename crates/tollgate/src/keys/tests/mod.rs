@@ -31,6 +31,8 @@ fn b64(bytes: &[u8]) -> String {
 fn config(source: KeySource) -> KeySetConfig {
     KeySetConfig {
         source,
+        metadata: super::MetadataUrls::Rfc8414First,
+        honor_cache_control: true,
         algorithms: ASYMMETRIC.to_vec(),
         refresh_interval: Duration::from_secs(60),
         min_refresh: Duration::from_millis(50),

@@ -3,13 +3,18 @@
 //! [`Config`] is the clap parser itself. Its options come in groups ([`Trust`],
 //! [`IntrospectionConfig`], [`Compatibility`]), each flattened into it and shown under its own
 //! heading in `--help`: a new option is one field in the group it belongs to (or a new group).
+//! The compatibility group, the profile and its narrow switches, is in `switches.rs`.
+
+mod switches;
+
+pub use switches::Compatibility;
 
 use std::ffi::OsString;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::builder::{BoolishValueParser, StyledStr};
+use clap::builder::StyledStr;
 use clap::error::{ContextKind, ContextValue};
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
 
@@ -63,7 +68,7 @@ pub struct Config {
     #[command(flatten)]
     pub introspection: IntrospectionConfig,
 
-    /// Switches for authorization servers that do not follow RFC 9068.
+    /// The server's profile, and the narrow switches for servers that do not follow RFC 9068.
     #[command(flatten)]
     pub compatibility: Compatibility,
 }
@@ -112,6 +117,56 @@ pub struct Trust {
         value_parser = non_blank
     )]
     pub jwks_uri: Option<String>,
+
+    /// Fetch the metadata from this URL instead of the issuer's
+    ///
+    /// Its `issuer` must still be --issuer. For a tenant template, the multi-tenant
+    /// document, e.g. for Entra ID v2.0:
+    /// `https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration`
+    #[arg(
+        verbatim_doc_comment,
+        long,
+        env = "TOLLGATE_DISCOVERY_URL",
+        value_name = "URL",
+        requires = "issuer",
+        conflicts_with = "jwks_uri",
+        value_parser = non_blank
+    )]
+    pub discovery_url: Option<String>,
+
+    /// A tenant a template issuer accepts (repeatable, or comma-separated)
+    ///
+    /// For an --issuer holding {tenantid}, such as
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0` (Entra ID multi-tenant).
+    #[arg(
+        verbatim_doc_comment,
+        long = "tenant",
+        env = "TOLLGATE_TENANT",
+        value_name = "ID",
+        value_delimiter = ',',
+        requires = "issuer",
+        value_parser = audience
+    )]
+    pub tenants: Vec<String>,
+
+    /// A template issuer accepts every tenant; weakens security
+    ///
+    /// **Weakens security**: anyone can create a tenant, so any tenant's users and
+    /// applications can get tokens this API accepts; the audience alone keeps them out.
+    #[arg(
+        verbatim_doc_comment,
+        long,
+        env = "TOLLGATE_ANY_TENANT",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        default_value = "false",
+        requires = "issuer",
+        conflicts_with = "tenants",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub any_tenant: bool,
 }
 
 /// How the sensitive routes ask the authorization server about a token (RFC 7662).
@@ -184,47 +239,6 @@ impl fmt::Debug for IntrospectionConfig {
             .field("freshness", &self.freshness)
             .finish()
     }
-}
-
-/// Switches for authorization servers that do not follow RFC 9068. Each takes `=true` or
-/// `=false`, and its variable `true`/`false` (or `1`/`0`, `yes`/`no`, `on`/`off`).
-#[derive(Args, Clone, Debug, Default, PartialEq, Eq)]
-#[command(next_help_heading = "Compatibility")]
-pub struct Compatibility {
-    /// Accept untyped tokens (Keycloak, Entra ID, Okta...); weakens security
-    ///
-    /// Accepts `typ: JWT` or no typ, and relaxes the claims RFC 9068 requires
-    /// (`sub`, `client_id`, `iat`, `jti`; `azp` stands in for `client_id`).
-    /// **Weakens security**: without `typ`, an ID token could pass for an access token;
-    /// tollgate still refuses tokens carrying `nonce` or `at_hash`. Defaults to off.
-    #[arg(
-        verbatim_doc_comment,
-        long,
-        env = "TOLLGATE_ALLOW_UNTYPED_TOKENS",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        default_value = "false",
-        value_parser = BoolishValueParser::new()
-    )]
-    pub allow_untyped_tokens: bool,
-
-    /// Read scopes from an `scp` claim or a `scope` array
-    ///
-    /// Defaults to off: only the space-separated `scope` string of RFC 9068 §2.2.3.
-    #[arg(
-        verbatim_doc_comment,
-        long,
-        env = "TOLLGATE_ACCEPT_SCP_CLAIM",
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        default_value = "false",
-        value_parser = BoolishValueParser::new()
-    )]
-    pub accept_scp_claim: bool,
 }
 
 impl Default for Config {
@@ -385,6 +399,26 @@ mod tests {
             "5",
             "--allow-untyped-tokens",
             "--accept-scp-claim=true",
+            "--tenant=t1,t2",
+            "--profile",
+            "keycloak",
+            "--accept-typ-jwt=false",
+            "--accept-missing-typ",
+            "--client-id-claim=cid,azp",
+            "--scope-claim",
+            "scp-array",
+            "--roles-claim=realm_access.roles",
+            "--roles-claim",
+            "resource_access.api.roles",
+            "--permissions-claim=permissions",
+            "--jti=alias:uti",
+            "--require-subject=false",
+            "--require-issued-at=true",
+            "--audience-policy=empty-with-client",
+            "--allowed-client=web,cli",
+            "--require-claim=token_use=access",
+            "--require-claim-present=uid",
+            "--forbid-claim=azp",
         ]);
         assert_eq!(config.listen.port(), 0);
         assert_eq!(config.trust.issuer.as_deref(), Some("https://as.example"));
@@ -403,6 +437,49 @@ mod tests {
         assert_eq!(introspection.freshness, Duration::from_secs(5));
         assert!(config.compatibility.allow_untyped_tokens);
         assert!(config.compatibility.accept_scp_claim);
+        assert_eq!(config.trust.tenants, ["t1", "t2"]);
+        // The metadata from elsewhere: instead of a JWKS URI, not with one.
+        let discovery = [
+            "--issuer=https://as.example",
+            "--audience=a",
+            "--discovery-url",
+        ];
+        let url = "https://as.example/.well-known/openid-configuration";
+        let parsed = self::config(&[&discovery[..], &[url]].concat());
+        assert_eq!(parsed.trust.discovery_url.as_deref(), Some(url));
+        assert!(
+            mistake(&[&discovery[..], &[url, "--jwks-uri=https://as.example/j"]].concat())
+                .contains("cannot be used with")
+        );
+        let c = &config.compatibility;
+        assert_eq!(c.profile, "keycloak");
+        assert_eq!(
+            (c.accept_typ_jwt, c.accept_missing_typ),
+            (Some(false), Some(true))
+        );
+        assert_eq!(
+            c.client_id_claims,
+            [tollgate::ClientIdClaim::Cid, tollgate::ClientIdClaim::Azp]
+        );
+        assert_eq!(c.scope_claims, [tollgate::ScopeSource::ScpArray]);
+        assert_eq!(
+            c.roles_claims,
+            ["realm_access.roles", "resource_access.api.roles"]
+        );
+        assert_eq!(c.permissions_claims, ["permissions"]);
+        assert_eq!(c.jti, Some(tollgate::JtiPolicy::alias("uti")));
+        assert_eq!(
+            (c.require_subject, c.require_issued_at),
+            (Some(false), Some(true))
+        );
+        assert_eq!(
+            c.audience_policy,
+            Some(tollgate::AudiencePolicy::EmptyWithClientAllowlist)
+        );
+        assert_eq!(c.allowed_clients, ["web", "cli"]);
+        assert_eq!(c.require_claims, [("token_use".into(), "access".into())]);
+        assert_eq!(c.require_claims_present, ["uid"]);
+        assert_eq!(c.forbid_claims, ["azp"]);
         assert!(!format!("{config:?}").contains("s3cret"), "{config:?}");
     }
 
@@ -413,6 +490,31 @@ mod tests {
         let on = config(&["--allow-untyped-tokens=1", "--accept-scp-claim=on"]);
         assert!(on.compatibility.allow_untyped_tokens && on.compatibility.accept_scp_claim);
         assert!(mistake(&["--accept-scp-claim=maybe"]).contains("--accept-scp-claim"));
+    }
+
+    #[test]
+    fn profiles_take_exactly_their_names() {
+        for name in tollgate::Profile::NAMES {
+            assert_eq!(config(&["--profile", name]).compatibility.profile, name);
+        }
+        for bad in ["Keycloak", "entra_v2", "entra", "spring"] {
+            let error = mistake(&["--profile", bad]);
+            assert!(error.contains("possible values"), "{bad}: {error}");
+            assert!(error.contains("spring-authorization-server"), "{error}");
+        }
+        assert_eq!(config(&[]).compatibility.profile, "strict");
+        assert!(
+            mistake(&[
+                "--any-tenant",
+                "--tenant=t",
+                "--issuer=https://x",
+                "--audience=a"
+            ])
+            .contains("cannot be used with")
+        );
+        assert!(mistake(&["--jti=sometimes"]).contains("alias:NAME"));
+        assert!(mistake(&["--require-claim=token_use"]).contains("NAME=VALUE"));
+        assert!(mistake(&["--client-id-claim=sub"]).contains("possible values"));
     }
 
     #[test]
@@ -489,6 +591,30 @@ mod tests {
                 "TOLLGATE_ALLOW_UNTYPED_TOKENS",
             ),
             ("--accept-scp-claim[=<BOOL>]", "TOLLGATE_ACCEPT_SCP_CLAIM"),
+            ("--discovery-url <URL>", "TOLLGATE_DISCOVERY_URL"),
+            ("--tenant <ID>", "TOLLGATE_TENANT"),
+            ("--any-tenant[=<BOOL>]", "TOLLGATE_ANY_TENANT"),
+            ("--profile <NAME>", "TOLLGATE_PROFILE"),
+            ("--accept-typ-jwt[=<BOOL>]", "TOLLGATE_ACCEPT_TYP_JWT"),
+            (
+                "--accept-missing-typ[=<BOOL>]",
+                "TOLLGATE_ACCEPT_MISSING_TYP",
+            ),
+            ("--client-id-claim <NAME>", "TOLLGATE_CLIENT_ID_CLAIM"),
+            ("--scope-claim <FORM>", "TOLLGATE_SCOPE_CLAIM"),
+            ("--roles-claim <PATH>", "TOLLGATE_ROLES_CLAIM"),
+            ("--permissions-claim <NAME>", "TOLLGATE_PERMISSIONS_CLAIM"),
+            ("--jti <POLICY>", "TOLLGATE_JTI"),
+            ("--require-subject[=<BOOL>]", "TOLLGATE_REQUIRE_SUBJECT"),
+            ("--require-issued-at[=<BOOL>]", "TOLLGATE_REQUIRE_ISSUED_AT"),
+            ("--audience-policy <POLICY>", "TOLLGATE_AUDIENCE_POLICY"),
+            ("--allowed-client <ID>", "TOLLGATE_ALLOWED_CLIENT"),
+            ("--require-claim <NAME=VALUE>", "TOLLGATE_REQUIRE_CLAIM"),
+            (
+                "--require-claim-present <NAME>",
+                "TOLLGATE_REQUIRE_CLAIM_PRESENT",
+            ),
+            ("--forbid-claim <NAME>", "TOLLGATE_FORBID_CLAIM"),
         ] {
             assert!(help.contains(flag), "{flag} missing:\n{help}");
             assert!(
