@@ -131,6 +131,7 @@ mod policy;
 mod principal;
 mod rejection;
 mod requirement;
+mod rules;
 pub mod store;
 #[cfg(feature = "tower-http")]
 pub mod tower_http;
