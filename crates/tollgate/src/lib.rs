@@ -115,6 +115,7 @@ mod diagnostics;
 pub(crate) mod dpop;
 mod engine;
 mod error;
+pub mod events;
 #[cfg(feature = "axum")]
 mod extract;
 #[cfg(feature = "fuzzing")]
