@@ -64,9 +64,10 @@ mod memory;
 #[allow(unused_imports)] // `Diagnostics` and the store task will read them
 pub(crate) use memory::{ApplyReport, RuleMemory, RuleStats};
 
-/// The default bound on rules held (one per issuer and target): about 2 MiB with typical
-/// identifiers. With 24-hour rules (the default [`Lifetimes`]), it holds a sustained rate of
-/// one new rule every 8.6 seconds.
+/// The default bound on rules held (one per issuer and target): about 1.5 MiB with 36-byte
+/// identifiers (UUIDs), twice that for the moment a writer copies an issuer's rules. With
+/// 24-hour rules (the default [`Lifetimes`]), it holds a sustained rate of one new rule every
+/// 8.6 seconds.
 pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
 
 /// The longest issuer a rule may name, in bytes (the shared store's wire format allows the
