@@ -210,8 +210,13 @@ impl Transmitter {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.token_issuers = issuers.into_iter().map(Into::into).collect();
-        self.token_issuers.dedup();
+        self.token_issuers.clear();
+        for issuer in issuers {
+            let issuer = issuer.into();
+            if !self.token_issuers.contains(&issuer) {
+                self.token_issuers.push(issuer);
+            }
+        }
         self
     }
 

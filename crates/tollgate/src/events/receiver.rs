@@ -391,7 +391,7 @@ impl ReceiverBuilder {
     /// # Errors
     ///
     /// A [`ConfigError`] naming the first problem: no transmitter, an empty audience, issuer
-    /// or token issuer, one transmitter twice, a leeway above one hour, a zero lifetime, a
+    /// or token issuer, a transmitter without token issuers, one transmitter twice, a leeway above one hour, a zero lifetime, a
     /// body bound of zero or above 1 MiB, an authorization value that cannot be a header.
     pub fn build(
         self,
@@ -412,11 +412,13 @@ impl ReceiverBuilder {
         }
         for (index, transmitter) in self.transmitters.iter().enumerate() {
             if transmitter.issuer.is_empty()
+                || transmitter.token_issuers.is_empty()
                 || transmitter.token_issuers.iter().any(String::is_empty)
             {
                 return Err(ConfigError::new(
                     ConfigErrorKind::Missing,
-                    "a security-event transmitter has an empty issuer or token issuer",
+                    "a security-event transmitter has an empty issuer, no token issuer, or an \
+                     empty one",
                 ));
             }
             if self.transmitters[..index]

@@ -516,6 +516,10 @@ fn the_builder_refuses_what_cannot_work() {
         build(
             SecurityEventReceiver::builder(AUD).transmitter(transmitter().only_token_issuers([""])),
         ),
+        build(
+            SecurityEventReceiver::builder(AUD)
+                .transmitter(transmitter().only_token_issuers(Vec::<String>::new())),
+        ),
     ]
     .map(|result| result.unwrap_err().kind());
     use crate::ConfigErrorKind::*;
@@ -531,8 +535,29 @@ fn the_builder_refuses_what_cannot_work() {
             Bounds,
             Bounds,
             Credentials,
+            Missing,
             Missing
         ]
     );
     assert!(build(SecurityEventReceiver::builder(AUD).transmitter(transmitter())).is_ok());
+}
+
+#[tokio::test]
+async fn a_transmitter_for_other_issuers_only_may_not_revoke_its_own_tokens() {
+    let server = MockAuthServer::start().await;
+    let other = "https://users.example";
+    let transmitter = Transmitter::new(server.issuer())
+        .only_token_issuers([other, other])
+        .token_issuer(other);
+    assert_eq!(transmitter.token_issuers(), [other]);
+    let receiver = SecurityEventReceiver::builder(AUD)
+        .transmitter(transmitter)
+        .build(MockKeys::of(&server), Collect::default())
+        .unwrap();
+    let own = set(&server, EventType::AccountDisabled).sign();
+    assert_eq!(refused(&receiver, &own).await, Some("access_denied"));
+    let theirs = set(&server, EventType::AccountDisabled)
+        .subject(Subject::iss_sub(other, "alice"))
+        .sign();
+    assert!(receiver.receive_at(&theirs, NOW).await.is_ok());
 }
