@@ -114,6 +114,14 @@
 //! certificate's DER (`cnf.x5t#S256`, RFC 8705 §3.1). [`dpop::DpopKey::proof`] makes the proofs
 //! a client sends with such a token, and every wrong proof a resource server must refuse.
 //!
+//! # Security events
+//!
+//! [`MockAuthServer::security_event`] makes the Security Event Tokens (RFC 8417) a Shared
+//! Signals transmitter sends (CAEP `session-revoked` and `credential-change`, the RISC account
+//! events, the OAuth draft's `token-revoked`, ...), signed with the server's keys, with every
+//! member overridable into the SETs a receiver must refuse; `events::push` (feature
+//! `testing`) delivers one as RFC 8935 §2.1 says. See the [`events`] module.
+//!
 //! # Server shapes
 //!
 //! [`MockAuthServerBuilder::shape`] makes the server imitate a real authorization server
@@ -177,6 +185,7 @@ mod builder;
 pub mod challenge;
 mod counters;
 pub mod dpop;
+pub mod events;
 mod faults;
 mod http;
 mod keys;

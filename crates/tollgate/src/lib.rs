@@ -118,6 +118,7 @@ mod diagnostics;
 pub(crate) mod dpop;
 mod engine;
 mod error;
+pub mod events;
 #[cfg(feature = "axum")]
 mod extract;
 #[cfg(feature = "fuzzing")]
@@ -134,6 +135,7 @@ mod policy;
 mod principal;
 mod rejection;
 mod requirement;
+mod rules;
 pub mod store;
 #[cfg(feature = "tower-http")]
 pub mod tower_http;
