@@ -112,9 +112,8 @@ pub mod bearer;
 mod builder;
 mod claims;
 mod diagnostics;
-// Sender-constrained tokens (RFC 9449, RFC 8705): the checks exist, but the engine does not
-// call them yet; the integration step wires them in once the engine restructure has landed.
-#[allow(dead_code)]
+// Sender-constrained tokens (RFC 9449, RFC 8705): proofs, bindings, replay, nonces; called
+// for each request by `request`.
 pub(crate) mod dpop;
 mod engine;
 mod error;
@@ -131,9 +130,11 @@ mod json;
 mod jws;
 mod keys;
 pub mod layer;
+pub mod metadata;
 mod policy;
 mod principal;
 mod rejection;
+mod request;
 mod requirement;
 mod rules;
 pub mod store;
@@ -146,6 +147,7 @@ pub use alg::{Algorithm, UnknownAlgorithm};
 pub use builder::TollgateBuilder;
 pub use claims::{AudiencePolicy, ClientIdClaim, JtiPolicy, ScopeSource};
 pub use diagnostics::{Diagnostics, IssuerDiagnostics};
+pub use dpop::{ClientCertificate, Dpop, SenderConstraint};
 pub use engine::Tollgate;
 pub use error::{ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
@@ -154,6 +156,7 @@ pub use introspection::config::Introspection;
 pub use issuer::{Profile, TrustedIssuer};
 pub use layer::make::TollgateLayer;
 pub use layer::service::TollgateService;
+pub use metadata::{ResourceMetadata, ResourceMetadataService};
 pub use policy::{PolicyTable, PolicyTableBuilder};
 pub use principal::{Principal, Scopes, TokenFormat};
 pub use rejection::{InvalidToken, Rejection, RejectionBody, Unavailable};

@@ -61,9 +61,16 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 
 use crate::Tollgate;
-use crate::engine::Step;
 use crate::policy::PolicyTable;
 use crate::rejection::Rejection;
+use crate::request::{Decision, RequestView};
+
+/// The nonce a DPoP request's answer should carry in `DPoP-Nonce` (RFC 9449 §8.2), left in the
+/// request extensions by [`Authorize`] when the proof carried the previous nonce: the adapter
+/// cannot add it to the inner service's answer itself, so a handler or an outer layer may.
+/// The layer of [`Tollgate::layer`] adds it by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpopNonce(pub http::HeaderValue);
 
 /// The engine as a `tower_http::auth::AsyncAuthorizeRequest`: each request is judged by the
 /// requirement its [`PolicyTable`] row gives, and gets its [`Principal`](crate::Principal) in
@@ -182,27 +189,32 @@ where
         if requirement.public {
             return decided(Ok(request));
         }
-        let step = match crate::bearer::extract(request.headers(), request.uri().query()) {
-            Ok(token) => gate.begin(token, requirement),
-            Err(rejection) => Step::Done(Err(rejection)),
-        };
-        match step {
-            Step::Done(Ok(principal)) => {
-                gate.accept(&mut request, principal);
+        match gate.decide(&RequestView::of(&request), requirement) {
+            Decision::Done(Ok(accepted)) => {
+                let nonce = gate.accept_with_nonce(&mut request, accepted);
+                // The adapter cannot touch the inner service's answer: a nonce to hand out
+                // on success (RFC 9449 §8.2) is left in the request extensions instead.
+                if let Some(nonce) = nonce {
+                    request.extensions_mut().insert(DpopNonce(nonce));
+                }
                 decided(Ok(request))
             }
-            Step::Done(Err(rejection)) => decided(refuse(&rejection)),
-            Step::Pending(pending) => {
+            Decision::Done(Err(refusal)) => {
+                decided(Err(gate.render_refusal(&refusal).map(ResB::from)))
+            }
+            Decision::Wait(check) => {
                 let gate = gate.clone();
-                let requirement = Arc::clone(requirement);
                 AuthorizeFuture {
                     state: State::Waiting(Box::pin(async move {
-                        match gate.finish(pending, &requirement).await {
-                            Ok(principal) => {
-                                gate.accept(&mut request, principal);
+                        match check.await {
+                            Ok(accepted) => {
+                                if let Some(nonce) = gate.accept_with_nonce(&mut request, accepted)
+                                {
+                                    request.extensions_mut().insert(DpopNonce(nonce));
+                                }
                                 Ok(request)
                             }
-                            Err(rejection) => Err(gate.render(&rejection).map(ResB::from)),
+                            Err(refusal) => Err(gate.render_refusal(&refusal).map(ResB::from)),
                         }
                     })),
                 }

@@ -126,19 +126,24 @@ impl Confirmation {
     /// `DPoP` (case-insensitive, RFC 6749 §5.1) without it is refused, since the proof could
     /// not be checked against anything. A `token_type` other than `DPoP` next to `cnf.jkt`
     /// breaks RFC 9449 §6.2, but the key binding is still enforced rather than the token
-    /// refused.
+    /// refused. Keycloak says the same in `typ` (it copies its tokens' `typ` claim, `DPoP`
+    /// for a DPoP-bound token), which counts alike.
     pub(crate) fn from_introspection(answer: &Map<String, Value>) -> Result<Self, BindingError> {
         let confirmation = Self::from_claims(answer)?;
-        let says_dpop = answer
-            .get("token_type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| t.eq_ignore_ascii_case("DPoP"));
+        let is_dpop = |name: &str| {
+            answer
+                .get(name)
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("DPoP"))
+        };
+        let says_dpop = is_dpop("token_type") || is_dpop("typ");
         if says_dpop && confirmation.jkt.is_none() {
             return Err(BindingError::DpopWithoutKey);
         }
         Ok(confirmation)
     }
 
+    #[cfg(test)]
     /// True when the token must come with a DPoP proof.
     pub(crate) fn is_dpop_bound(&self) -> bool {
         self.jkt.is_some()

@@ -158,4 +158,15 @@ impl Tollgate {
     pub(crate) fn accept<B>(&self, request: &mut http::Request<B>, principal: crate::Principal) {
         request.extensions_mut().insert(principal);
     }
+
+    /// Hands an accepted request its principal; the nonce its answer should carry.
+    #[cfg_attr(not(feature = "tower-http"), allow(dead_code))]
+    pub(crate) fn accept_with_nonce<B>(
+        &self,
+        request: &mut http::Request<B>,
+        accepted: crate::request::Accepted,
+    ) -> Option<http::HeaderValue> {
+        request.extensions_mut().insert(accepted.principal);
+        accepted.nonce
+    }
 }
