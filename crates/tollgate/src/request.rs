@@ -33,7 +33,7 @@ use crate::dpop::error::ChallengeCode;
 use crate::dpop::error::ProofError;
 use crate::dpop::nonce::NonceStatus;
 use crate::dpop::proof::{self, ProofRequest, VerifiedProof};
-use crate::dpop::replay::ReplayError;
+use crate::dpop::replay::{ReplayError, ReplayKey};
 use crate::engine::{Step, now};
 use crate::log::{debug, warn};
 use crate::principal::Principal;
@@ -65,7 +65,16 @@ impl<'a> RequestView<'a> {
 pub(crate) struct Accepted {
     pub(crate) principal: Principal,
     pub(crate) nonce: Option<HeaderValue>,
+    /// The proof accepted with the request, recorded in its extensions.
+    pub(crate) proof: Option<RecordedProof>,
 }
+
+/// The proof an earlier tollgate layer accepted for this request, in its extensions: a route
+/// annotation behind [`Tollgate::layer`] checks the same request again, and must not take
+/// its proof for a replay. Only tollgate inserts it (a client cannot set extensions), and it
+/// counts only for the very proof it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecordedProof(pub(crate) ReplayKey);
 
 /// A refused request: why, and which challenges the answer carries.
 #[derive(Debug)]
@@ -176,6 +185,7 @@ impl Tollgate {
                     return Decision::Done(Ok(Accepted {
                         principal,
                         nonce: None,
+                        proof: None,
                     }));
                 }
                 let certificate = view.extensions.get::<ClientCertificate>();
@@ -229,6 +239,7 @@ impl Tollgate {
         Ok(Accepted {
             principal,
             nonce: None,
+            proof: None,
         })
     }
 
@@ -266,11 +277,14 @@ impl Tollgate {
             Ok(proof) => proof,
             Err(error) => return refuse(proof_refusal(error)),
         };
+        let recorded =
+            view.extensions.get::<RecordedProof>() == Some(&RecordedProof(proof.replay.key));
         match self.begin(token, requirement) {
             Step::Done(Ok(principal)) => {
                 let certificate = view.extensions.get::<ClientCertificate>();
-                let bound = self.bind_dpop(principal, &proof, certificate, requirement, now);
-                if bound.is_ok() && dpop.replay.is_shared() {
+                let bound =
+                    self.bind_dpop(principal, &proof, certificate, requirement, now, recorded);
+                if bound.is_ok() && dpop.replay.is_shared() && !recorded {
                     let gate = self.clone();
                     let requirement = Arc::clone(requirement);
                     return Decision::Wait(Box::pin(async move {
@@ -290,8 +304,17 @@ impl Tollgate {
                         .await
                         .map_err(|rejection| gate.refusal(rejection, &requirement, None, true))?;
                     // The proof's window is counted from when it was checked.
-                    let accepted =
-                        gate.bind_dpop(principal, &proof, certificate.as_ref(), &requirement, now)?;
+                    let accepted = gate.bind_dpop(
+                        principal,
+                        &proof,
+                        certificate.as_ref(),
+                        &requirement,
+                        now,
+                        recorded,
+                    )?;
+                    if recorded {
+                        return Ok(accepted);
+                    }
                     gate.record_shared(accepted, &proof, &requirement, now)
                         .await
                 }))
@@ -308,6 +331,7 @@ impl Tollgate {
         certificate: Option<&ClientCertificate>,
         requirement: &Requirement,
         now: i64,
+        recorded: bool,
     ) -> Outcome {
         let info = principal.info();
         let issuer = Some(info.issuer_index);
@@ -329,8 +353,9 @@ impl Tollgate {
         let Some(dpop) = self.inner.dpop.as_ref() else {
             return refuse(Rejection::MissingToken);
         };
-        // RFC 9449 §11.1: only now, with the binding checked, does the proof take room.
-        if let Err(error) = dpop.replay.first_use(&proof.replay, now) {
+        // RFC 9449 §11.1: only now, with the binding checked, does the proof take room. A
+        // proof an outer tollgate layer accepted for this very request is not a replay.
+        if !recorded && let Err(error) = dpop.replay.first_use(&proof.replay, now) {
             return refuse(self.replay_refusal(error));
         }
         // RFC 9449 §8.2: a proof with the previous nonce passes; the answer hands out the
@@ -341,7 +366,11 @@ impl Tollgate {
             }
             _ => None,
         };
-        Ok(Accepted { principal, nonce })
+        Ok(Accepted {
+            principal,
+            nonce,
+            proof: Some(RecordedProof(proof.replay.key)),
+        })
     }
 
     /// With a shared replay cache, the store's word after the local cache's.

@@ -18,7 +18,7 @@ use tower_service::Service;
 use super::body::ResponseBody;
 use crate::Tollgate;
 use crate::rejection::DPOP_NONCE;
-use crate::request::{Accepted, Waiting};
+use crate::request::Waiting;
 
 /// The part of a check that waits for the network (a key refetch, an introspection call, a
 /// shared replay store).
@@ -125,9 +125,9 @@ where
                     gate,
                     ..
                 },
-                Some(Ok(Accepted { principal, nonce })),
+                Some(Ok(accepted)),
             ) => {
-                gate.accept(&mut request, principal);
+                let nonce = gate.accept_with_nonce(&mut request, accepted);
                 state.set(State::Calling {
                     future: service.call(request),
                     nonce,

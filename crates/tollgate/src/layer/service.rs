@@ -11,7 +11,7 @@ use super::future::ResponseFuture;
 use crate::Tollgate;
 use crate::log::{debug, trace};
 use crate::policy::PolicyTable;
-use crate::request::{Accepted, Decision, RequestView};
+use crate::request::{Decision, RequestView};
 use crate::requirement::Requirement;
 
 /// Authenticates every request with a bearer token; see the [module docs](crate::layer).
@@ -97,9 +97,12 @@ where
         return ResponseFuture::calling(inner.call(request), None);
     }
     match gate.decide(&RequestView::of(&request), requirement) {
-        Decision::Done(Ok(Accepted { principal, nonce })) => {
-            trace!("request accepted for subject {:?}", principal.subject());
-            gate.accept(&mut request, principal);
+        Decision::Done(Ok(accepted)) => {
+            trace!(
+                "request accepted for subject {:?}",
+                accepted.principal.subject()
+            );
+            let nonce = gate.accept_with_nonce(&mut request, accepted);
             ResponseFuture::calling(inner.call(request), nonce)
         }
         Decision::Done(Err(refusal)) => ResponseFuture::rejected(gate.render_refusal(&refusal)),

@@ -153,6 +153,14 @@ impl PolicyTable {
         })
     }
 
+    /// Every requirement of the table, the default's included.
+    pub(crate) fn requirements(&self) -> impl Iterator<Item = &Requirement> {
+        self.rules
+            .iter()
+            .map(|rule| &*rule.requirement)
+            .chain(std::iter::once(&*self.default))
+    }
+
     /// The requirement for a request, judged as described [above](Self).
     ///
     /// A path without `%` costs one pass over its bytes and one pass over the rules per reading

@@ -13,7 +13,7 @@ use http_body_util::BodyExt as _;
 use super::*;
 use crate::principal::{Principal, StandardClaims, TokenFormat, TokenInfo};
 use crate::rejection::{InvalidToken, Rejection, Schemes};
-use crate::request::Refusal;
+use crate::request::{Accepted, Refusal};
 
 /// An inner service that counts its calls and answers whether the request carried a principal.
 #[derive(Clone, Default)]
@@ -138,6 +138,7 @@ async fn checking_waits_then_an_accepted_request_reaches_the_service_with_its_pr
         Ok(Accepted {
             principal: receive.await.unwrap(),
             nonce: None,
+            proof: None,
         })
     });
     let mut future = pin!(Future::checking(
