@@ -14,7 +14,8 @@ use tollgate::{Principal, Requirement, TokenFormat, Tollgate};
 use super::Decision;
 use super::request_log::{self, Checked};
 
-/// The API: `GET /health` (no token), `GET /me` (any valid token), `GET /photos` (scope
+/// The API: `GET /health` (no token), `GET /.well-known/oauth-protected-resource` (the RFC
+/// 9728 document, when the gate has one), `GET /me` (any valid token), `GET /photos` (scope
 /// `read`), and the sensitive `POST /admin/users`, `DELETE /admin/users/{id}` (scope `admin`)
 /// and `POST /payments` (scope `payments`), whose tokens the authorization server confirms by
 /// introspection, reusing an answer for at most `freshness`.
@@ -45,6 +46,15 @@ pub fn app(gate: &Tollgate, freshness: Duration) -> Router {
             delete(delete_user).route_layer(sensitive("admin")),
         )
         .route("/payments", post(pay).route_layer(sensitive("payments")));
+    // RFC 9728: how a client finds the authorization server, before it has a token.
+    // At the well-known path and at its path-suffixed form (RFC 9728 §3.1).
+    let mut routes = routes;
+    if let Some(metadata) = gate.resource_metadata_service() {
+        let paths: Vec<String> = metadata.paths().map(str::to_owned).collect();
+        for path in paths {
+            routes = routes.route_service(&path, metadata.clone());
+        }
+    }
     request_log::logged(routes)
 }
 
