@@ -882,3 +882,50 @@ async fn dpop_off_refuses_bound_tokens_and_the_environment_sets_the_mode() {
         tollgate::SenderConstraint::DpopRequired
     );
 }
+
+#[tokio::test]
+async fn account_security_asks_for_a_step_up_exactly_as_rfc_9470_says() {
+    let api = start(config()).await;
+    let mock = api.mock();
+    let now = tollgate_mock::testing::unix_now();
+    let mfa = protected_api::STEP_UP_ACR;
+    for (what, token) in [
+        (
+            "a password login",
+            mock.token()
+                .claim("acr", "pwd")
+                .claim("auth_time", now)
+                .sign(),
+        ),
+        (
+            "no auth_time while a max age applies",
+            mock.token().claim("acr", mfa).sign(),
+        ),
+        (
+            "an old login",
+            mock.token()
+                .claim("acr", mfa)
+                .claim("auth_time", now - 3600)
+                .sign(),
+        ),
+        ("no acr", mock.token().claim("auth_time", now).sign()),
+    ] {
+        let answer = api.get("/account/security", Some(&token)).await;
+        assert_eq!(answer.status, 401, "{what}: {answer:?}");
+        assert_eq!(
+            answer.error().as_deref(),
+            Some("insufficient_user_authentication"),
+            "{what}"
+        );
+        assert_eq!(answer.param("acr_values").as_deref(), Some(mfa), "{what}");
+        assert_eq!(answer.param("max_age").as_deref(), Some("300"), "{what}");
+    }
+    let fresh = mock
+        .token()
+        .claim("acr", mfa)
+        .claim("auth_time", now - 5)
+        .sign();
+    let answer = api.get("/account/security", Some(&fresh)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["acr"], mfa);
+}

@@ -46,7 +46,7 @@ use tollgate_mock::{MockAuthServer, Shape};
 
 pub use config::{Compatibility, Config, DEFAULT_LISTEN, IntrospectionConfig, SenderConfig, Trust};
 pub use request_log::Decision;
-pub use routes::{Me, app};
+pub use routes::{Me, STEP_UP_ACR, STEP_UP_MAX_AGE, app, step_up};
 
 /// The realm of the API's `WWW-Authenticate` challenges.
 pub const REALM: &str = "protected-api";
@@ -380,6 +380,11 @@ impl Server {
         writeln!(
             out,
             "  POST   /payments           scope payments, sensitive"
+        )?;
+        writeln!(
+            out,
+            "  GET    /account/security   acr {STEP_UP_ACR} within {} s (step-up, RFC 9470)",
+            STEP_UP_MAX_AGE.as_secs()
         )?;
         writeln!(
             out,

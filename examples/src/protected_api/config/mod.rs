@@ -32,6 +32,7 @@ Routes:
   POST   /admin/users        scope admin (sensitive: introspected)
   DELETE /admin/users/{id}   scope admin (sensitive: introspected)
   POST   /payments           scope payments (sensitive: introspected)
+  GET    /account/security   acr urn:tollgate:mfa within 300 s (step-up, RFC 9470)
   GET    /.well-known/oauth-protected-resource   RFC 9728 metadata, no token needed
 
 Logs (stderr, RUST_LOG, default info): one line per request with method, path, status and
