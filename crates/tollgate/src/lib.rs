@@ -21,6 +21,10 @@
 //!   headers as the layer does, and [`Tollgate::render`] answers a [`Rejection`] as the layer
 //!   would.
 //! - [`Tollgate::diagnostics`] reports the key set, the caches and the introspection counters.
+//! - Sender-constrained tokens: DPoP (RFC 9449, [`Dpop`], [`TollgateBuilder::dpop`]) and
+//!   certificate-bound tokens (RFC 8705, [`ClientCertificate`]), required or allowed per issuer
+//!   and per route ([`SenderConstraint`]); [`Tollgate::validate_request`] checks a whole
+//!   request. [`metadata`] serves the RFC 9728 protected resource metadata.
 //!
 //! # How a request flows
 //!
@@ -31,7 +35,7 @@
 //! | step | what it decides | module |
 //! |---|---|---|
 //! | policy | the route's [`Requirement`]; paths that servers read differently are refused | `policy` ([`PolicyTable`]) |
-//! | bearer | the token in `Authorization: Bearer` (RFC 6750 §2.1) | [`bearer`] |
+//! | bearer | the token in `Authorization: Bearer` (RFC 6750 §2.1), or `DPoP` and its proof (RFC 9449 §4.3) | [`bearer`], `request`, `dpop` |
 //! | revocation memory | a token introspection called inactive is refused on every route | [`introspection`] |
 //! | verified-token cache | a repeated JWT skips the issuer, header, key, signature and claims steps | `verified` |
 //! | issuer | the unverified `iss` picks one [`TrustedIssuer`] (RFC 8725 §3.8); none: 401, no fetch | `jws`, `issuer` |
@@ -40,6 +44,7 @@
 //! | claims | issuer, audience, times, RFC 9068 claims and the issuer's narrow switches, into the [`Principal`]'s data | `claims` |
 //! | requirement | scopes, token age, `acr`, authentication age | `requirement` ([`Requirement`]) |
 //! | introspection | sensitive routes and opaque tokens: the live answer, its cache and limits; for a JWT it must agree with the token | [`introspection`] |
+//! | binding | `cnf.jkt` against the proof's key, `cnf.x5t#S256` against the [`ClientCertificate`], the [`SenderConstraint`]s; the proof's first use | `request`, `dpop` |
 //! | answer | the [`Principal`] in the request extensions, or the RFC 6750 response | [`layer`] |
 //!
 //! The engine (`engine`) only orders these steps: everything that can be decided without
