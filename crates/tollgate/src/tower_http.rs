@@ -327,6 +327,75 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn the_adapter_checks_dpop_proofs_and_leaves_the_nonce_to_hand_out() {
+        use tollgate_mock::dpop::DpopKey;
+
+        let auth_server = MockAuthServer::start().await;
+        let gate = Tollgate::builder()
+            .issuer(auth_server.issuer())
+            .audience(auth_server.audience())
+            .public_url("https://api.example")
+            .dpop(crate::Dpop::new().nonce_secret([3u8; 32]))
+            .build()
+            .unwrap();
+        assert!(gate.wait_for_keys(Duration::from_secs(10)).await);
+        let service = ServiceBuilder::new()
+            .layer(AsyncRequireAuthorizationLayer::new(Authorize::new(
+                gate.clone(),
+                PolicyTable::uniform(Requirement::routine()),
+            )))
+            .service_fn(|request: Request<Full<Bytes>>| async move {
+                let nonce = request.extensions().get::<DpopNonce>().is_some();
+                let who = request
+                    .extensions()
+                    .get::<Principal>()
+                    .map(|p| format!("{}:{nonce}", p.subject().unwrap_or("")));
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
+                    who.unwrap_or_default(),
+                ))))
+            });
+        let key = DpopKey::generate();
+        let token = auth_server.token().subject("alice").dpop_bound(&key).sign();
+        let url = "https://api.example/items";
+        let call = |headers: http::HeaderMap| {
+            let mut request = Request::get("/items").body(Full::default()).unwrap();
+            *request.headers_mut() = headers;
+            service.clone().oneshot(request)
+        };
+        // No nonce yet: use_dpop_nonce with a fresh one.
+        let first = call(key.request_headers("GET", url, &token)).await.unwrap();
+        assert_eq!(first.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            first.extensions().get::<Rejection>(),
+            Some(&Rejection::UseDpopNonce)
+        );
+        let nonce = first.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+        // With it: accepted; the current nonce needs no new one.
+        let proof = key
+            .proof("GET", url)
+            .access_token(&token)
+            .nonce(nonce)
+            .sign();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", format!("DPoP {token}").parse().unwrap());
+        headers.insert("dpop", proof.parse().unwrap());
+        let accepted = call(headers).await.unwrap();
+        assert_eq!(accepted.status(), StatusCode::OK);
+        let body = accepted.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"alice:false");
+        // The bound token as a bearer token.
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let refused = call(headers).await.unwrap();
+        assert_eq!(
+            refused.extensions().get::<Rejection>(),
+            Some(&Rejection::InvalidToken(
+                crate::InvalidToken::DpopBoundAsBearer
+            ))
+        );
+    }
+
     #[test]
     fn a_poll_after_completion_answers_500() {
         let mut future: AuthorizeFuture<(), Full<Bytes>> = AuthorizeFuture {

@@ -527,15 +527,12 @@ async fn the_nonce_flow() {
         )
         .await;
     assert_eq!(wrong.error("DPoP").as_deref(), Some("use_dpop_nonce"));
+    // The retry, as a client does it with the mock's helper.
     let retry = api
-        .dpop(
+        .send(
             "GET",
             "/items",
-            &token,
-            &key.proof("GET", &url)
-                .access_token(&token)
-                .nonce(nonce)
-                .sign(),
+            key.request_headers_with_nonce("GET", &url, &token, &nonce),
         )
         .await;
     assert_eq!(retry.status, 200, "{retry:?}");
