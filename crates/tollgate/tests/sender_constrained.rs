@@ -661,3 +661,57 @@ async fn a_shared_replay_cache_spans_instances() {
         "{refused:?}"
     );
 }
+
+/// Shaped servers whose introspection answers say `token_type: DPoP`: an opaque DPoP-bound
+/// token passes with its proof and is refused as a bearer token.
+#[tokio::test]
+async fn answers_typed_dpop_by_shaped_servers() {
+    use tollgate::{Introspection, Profile};
+    use tollgate_mock::Shape;
+    for (shape, profile) in [
+        (Shape::Keycloak, Profile::keycloak()),
+        (
+            Shape::SpringAuthorizationServer,
+            Profile::spring_authorization_server(),
+        ),
+        (Shape::OidcProvider, Profile::oidc_provider()),
+    ] {
+        let mock = MockAuthServer::builder().shape(shape.clone()).start().await;
+        let audience = match shape {
+            Shape::SpringAuthorizationServer => mock.client_id(),
+            _ => mock.audience(),
+        };
+        let api = Api::start_with(|base| {
+            Tollgate::builder()
+                .public_url(base)
+                .dpop(Dpop::new())
+                .trust(
+                    TrustedIssuer::new(mock.issuer())
+                        .profile(profile)
+                        .audience(audience.clone())
+                        .introspection(Introspection::client_secret_basic(
+                            mock.client_id(),
+                            mock.client_secret(),
+                        )),
+                )
+        })
+        .await;
+        let key = DpopKey::generate();
+        let token = mock
+            .opaque_token()
+            .audience(audience.clone())
+            .dpop_bound(&key)
+            .issue();
+        let url = api.url("/items");
+        let proof = key.proof("GET", &url).access_token(&token).sign();
+        let accepted = api.dpop("GET", "/items", &token, &proof).await;
+        assert_eq!(accepted.status, 200, "{shape:?}: {accepted:?}");
+        let as_bearer = api.bearer("/items", &token).await;
+        assert_eq!(as_bearer.status, 401, "{shape:?}: {as_bearer:?}");
+        assert_eq!(
+            as_bearer.param("DPoP", "error_description").as_deref(),
+            Some("a DPoP-bound token must be sent with the DPoP scheme"),
+            "{shape:?}"
+        );
+    }
+}

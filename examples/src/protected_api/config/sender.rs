@@ -5,7 +5,7 @@ use clap::Args;
 use tollgate::SenderConstraint;
 
 /// How tokens may be presented, and where the API is reached.
-#[derive(Args, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
 #[command(next_help_heading = "Sender-constrained tokens")]
 pub struct SenderConfig {
     /// DPoP-bound tokens (RFC 9449): required, allowed or off
@@ -21,7 +21,7 @@ pub struct SenderConfig {
         value_parser = sender_constraint,
         default_value = "off"
     )]
-    pub dpop: Option<SenderConstraint>,
+    pub dpop: SenderConstraint,
 
     /// The URL clients reach the API at, e.g. https://api.example.com
     ///
@@ -38,10 +38,20 @@ pub struct SenderConfig {
     pub public_url: Option<String>,
 }
 
+impl Default for SenderConfig {
+    /// What an empty command line and environment give: `--dpop off`, no public URL.
+    fn default() -> Self {
+        Self {
+            dpop: SenderConstraint::BearerOnly,
+            public_url: None,
+        }
+    }
+}
+
 impl SenderConfig {
     /// The constraint `--dpop` asks for (`off` when not given).
     pub fn constraint(&self) -> SenderConstraint {
-        self.dpop.unwrap_or(SenderConstraint::BearerOnly)
+        self.dpop
     }
 }
 
