@@ -84,12 +84,30 @@ pub struct Authorize<ResB> {
 impl<ResB> Authorize<ResB> {
     /// Authorizes with `gate`, by the requirements of `policy`
     /// ([`PolicyTable::uniform`] for one requirement everywhere).
+    ///
+    /// # Panics
+    ///
+    /// If a requirement of `policy` accepts DPoP and `gate` has no DPoP settings, as
+    /// [`Tollgate::layer_with_policy`] does; [`try_new`](Self::try_new) returns the error.
+    #[track_caller]
     pub fn new(gate: Tollgate, policy: PolicyTable) -> Self {
-        Self {
+        Self::try_new(gate, policy).unwrap_or_else(|error| crate::requirement::refuse(&error))
+    }
+
+    /// [`new`](Self::new), returning the error instead of panicking.
+    ///
+    /// # Errors
+    /// A [`ConfigError`](crate::ConfigError) of kind
+    /// [`Requirement`](crate::ConfigErrorKind::Requirement).
+    pub fn try_new(gate: Tollgate, policy: PolicyTable) -> Result<Self, crate::ConfigError> {
+        for requirement in policy.requirements() {
+            gate.check_attached(requirement)?;
+        }
+        Ok(Self {
             gate,
             policy: Arc::new(policy),
             body: PhantomData,
-        }
+        })
     }
 }
 
@@ -394,6 +412,20 @@ mod tests {
                 crate::InvalidToken::DpopBoundAsBearer
             ))
         );
+    }
+
+    #[test]
+    fn a_dpop_route_needs_an_engine_with_dpop() {
+        let gate = Tollgate::builder()
+            .issuer("https://as.example")
+            .audience("api")
+            .build()
+            .unwrap();
+        let policy = PolicyTable::uniform(Requirement::routine().dpop_required());
+        let error = Authorize::<Full<Bytes>>::try_new(gate, policy)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(error.kind(), crate::ConfigErrorKind::Requirement);
     }
 
     #[test]

@@ -23,12 +23,12 @@ pub struct SenderConfig {
     )]
     pub dpop: SenderConstraint,
 
-    /// The URL clients reach the API at, e.g. https://api.example.com
+    /// The URL clients reach the API at, e.g. `https://api.example.com`
     ///
     /// DPoP proofs must name it in htu, followed by the request's path, and the
     /// protected resource metadata (RFC 9728, GET /.well-known/oauth-protected-resource)
     /// gives it as `resource`. Behind a proxy, its external URL. Defaults to
-    /// http://ADDR of --listen.
+    /// `http://ADDR` of --listen.
     #[arg(
         verbatim_doc_comment,
         long,
