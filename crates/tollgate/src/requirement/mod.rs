@@ -24,7 +24,11 @@ use crate::error::{ConfigError, ConfigErrorKind};
 /// - [`any_scopes`](Self::any_scopes) or [`acr_values`](Self::acr_values) was given an empty
 ///   list: "one of nothing" would silently require nothing;
 /// - [`public`](Self::public) is combined with anything that needs a token (scopes,
-///   introspection, token or authentication age, `acr` values, fail-open);
+///   introspection, token or authentication age, `acr` values, a sender constraint,
+///   fail-open);
+/// - it accepts DPoP ([`sender_constraint`](Self::sender_constraint),
+///   [`dpop_required`](Self::dpop_required)) and the engine it is attached to has no
+///   [`Dpop`](crate::Dpop) settings (checked by the engine where it is attached);
 /// - [`fail_open_when_unreachable`](Self::fail_open_when_unreachable) is set on a route that
 ///   is not sensitive, where it would mean nothing.
 ///
