@@ -472,3 +472,76 @@ fn binding_refusal(error: BindingError) -> InvalidToken {
         BindingError::CertificateMismatch => InvalidToken::CertificateMismatch,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tollgate_mock::MockAuthServer;
+    use tollgate_mock::dpop::DpopKey;
+
+    use super::*;
+    use crate::Dpop;
+
+    /// RFC 9449 §8.2: a proof with the previous nonce passes, and the answer hands out the
+    /// current one; with the current nonce, nothing is handed out.
+    #[tokio::test]
+    async fn a_previous_nonce_passes_and_the_current_one_goes_on_the_answer() {
+        let mock = MockAuthServer::start().await;
+        let gate = Tollgate::builder()
+            .issuer(mock.issuer())
+            .audience(mock.audience())
+            .public_url("https://api.example")
+            .dpop(Dpop::new().nonce_secret([5u8; 32]))
+            .build()
+            .unwrap();
+        assert!(gate.wait_for_keys(Duration::from_secs(10)).await);
+        let nonces = gate
+            .inner
+            .dpop
+            .as_ref()
+            .and_then(|d| d.nonces.clone())
+            .unwrap();
+        let key = DpopKey::generate();
+        let token = mock.token().dpop_bound(&key).sign();
+        let url = "https://api.example/items";
+        let requirement = Arc::new(Requirement::routine());
+        let decide = |nonce: String| {
+            let mut request = Request::get("/items").body(()).unwrap();
+            *request.headers_mut() = key.request_headers_with_nonce("GET", url, &token, &nonce);
+            match gate.decide(&RequestView::of(&request), &requirement) {
+                Decision::Done(Ok(accepted)) => accepted.nonce,
+                Decision::Done(Err(refusal)) => panic!("refused: {:?}", refusal.rejection),
+                Decision::Wait(_) => panic!("a cached JWT and a local replay cache never wait"),
+            }
+        };
+        // A run that straddles the start of a slot says nothing: run again (slots last 300 s,
+        // so the second run cannot straddle one too).
+        let slot = |t: i64| t.div_euclid(300);
+        let now = loop {
+            let now = crate::engine::now();
+            // The slot before the current one (the default period is 300 s).
+            let handed_out = decide(nonces.issue(now - 300));
+            let current = nonces.issue(now);
+            let with_current = decide(current.clone());
+            if slot(crate::engine::now()) != slot(now) {
+                continue;
+            }
+            let handed_out = handed_out.expect("the current nonce goes on the answer");
+            assert_eq!(handed_out.to_str().unwrap(), current);
+            assert_eq!(with_current, None);
+            break now;
+        };
+        // Two slots back: too old, and the refusal asks for a new nonce.
+        let mut request = Request::get("/items").body(()).unwrap();
+        *request.headers_mut() =
+            key.request_headers_with_nonce("GET", url, &token, &nonces.issue(now - 600));
+        let Decision::Done(Err(refusal)) = gate.decide(&RequestView::of(&request), &requirement)
+        else {
+            panic!("an old nonce is refused without waiting");
+        };
+        assert_eq!(refusal.rejection, Rejection::UseDpopNonce);
+        let response = gate.render_refusal(&refusal);
+        assert!(response.headers().contains_key("dpop-nonce"));
+    }
+}
