@@ -400,6 +400,9 @@ impl Tollgate {
                 retry_after,
                 newly_full,
             } => {
+                if let Some(dpop) = &self.inner.dpop {
+                    dpop.unrecorded.fetch_add(1, Ordering::Relaxed);
+                }
                 if newly_full
                     && let Some(dpop) = &self.inner.dpop
                     && !dpop.full_warned.swap(true, Ordering::Relaxed)

@@ -660,6 +660,11 @@ async fn a_shared_replay_cache_spans_instances() {
         http::StatusCode::SERVICE_UNAVAILABLE,
         "{refused:?}"
     );
+    // Counted: the proof the store could not record, and what each instance holds.
+    let diagnostics = broken.diagnostics();
+    assert_eq!(diagnostics.dpop_proofs_unrecorded, 1);
+    assert_eq!(one.diagnostics().dpop_proofs_remembered, 1);
+    assert_eq!(one.diagnostics().dpop_proofs_unrecorded, 0);
 }
 
 /// Shaped servers whose introspection answers say `token_type: DPoP`: an opaque DPoP-bound

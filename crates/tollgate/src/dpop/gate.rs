@@ -2,7 +2,7 @@
 //! that `htu` is compared with.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use super::nonce::Nonces;
 use super::replay::ReplayCache;
@@ -20,6 +20,8 @@ pub(crate) struct DpopState {
     base: String,
     /// The replay cache was found full: warned once per episode.
     pub(crate) full_warned: AtomicBool,
+    /// Proofs refused (503) because the replay cache could not record them.
+    pub(crate) unrecorded: AtomicU64,
 }
 
 impl DpopState {
@@ -35,6 +37,7 @@ impl DpopState {
             replay,
             base: public_url.trim_end_matches('/').to_owned(),
             full_warned: AtomicBool::new(false),
+            unrecorded: AtomicU64::new(0),
         }
     }
 

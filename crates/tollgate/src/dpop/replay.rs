@@ -131,6 +131,13 @@ impl ReplayCache {
         }
     }
 
+    /// Proofs the local cache holds.
+    pub(crate) fn local_len(&self) -> usize {
+        match self {
+            Self::Local(cache) | Self::Shared { local: cache, .. } => cache.len(),
+        }
+    }
+
     /// Whether a shared store must be asked too.
     pub(crate) fn is_shared(&self) -> bool {
         matches!(self, Self::Shared { .. })
@@ -184,8 +191,7 @@ impl LocalReplayCache {
         }
     }
 
-    #[cfg(test)]
-    /// Live entries now.
+    /// Live entries now (expired ones included until the next insertion purges them).
     pub(crate) fn len(&self) -> usize {
         self.lock().live.len()
     }
