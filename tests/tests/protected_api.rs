@@ -176,8 +176,13 @@ async fn requests_without_a_usable_token_are_refused_as_rfc_6750_says() {
     let api = start(config()).await;
     let mock = api.mock();
 
-    // No token, or another scheme: a bare challenge, no error code.
-    let bare = format!("Bearer realm=\"{}\"", protected_api::REALM);
+    // No token, or another scheme: a bare challenge, no error code, naming the RFC 9728
+    // document (RFC 9728 §5.1).
+    let bare = format!(
+        "Bearer realm=\"{}\", resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+        protected_api::REALM,
+        api.url
+    );
     let answer = api.get("/me", None).await;
     assert_eq!(
         (answer.status, answer.challenge.as_deref()),
@@ -742,4 +747,185 @@ async fn one_line_per_request_with_the_decision_and_never_a_token() {
         !log.contains("access_token="),
         "the query reached the log:\n{log}"
     );
+}
+
+// ---- sender-constrained tokens and the RFC 9728 document ------------------------------
+
+fn dpop_config(mode: &str, public_url: Option<&str>) -> Config {
+    let mut args = vec![
+        "protected-api".to_owned(),
+        "--listen=127.0.0.1:0".to_owned(),
+        format!("--dpop={mode}"),
+    ];
+    if let Some(url) = public_url {
+        args.push(format!("--public-url={url}"));
+    }
+    Config::try_from_args(args).expect("the flags parse")
+}
+
+/// `GET url path` with `Authorization: DPoP token` and a proof for `htu`.
+async fn dpop_get(
+    api: &Api,
+    path: &str,
+    htu: &str,
+    key: &tollgate_mock::dpop::DpopKey,
+    token: &str,
+) -> common::Answer {
+    let headers = key.request_headers("GET", htu, token);
+    common::send(
+        common::client()
+            .get(format!("{}{path}", api.url))
+            .headers(headers),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn dpop_required_takes_bound_tokens_with_their_proof_and_refuses_bearer_tokens() {
+    let api = start(dpop_config("required", None)).await;
+    let mock = api.mock();
+    let key = tollgate_mock::dpop::DpopKey::generate();
+    let bound = mock
+        .token()
+        .subject("alice")
+        .scope(ALL)
+        .dpop_bound(&key)
+        .sign();
+    let url = format!("{}/me", api.url);
+    let answer = dpop_get(&api, "/me", &url, &key, &bound).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["subject"], "alice");
+    // A bearer token, and the bound token as one: refused with the DPoP challenge.
+    for token in [mock.token().scope(ALL).sign(), bound.clone()] {
+        let answer = api.get("/me", Some(&token)).await;
+        assert_eq!(answer.status, 401, "{answer:?}");
+        let challenge = answer.challenge.clone().unwrap_or_default();
+        assert!(challenge.starts_with("DPoP "), "{challenge}");
+        assert_eq!(
+            tollgate_mock::challenge::param(&challenge, "error").as_deref(),
+            Some("invalid_token")
+        );
+    }
+    // Sensitive routes too, with introspection of the bound token.
+    let payments = format!("{}/payments", api.url);
+    let answer = common::send(
+        common::client()
+            .post(&payments)
+            .headers(key.request_headers("POST", &payments, &bound)),
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{answer:?}");
+}
+
+#[tokio::test]
+async fn dpop_allowed_takes_both_and_the_public_url_is_what_proofs_name() {
+    let public = "https://api.example.com/v1";
+    let api = start(dpop_config("allowed", Some(public))).await;
+    let mock = api.mock();
+    let key = tollgate_mock::dpop::DpopKey::generate();
+    let bound = mock.token().subject("alice").dpop_bound(&key).sign();
+    // The proof names the public URL, not the address the API listens on.
+    let answer = dpop_get(&api, "/me", &format!("{public}/me"), &key, &bound).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let answer = dpop_get(&api, "/me", &format!("{}/me", api.url), &key, &bound).await;
+    assert_eq!(answer.status, 401, "{answer:?}");
+    assert_eq!(
+        answer.param("error"),
+        None,
+        "the Bearer challenge comes first, bare"
+    );
+    // Bearer tokens still work.
+    let plain = mock.token().subject("bob").sign();
+    assert_eq!(api.get("/me", Some(&plain)).await.status, 200);
+
+    // The RFC 9728 document, member by member.
+    let answer = api.get("/.well-known/oauth-protected-resource", None).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(
+        answer.json(),
+        json!({
+            "resource": public,
+            "authorization_servers": [api.server.issuer()],
+            "scopes_supported": ["read", "admin", "payments"],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "protected-api",
+            "dpop_signing_alg_values_supported":
+                ["ES256", "ES384", "EdDSA", "PS256", "PS384", "PS512", "RS256", "RS384", "RS512"],
+            "dpop_bound_access_tokens_required": false,
+        })
+    );
+    // The path-suffixed form of RFC 9728 §3.1 for a resource with a path.
+    let answer = api
+        .get("/.well-known/oauth-protected-resource/v1", None)
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+}
+
+#[tokio::test]
+async fn dpop_off_refuses_bound_tokens_and_the_environment_sets_the_mode() {
+    let api = start(config()).await;
+    let mock = api.mock();
+    let key = tollgate_mock::dpop::DpopKey::generate();
+    let bound = mock.token().dpop_bound(&key).sign();
+    assert_eq!(api.get("/me", Some(&bound)).await.status, 401);
+    let document = api
+        .get("/.well-known/oauth-protected-resource", None)
+        .await
+        .json();
+    assert_eq!(document["dpop_bound_access_tokens_required"], false);
+    assert!(document.get("dpop_signing_alg_values_supported").is_none());
+    let parsed = Config::try_from_args(["protected-api", "--dpop=sometimes"]);
+    assert!(parsed.is_err(), "an unknown mode is refused");
+    let required = dpop_config("required", None);
+    assert_eq!(
+        required.sender.constraint(),
+        tollgate::SenderConstraint::DpopRequired
+    );
+}
+
+#[tokio::test]
+async fn account_security_asks_for_a_step_up_exactly_as_rfc_9470_says() {
+    let api = start(config()).await;
+    let mock = api.mock();
+    let now = tollgate_mock::testing::unix_now();
+    let mfa = protected_api::STEP_UP_ACR;
+    for (what, token) in [
+        (
+            "a password login",
+            mock.token()
+                .claim("acr", "pwd")
+                .claim("auth_time", now)
+                .sign(),
+        ),
+        (
+            "no auth_time while a max age applies",
+            mock.token().claim("acr", mfa).sign(),
+        ),
+        (
+            "an old login",
+            mock.token()
+                .claim("acr", mfa)
+                .claim("auth_time", now - 3600)
+                .sign(),
+        ),
+        ("no acr", mock.token().claim("auth_time", now).sign()),
+    ] {
+        let answer = api.get("/account/security", Some(&token)).await;
+        assert_eq!(answer.status, 401, "{what}: {answer:?}");
+        assert_eq!(
+            answer.error().as_deref(),
+            Some("insufficient_user_authentication"),
+            "{what}"
+        );
+        assert_eq!(answer.param("acr_values").as_deref(), Some(mfa), "{what}");
+        assert_eq!(answer.param("max_age").as_deref(), Some("300"), "{what}");
+    }
+    let fresh = mock
+        .token()
+        .claim("acr", mfa)
+        .claim("auth_time", now - 5)
+        .sign();
+    let answer = api.get("/account/security", Some(&fresh)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["acr"], mfa);
 }

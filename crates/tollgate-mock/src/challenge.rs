@@ -1,5 +1,6 @@
-//! Reading a `WWW-Authenticate: Bearer ...` challenge (RFC 6750 §3) as a client does: for
-//! tests that assert what a protected API answered, and programs that show why it refused.
+//! Reading a `WWW-Authenticate: Bearer ...` challenge (RFC 6750 §3), or a `DPoP ...` one
+//! (RFC 9449 §7.1), as a client does: for tests that assert what a protected API answered, and
+//! programs that show why it refused.
 //!
 //! ```
 //! use tollgate_mock::challenge::param;
@@ -8,12 +9,17 @@
 //! assert_eq!(param(challenge, "error").as_deref(), Some("invalid_token"));
 //! assert_eq!(param(challenge, "error_description").as_deref(), Some("the token has expired"));
 //! assert_eq!(param(challenge, "scope"), None);
+//!
+//! let dpop = r#"DPoP error="invalid_dpop_proof", algs="ES256 EdDSA""#;
+//! assert_eq!(param(dpop, "algs").as_deref(), Some("ES256 EdDSA"));
 //! ```
 
-/// The value of the quoted parameter `name` of a `Bearer` challenge, unescaped; `None` when the
-/// challenge does not have it.
+/// The value of the quoted parameter `name` of a `Bearer` or `DPoP` challenge, unescaped;
+/// `None` when the challenge does not have it.
 pub fn param(challenge: &str, name: &str) -> Option<String> {
-    let rest = challenge.strip_prefix("Bearer")?;
+    let rest = challenge
+        .strip_prefix("Bearer")
+        .or_else(|| challenge.strip_prefix("DPoP"))?;
     let mut chars = rest.chars().peekable();
     loop {
         // Skip separators between parameters.

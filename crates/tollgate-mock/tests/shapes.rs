@@ -1242,3 +1242,36 @@ async fn revocation_and_faults_work_at_the_products_paths() {
     server.clear_faults();
     get_json(&server.jwks_uri()).await;
 }
+
+/// Servers that support DPoP name a DPoP-bound token's type `DPoP` in their introspection
+/// answers (RFC 9449 §6.2), beside its `cnf.jkt`; the others stay `Bearer`.
+#[tokio::test]
+async fn dpop_bound_tokens_are_typed_dpop_where_the_server_does() {
+    use tollgate_mock::dpop::DpopKey;
+    let key = DpopKey::generate();
+    for shape in [
+        Shape::Keycloak,
+        Shape::SpringAuthorizationServer,
+        Shape::OidcProvider,
+    ] {
+        let server = start(shape.clone()).await;
+        let opaque = server.opaque_token().dpop_bound(&key).issue();
+        let answer = introspect(&server, &opaque).await;
+        assert_eq!(answer["token_type"], "DPoP", "{shape:?}: {answer}");
+        assert_eq!(answer["cnf"]["jkt"], key.thumbprint(), "{shape:?}");
+        let plain = introspect(&server, &server.opaque_token().issue()).await;
+        assert_eq!(plain["token_type"], "Bearer", "{shape:?}: {plain}");
+        if shape != Shape::OidcProvider {
+            // JWTs too, where the server introspects them.
+            let jwt = server.token().dpop_bound(&key).sign();
+            let answer = introspect(&server, &jwt).await;
+            assert_eq!(answer["token_type"], "DPoP", "{shape:?}: {answer}");
+        }
+    }
+    let keycloak = start(Shape::Keycloak).await;
+    let answer = introspect(&keycloak, &keycloak.opaque_token().dpop_bound(&key).issue()).await;
+    assert_eq!(
+        answer["typ"], "DPoP",
+        "Keycloak says it in typ too: {answer}"
+    );
+}

@@ -16,6 +16,10 @@
 //! - `hit_two_issuers`: the same on a gate that also trusts a second issuer (a second mock
 //!   with keys of its own): what several trusted issuers cost a cache hit, which the `ratios`
 //!   pass also reports as a ratio to `hit`;
+//! - `dpop_hit`: a whole DPoP request (`Tollgate::validate_request`): the proof (its own
+//!   ES256 signature, `htm`, `htu`, `iat`, `ath`), the same cache hit for a DPoP-bound token
+//!   of that algorithm, the `cnf.jkt` binding and the replay cache; each request has a fresh
+//!   proof, made before its batch is timed; the `ratios` pass reports it as a ratio to `hit`;
 //! - `hit_hybrid`: the same on a gate with introspection configured (a routine route then also
 //!   consults the revocation memory);
 //! - `sensitive_cached`: `validate_with(token, &Requirement::sensitive(60 s))` whose
@@ -80,6 +84,8 @@ struct Fixture {
     token: String,
     /// `Bearer <token>`.
     authorization: HeaderValue,
+    /// A token of the mock bound to the setup's DPoP key, already validated by `dpop`.
+    dpop_token: String,
 }
 
 /// The mock, the gates and one fixture per algorithm.
@@ -97,6 +103,12 @@ struct Setup {
     /// Default settings plus introspection at the mock.
     hybrid: Tollgate,
     sensitive: Requirement,
+    /// Default settings plus DPoP, reached at `https://api.example`.
+    dpop: Tollgate,
+    dpop_key: tollgate_mock::dpop::DpopKey,
+    /// Requests with fresh proofs for the next `dpop_hit` runs, made before they are timed.
+    dpop_requests: std::cell::RefCell<Vec<Request<()>>>,
+    routine: Requirement,
     /// The same small JSON route without authentication, and behind `warm.layer()`.
     plain_app: Router,
     guarded_app: Router,
@@ -117,6 +129,13 @@ fn http(app: &Router, authorization: &HeaderValue) {
     let response = now(app.clone().oneshot(request)).expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
     black_box(response);
+}
+
+/// `GET https://api.example/api/items` with `Authorization: DPoP <token>` and a fresh proof.
+fn dpop_request(key: &tollgate_mock::dpop::DpopKey, token: &str) -> Request<()> {
+    let mut request = Request::get("/api/items").body(()).expect("valid request");
+    *request.headers_mut() = key.request_headers("GET", "https://api.example/api/items", token);
+    request
 }
 
 /// Polls a validation once. Everything measured here completes without waiting; a future that
@@ -182,7 +201,13 @@ impl Setup {
             ))
             .build()
             .expect("valid configuration");
-        for gate in [&cold, &warm, &two_issuers, &hybrid] {
+        let dpop = builder()
+            .public_url("https://api.example")
+            .dpop(tollgate::Dpop::new().replay_capacity(1 << 20))
+            .build()
+            .expect("valid configuration");
+        let dpop_key = tollgate_mock::dpop::DpopKey::generate();
+        for gate in [&cold, &warm, &two_issuers, &hybrid, &dpop] {
             assert!(
                 runtime.block_on(gate.wait_for_keys(Duration::from_secs(10))),
                 "keys did not load"
@@ -230,6 +255,10 @@ impl Setup {
 
                 let authorization =
                     HeaderValue::from_str(&format!("Bearer {token}")).expect("header value");
+                let dpop_token = mock.token().kid(kid).dpop_bound(&dpop_key).sign();
+                let request = dpop_request(&dpop_key, &dpop_token);
+                now(dpop.validate_request(&request, &Requirement::routine()))
+                    .expect("tollgate accepts the DPoP request");
                 Fixture {
                     name,
                     key,
@@ -237,6 +266,7 @@ impl Setup {
                     pool,
                     token,
                     authorization,
+                    dpop_token,
                 }
             })
             .collect();
@@ -257,8 +287,19 @@ impl Setup {
             _second: second,
             hybrid,
             sensitive,
+            dpop,
+            dpop_key,
+            dpop_requests: std::cell::RefCell::new(Vec::new()),
+            routine: Requirement::routine(),
             fixtures,
         }
+    }
+
+    /// Makes `n` requests with fresh proofs for the next `dpop_hit` runs (not timed).
+    fn refill(&self, fixture: &Fixture, n: usize) {
+        let mut requests = self.dpop_requests.borrow_mut();
+        requests.clear();
+        requests.extend((0..n).map(|_| dpop_request(&self.dpop_key, &fixture.dpop_token)));
     }
 
     /// Makes sure the sensitive variant's introspection answer is cached and fresh: it lives
@@ -293,7 +334,7 @@ impl Setup {
 }
 
 /// The measured variants, in table order.
-const VARIANTS: [&str; 8] = [
+const VARIANTS: [&str; 9] = [
     "bare_decode",
     "miss",
     "hit",
@@ -302,7 +343,11 @@ const VARIANTS: [&str; 8] = [
     "sensitive_cached",
     "http_no_auth",
     "http_routine",
+    "dpop_hit",
 ];
+
+/// The place of `dpop_hit` in [`VARIANTS`].
+const DPOP_HIT: usize = 8;
 
 /// Runs variant `which` once; `i` picks the pool token for the miss and bare variants.
 fn run(setup: &Setup, fixture: &Fixture, which: usize, i: usize) {
@@ -329,7 +374,16 @@ fn run(setup: &Setup, fixture: &Fixture, which: usize, i: usize) {
             black_box(principal.expect("valid token"));
         }
         6 => http(&setup.plain_app, &fixture.authorization),
-        _ => http(&setup.guarded_app, &fixture.authorization),
+        7 => http(&setup.guarded_app, &fixture.authorization),
+        _ => {
+            let request = setup
+                .dpop_requests
+                .borrow_mut()
+                .pop()
+                .expect("requests were made before the batch");
+            let principal = now(setup.dpop.validate_request(&request, &setup.routine));
+            black_box(principal.expect("valid DPoP request"));
+        }
     }
 }
 
@@ -340,6 +394,15 @@ fn criterion_benches(c: &mut Criterion, setup: &Setup) {
             group.bench_function(BenchmarkId::from_parameter(variant), |b| {
                 setup.prime(fixture);
                 let mut i = 0;
+                if which == DPOP_HIT {
+                    // A fresh proof per request, made outside the timed part.
+                    b.iter_batched(
+                        || setup.refill(fixture, 1),
+                        |()| run(setup, fixture, which, 0),
+                        criterion::BatchSize::SmallInput,
+                    );
+                    return;
+                }
                 b.iter(|| {
                     run(setup, fixture, which, i);
                     i += 1;
@@ -368,6 +431,9 @@ fn batch(
     n: usize,
     offset: &mut usize,
 ) -> (f64, f64) {
+    if which == DPOP_HIT {
+        setup.refill(fixture, n);
+    }
     let cpu = thread_cpu();
     let wall = Instant::now();
     for _ in 0..n {
@@ -466,6 +532,16 @@ fn ratios(setup: &Setup) {
             "{:<6} a second trusted issuer on a cache hit (hit_two_issuers / hit): {:.3}x",
             fixture.name,
             median(&mut second)
+        );
+        let mut dpop: Vec<f64> = cpu[DPOP_HIT]
+            .iter()
+            .zip(&cpu[2])
+            .map(|(dpop, bearer)| dpop / bearer)
+            .collect();
+        println!(
+            "{:<6} a DPoP request beside a bearer cache hit (dpop_hit / hit): {:.3}x",
+            fixture.name,
+            median(&mut dpop)
         );
         let middleware = median(&mut cpu[7].clone()) - median(&mut cpu[6].clone());
         println!(

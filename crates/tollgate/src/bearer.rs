@@ -85,6 +85,43 @@ pub fn extract<'a>(headers: &'a HeaderMap, query: Option<&str>) -> Result<&'a st
     Ok(token)
 }
 
+/// Takes the access token of `Authorization: DPoP <token>` (RFC 9449 §7.1: the same
+/// `token68`-like syntax as a bearer token), for a request that [`extract`] found no bearer
+/// token in. Another scheme or no header is [`Rejection::MissingToken`]; the scheme without a
+/// token, a token that is not a `b64token`, or a token also in the query is a malformed
+/// request.
+pub(crate) fn extract_dpop<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&str>,
+) -> Result<&'a str, Rejection> {
+    // `extract` already refused two headers and a value that is not visible ASCII.
+    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Err(Rejection::MissingToken);
+    };
+    let value = value.trim_matches(' ');
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("dpop") {
+        return Err(Rejection::MissingToken);
+    }
+    if query.is_some_and(query_has_access_token) {
+        return Err(Rejection::InvalidRequest(
+            "the access token was sent in more than one place",
+        ));
+    }
+    let token = rest.trim_start_matches(' ');
+    if token.is_empty() {
+        return Err(Rejection::InvalidRequest(
+            "the DPoP scheme was given without a token",
+        ));
+    }
+    if !is_b64token(token) {
+        return Err(Rejection::InvalidRequest(
+            "the DPoP access token is not a valid b64token",
+        ));
+    }
+    Ok(token)
+}
+
 /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');

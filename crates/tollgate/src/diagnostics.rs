@@ -83,6 +83,12 @@ pub struct Diagnostics {
     /// Times the revocation memory reached its bound, each logged once at WARN. Should stay
     /// zero.
     pub revocation_memory_full: u64,
+    /// DPoP proofs this instance's replay cache holds (RFC 9449 §11.1), bounded by
+    /// `Dpop::replay_capacity`; zero without DPoP.
+    pub dpop_proofs_remembered: u64,
+    /// DPoP requests answered 503 because their proof could not be recorded: the replay cache
+    /// full of live proofs, or its shared store unreachable. Should stay zero.
+    pub dpop_proofs_unrecorded: u64,
 }
 
 /// One trusted issuer's key set, in [`Diagnostics::issuers`].
@@ -208,6 +214,12 @@ impl Tollgate {
                     introspector.shape_refused(),
                 );
             }
+        }
+        if let Some(dpop) = &inner.dpop {
+            status.dpop_proofs_remembered =
+                u64::try_from(dpop.replay.local_len()).unwrap_or(u64::MAX);
+            status.dpop_proofs_unrecorded =
+                dpop.unrecorded.load(std::sync::atomic::Ordering::Relaxed);
         }
         if let Some(memory) = &inner.revoked {
             status.revoked_tokens_remembered = u64::try_from(memory.len()).unwrap_or(u64::MAX);

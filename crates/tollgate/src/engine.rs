@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::dpop::gate::DpopState;
 use crate::hash::TokenHash;
 use crate::introspection::{self, Lookup, RevocationMemory, TokenKind};
 use crate::issuer::{Issuer, Issuers, Verified};
 use crate::jws;
 use crate::log::{debug, trace, warn};
+use crate::metadata::Published;
 use crate::principal::{Principal, TokenInfo};
 use crate::rejection::{InvalidToken, Rejection, Responder};
 use crate::requirement::Requirement;
@@ -74,6 +76,12 @@ pub(crate) struct Inner {
     pub(crate) sensitive_freshness: Duration,
     /// A sensitive route met a gate without introspection: said once, not per request.
     pub(crate) no_introspection_warned: AtomicBool,
+    /// The DPoP proof rules, nonces, replay cache and public URL, when DPoP is accepted.
+    pub(crate) dpop: Option<DpopState>,
+    /// Some issuer refuses bearer tokens: a bearer request must look at its token's issuer.
+    pub(crate) bearer_restricted: bool,
+    /// The RFC 9728 document, when configured.
+    pub(crate) metadata: Option<Arc<Published>>,
 }
 
 /// What the engine accepts before any token is parsed.
@@ -151,6 +159,11 @@ impl Tollgate {
     /// [`bearer::extract`](crate::bearer::extract) takes the token from HTTP headers as the
     /// layer does.
     ///
+    /// The token is taken as a bearer token: a sender-constrained one (bound to a DPoP key or
+    /// a client certificate) is refused, and so is a token whose issuer requires DPoP, since
+    /// nothing here proves possession. [`validate_request`](Self::validate_request) checks a
+    /// whole HTTP request, proofs and certificates included.
+    ///
     /// # Errors
     /// The [`Rejection`] says why the token is not accepted, or why no decision can be made.
     pub async fn validate(&self, token: &str) -> Result<Principal, Rejection> {
@@ -166,10 +179,16 @@ impl Tollgate {
         token: &str,
         requirement: &Requirement,
     ) -> Result<Principal, Rejection> {
-        match self.begin(token, requirement) {
+        let principal = match self.begin(token, requirement) {
             Step::Done(result) => result,
             Step::Pending(pending) => self.finish(pending, requirement).await,
+        }?;
+        if !principal.info().sender_bound && !self.inner.bearer_restricted {
+            return Ok(principal);
         }
+        self.bind_bearer(principal, None, requirement)
+            .map(|accepted| accepted.principal)
+            .map_err(|refusal| refusal.rejection)
     }
 
     /// Everything that can be decided without waiting: the whole local validation, and the

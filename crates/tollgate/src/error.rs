@@ -40,6 +40,11 @@ pub enum ConfigErrorKind {
     /// issuer without tenants or a discovery URL, keys from two places, switches that cannot
     /// mean what they say.
     Trust,
+    /// The sender-constraint settings cannot work: DPoP accepted without a
+    /// [`public_url`](crate::TollgateBuilder::public_url) or without
+    /// [`dpop`](crate::TollgateBuilder::dpop) settings, HMAC proof algorithms, a proof window
+    /// or replay capacity out of range, a nonce secret under 32 bytes.
+    Dpop,
 }
 
 /// The configuration given to a builder is unusable.

@@ -21,6 +21,10 @@
 //!   headers as the layer does, and [`Tollgate::render`] answers a [`Rejection`] as the layer
 //!   would.
 //! - [`Tollgate::diagnostics`] reports the key set, the caches and the introspection counters.
+//! - Sender-constrained tokens: DPoP (RFC 9449, [`Dpop`], [`TollgateBuilder::dpop`]) and
+//!   certificate-bound tokens (RFC 8705, [`ClientCertificate`]), required or allowed per issuer
+//!   and per route ([`SenderConstraint`]); [`Tollgate::validate_request`] checks a whole
+//!   request. [`metadata`] serves the RFC 9728 protected resource metadata.
 //!
 //! # How a request flows
 //!
@@ -31,7 +35,7 @@
 //! | step | what it decides | module |
 //! |---|---|---|
 //! | policy | the route's [`Requirement`]; paths that servers read differently are refused | `policy` ([`PolicyTable`]) |
-//! | bearer | the token in `Authorization: Bearer` (RFC 6750 §2.1) | [`bearer`] |
+//! | bearer | the token in `Authorization: Bearer` (RFC 6750 §2.1), or `DPoP` and its proof (RFC 9449 §4.3) | [`bearer`], `request`, `dpop` |
 //! | revocation memory | a token introspection called inactive is refused on every route | [`introspection`] |
 //! | verified-token cache | a repeated JWT skips the issuer, header, key, signature and claims steps | `verified` |
 //! | issuer | the unverified `iss` picks one [`TrustedIssuer`] (RFC 8725 §3.8); none: 401, no fetch | `jws`, `issuer` |
@@ -40,6 +44,7 @@
 //! | claims | issuer, audience, times, RFC 9068 claims and the issuer's narrow switches, into the [`Principal`]'s data | `claims` |
 //! | requirement | scopes, token age, `acr`, authentication age | `requirement` ([`Requirement`]) |
 //! | introspection | sensitive routes and opaque tokens: the live answer, its cache and limits; for a JWT it must agree with the token | [`introspection`] |
+//! | binding | `cnf.jkt` against the proof's key, `cnf.x5t#S256` against the [`ClientCertificate`], the [`SenderConstraint`]s; the proof's first use | `request`, `dpop` |
 //! | answer | the [`Principal`] in the request extensions, or the RFC 6750 response | [`layer`] |
 //!
 //! The engine (`engine`) only orders these steps: everything that can be decided without
@@ -112,9 +117,8 @@ pub mod bearer;
 mod builder;
 mod claims;
 mod diagnostics;
-// Sender-constrained tokens (RFC 9449, RFC 8705): the checks exist, but the engine does not
-// call them yet; the integration step wires them in once the engine restructure has landed.
-#[allow(dead_code)]
+// Sender-constrained tokens (RFC 9449, RFC 8705): proofs, bindings, replay, nonces; called
+// for each request by `request`.
 pub(crate) mod dpop;
 mod engine;
 mod error;
@@ -131,9 +135,11 @@ mod json;
 mod jws;
 mod keys;
 pub mod layer;
+pub mod metadata;
 mod policy;
 mod principal;
 mod rejection;
+mod request;
 mod requirement;
 mod rules;
 pub mod store;
@@ -146,6 +152,7 @@ pub use alg::{Algorithm, UnknownAlgorithm};
 pub use builder::TollgateBuilder;
 pub use claims::{AudiencePolicy, ClientIdClaim, JtiPolicy, ScopeSource};
 pub use diagnostics::{Diagnostics, IssuerDiagnostics};
+pub use dpop::{ClientCertificate, Dpop, SenderConstraint};
 pub use engine::Tollgate;
 pub use error::{ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
@@ -154,6 +161,7 @@ pub use introspection::config::Introspection;
 pub use issuer::{Profile, TrustedIssuer};
 pub use layer::make::TollgateLayer;
 pub use layer::service::TollgateService;
+pub use metadata::{ResourceMetadata, ResourceMetadataService};
 pub use policy::{PolicyTable, PolicyTableBuilder};
 pub use principal::{Principal, Scopes, TokenFormat};
 pub use rejection::{InvalidToken, Rejection, RejectionBody, Unavailable};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::dpop::binding::{BindingError, Confirmation};
 use crate::keys::VerifyKey;
 use crate::rejection::Responder;
 
@@ -91,6 +92,13 @@ pub(crate) struct TokenInfo {
     /// verification is checked against that issuer's key set, a sensitive route asks that
     /// issuer's introspection.
     pub(crate) issuer_index: usize,
+    /// What the token is bound to (`cnf`, RFC 9449 §6, RFC 8705 §3), read once when the token
+    /// info is made; an error when its `cnf` cannot be honoured, which refuses the token on
+    /// every presentation.
+    pub(crate) binding: Result<Confirmation, BindingError>,
+    /// Whether `binding` is anything but "bound to nothing": the one test a bearer request
+    /// pays for sender constraints.
+    pub(crate) sender_bound: bool,
 }
 
 /// The standard members of a token, read from its claims or its introspection answer.
@@ -125,9 +133,17 @@ impl TokenInfo {
         key: Option<Arc<VerifyKey>>,
         responder: &Arc<Responder>,
     ) -> Self {
+        // RFC 9449 §6.1 and §6.2, RFC 8705 §3.1 and §3.2: `cnf` in the claims or the answer.
+        let binding = match format {
+            TokenFormat::Jwt => Confirmation::from_claims(&claims),
+            TokenFormat::Opaque => Confirmation::from_introspection(&claims),
+        };
+        let sender_bound = binding != Ok(Confirmation::default());
         Self {
             format,
             standard,
+            binding,
+            sender_bound,
             claims: Value::Object(claims),
             key,
             responder: Arc::clone(responder),
@@ -263,6 +279,22 @@ impl Principal {
     /// [`JtiPolicy::Alias`](crate::JtiPolicy::Alias) names, such as Entra ID's `uti`).
     pub fn jti(&self) -> Option<&str> {
         self.info.standard.jti.as_deref()
+    }
+
+    /// Whether the token is sender-constrained: bound to a DPoP key (`cnf.jkt`, RFC 9449 §6)
+    /// or to a TLS client certificate (`cnf.x5t#S256`, RFC 8705 §3). A request reaches the
+    /// handler with such a token only once the binding held: the proof of that key, or that
+    /// certificate on the connection.
+    pub fn is_sender_constrained(&self) -> bool {
+        self.info.sender_bound
+    }
+
+    /// The RFC 7638 thumbprint of the DPoP key the token is bound to (`cnf.jkt`), base64url.
+    pub fn dpop_thumbprint(&self) -> Option<String> {
+        match &self.info.binding {
+            Ok(confirmation) => confirmation.jkt.map(|jkt| jkt.to_b64()),
+            Err(_) => None,
+        }
     }
 
     /// Whether the token was a JWT or an opaque token.

@@ -61,9 +61,16 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 
 use crate::Tollgate;
-use crate::engine::Step;
 use crate::policy::PolicyTable;
 use crate::rejection::Rejection;
+use crate::request::{Decision, RequestView};
+
+/// The nonce a DPoP request's answer should carry in `DPoP-Nonce` (RFC 9449 §8.2), left in the
+/// request extensions by [`Authorize`] when the proof carried the previous nonce: the adapter
+/// cannot add it to the inner service's answer itself, so a handler or an outer layer may.
+/// The layer of [`Tollgate::layer`] adds it by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DpopNonce(pub http::HeaderValue);
 
 /// The engine as a `tower_http::auth::AsyncAuthorizeRequest`: each request is judged by the
 /// requirement its [`PolicyTable`] row gives, and gets its [`Principal`](crate::Principal) in
@@ -77,12 +84,30 @@ pub struct Authorize<ResB> {
 impl<ResB> Authorize<ResB> {
     /// Authorizes with `gate`, by the requirements of `policy`
     /// ([`PolicyTable::uniform`] for one requirement everywhere).
+    ///
+    /// # Panics
+    ///
+    /// If a requirement of `policy` accepts DPoP and `gate` has no DPoP settings, as
+    /// [`Tollgate::layer_with_policy`] does; [`try_new`](Self::try_new) returns the error.
+    #[track_caller]
     pub fn new(gate: Tollgate, policy: PolicyTable) -> Self {
-        Self {
+        Self::try_new(gate, policy).unwrap_or_else(|error| crate::requirement::refuse(&error))
+    }
+
+    /// [`new`](Self::new), returning the error instead of panicking.
+    ///
+    /// # Errors
+    /// A [`ConfigError`](crate::ConfigError) of kind
+    /// [`Requirement`](crate::ConfigErrorKind::Requirement).
+    pub fn try_new(gate: Tollgate, policy: PolicyTable) -> Result<Self, crate::ConfigError> {
+        for requirement in policy.requirements() {
+            gate.check_attached(requirement)?;
+        }
+        Ok(Self {
             gate,
             policy: Arc::new(policy),
             body: PhantomData,
-        }
+        })
     }
 }
 
@@ -182,27 +207,32 @@ where
         if requirement.public {
             return decided(Ok(request));
         }
-        let step = match crate::bearer::extract(request.headers(), request.uri().query()) {
-            Ok(token) => gate.begin(token, requirement),
-            Err(rejection) => Step::Done(Err(rejection)),
-        };
-        match step {
-            Step::Done(Ok(principal)) => {
-                gate.accept(&mut request, principal);
+        match gate.decide(&RequestView::of(&request), requirement) {
+            Decision::Done(Ok(accepted)) => {
+                let nonce = gate.accept_with_nonce(&mut request, accepted);
+                // The adapter cannot touch the inner service's answer: a nonce to hand out
+                // on success (RFC 9449 §8.2) is left in the request extensions instead.
+                if let Some(nonce) = nonce {
+                    request.extensions_mut().insert(DpopNonce(nonce));
+                }
                 decided(Ok(request))
             }
-            Step::Done(Err(rejection)) => decided(refuse(&rejection)),
-            Step::Pending(pending) => {
+            Decision::Done(Err(refusal)) => {
+                decided(Err(gate.render_refusal(&refusal).map(ResB::from)))
+            }
+            Decision::Wait(check) => {
                 let gate = gate.clone();
-                let requirement = Arc::clone(requirement);
                 AuthorizeFuture {
                     state: State::Waiting(Box::pin(async move {
-                        match gate.finish(pending, &requirement).await {
-                            Ok(principal) => {
-                                gate.accept(&mut request, principal);
+                        match check.await {
+                            Ok(accepted) => {
+                                if let Some(nonce) = gate.accept_with_nonce(&mut request, accepted)
+                                {
+                                    request.extensions_mut().insert(DpopNonce(nonce));
+                                }
                                 Ok(request)
                             }
-                            Err(rejection) => Err(gate.render(&rejection).map(ResB::from)),
+                            Err(refusal) => Err(gate.render_refusal(&refusal).map(ResB::from)),
                         }
                     })),
                 }
@@ -313,6 +343,89 @@ mod tests {
             rejection,
             Some(Rejection::InvalidToken(crate::InvalidToken::Inactive))
         );
+    }
+
+    #[tokio::test]
+    async fn the_adapter_checks_dpop_proofs_and_leaves_the_nonce_to_hand_out() {
+        use tollgate_mock::dpop::DpopKey;
+
+        let auth_server = MockAuthServer::start().await;
+        let gate = Tollgate::builder()
+            .issuer(auth_server.issuer())
+            .audience(auth_server.audience())
+            .public_url("https://api.example")
+            .dpop(crate::Dpop::new().nonce_secret([3u8; 32]))
+            .build()
+            .unwrap();
+        assert!(gate.wait_for_keys(Duration::from_secs(10)).await);
+        let service = ServiceBuilder::new()
+            .layer(AsyncRequireAuthorizationLayer::new(Authorize::new(
+                gate.clone(),
+                PolicyTable::uniform(Requirement::routine()),
+            )))
+            .service_fn(|request: Request<Full<Bytes>>| async move {
+                let nonce = request.extensions().get::<DpopNonce>().is_some();
+                let who = request
+                    .extensions()
+                    .get::<Principal>()
+                    .map(|p| format!("{}:{nonce}", p.subject().unwrap_or("")));
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(
+                    who.unwrap_or_default(),
+                ))))
+            });
+        let key = DpopKey::generate();
+        let token = auth_server.token().subject("alice").dpop_bound(&key).sign();
+        let url = "https://api.example/items";
+        let call = |headers: http::HeaderMap| {
+            let mut request = Request::get("/items").body(Full::default()).unwrap();
+            *request.headers_mut() = headers;
+            service.clone().oneshot(request)
+        };
+        // No nonce yet: use_dpop_nonce with a fresh one.
+        let first = call(key.request_headers("GET", url, &token)).await.unwrap();
+        assert_eq!(first.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            first.extensions().get::<Rejection>(),
+            Some(&Rejection::UseDpopNonce)
+        );
+        let nonce = first.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+        // With it: accepted; the current nonce needs no new one.
+        let proof = key
+            .proof("GET", url)
+            .access_token(&token)
+            .nonce(nonce)
+            .sign();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", format!("DPoP {token}").parse().unwrap());
+        headers.insert("dpop", proof.parse().unwrap());
+        let accepted = call(headers).await.unwrap();
+        assert_eq!(accepted.status(), StatusCode::OK);
+        let body = accepted.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"alice:false");
+        // The bound token as a bearer token.
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let refused = call(headers).await.unwrap();
+        assert_eq!(
+            refused.extensions().get::<Rejection>(),
+            Some(&Rejection::InvalidToken(
+                crate::InvalidToken::DpopBoundAsBearer
+            ))
+        );
+    }
+
+    #[test]
+    fn a_dpop_route_needs_an_engine_with_dpop() {
+        let gate = Tollgate::builder()
+            .issuer("https://as.example")
+            .audience("api")
+            .build()
+            .unwrap();
+        let policy = PolicyTable::uniform(Requirement::routine().dpop_required());
+        let error = Authorize::<Full<Bytes>>::try_new(gate, policy)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(error.kind(), crate::ConfigErrorKind::Requirement);
     }
 
     #[test]

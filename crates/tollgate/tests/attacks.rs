@@ -1265,6 +1265,59 @@ async fn the_attack_corpus_gets_exactly_the_expected_answers() {
             InvalidToken,
         );
     }
+    // Sender-constrained tokens presented as bearer tokens: the token is good only with the
+    // key or certificate it is bound to (RFC 9449 §7.2, RFC 8705 §3). A stolen bound token
+    // must not work with the Bearer scheme. Findings: all of these reached the handler before
+    // the engine checked bindings.
+    let dpop_key = tollgate_mock::dpop::DpopKey::generate();
+    c.token_both(
+        "a DPoP-bound JWT as a bearer token (RFC 9449 §7.2)",
+        mock.token().dpop_bound(&dpop_key).sign(),
+        InvalidToken,
+    );
+    c.add_on(
+        "a DPoP-bound JWT as a bearer token, sensitive route",
+        Gate::Hybrid,
+        "/admin",
+        Carry::Bearer(mock.token().dpop_bound(&dpop_key).sign()),
+        InvalidToken,
+    );
+    c.token_both(
+        "a certificate-bound JWT without its certificate (RFC 8705 §3)",
+        mock.token()
+            .certificate_bound(b"the client's certificate")
+            .sign(),
+        InvalidToken,
+    );
+    c.token(
+        "a certificate-bound opaque token without its certificate (RFC 8705 §3.2)",
+        mock.opaque_token()
+            .certificate_bound(b"the client's certificate")
+            .issue(),
+        InvalidToken,
+    );
+    c.token(
+        "a DPoP-bound opaque token as a bearer token (RFC 9449 §6.2, §7.2)",
+        mock.opaque_token().dpop_bound(&dpop_key).issue(),
+        InvalidToken,
+    );
+    c.token_both(
+        "a JWT bound by a confirmation method tollgate cannot check (cnf.jwk, RFC 7800 §3.2)",
+        mock.token()
+            .claim("cnf", json!({"jwk": {"kty": "EC", "crv": "P-256"}}))
+            .sign(),
+        InvalidToken,
+    );
+    c.token_both(
+        "a JWT with a malformed cnf.jkt",
+        mock.token().claim("cnf", json!({"jkt": 7})).sign(),
+        InvalidToken,
+    );
+    c.token_both(
+        "control: a JWT with an empty cnf",
+        mock.token().claim("cnf", json!({})).sign(),
+        Pass,
+    );
     let keycloak_refresh = mock
         .opaque_token()
         .introspection_claim("typ", "Refresh")

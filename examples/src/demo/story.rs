@@ -28,6 +28,7 @@ protected API (axum + tollgate):      {api}
   POST   /admin/users        sensitive: the AS confirms the token on every request (scope admin)
   DELETE /admin/users/{{id}}   likewise
   POST   /payments           sensitive (scope payments)
+  GET    /account/security   step-up: a multi-factor login within 300 s (RFC 9470)
 
 Each line: verdict, request -> status, the calls the AS saw meanwhile, and why.
 "
@@ -158,6 +159,59 @@ Each line: verdict, request -> status, the calls the AS saw meanwhile, and why.
         "/admin/users/42",
         Some(&alice),
         Expect::status(401).error("invalid_token").introspections(0),
+    )
+    .await?;
+
+    s.step(
+        "Step-up: a route that needs a recent multi-factor login (RFC 9470)",
+        "GET /account/security asks for acr urn:tollgate:mfa within 300 s. A password login is\n\
+         answered insufficient_user_authentication with what would do (acr_values, max_age);\n\
+         the client sends the user back to the AS, and the new token passes.",
+    )?;
+    let now = tollgate_mock::testing::unix_now();
+    let password = mock
+        .token()
+        .subject("alice")
+        .claim("acr", "urn:tollgate:pwd")
+        .claim("auth_time", now - 30)
+        .sign();
+    s.request(
+        Method::GET,
+        "/account/security",
+        Some(&password),
+        Expect::status(401)
+            .error("insufficient_user_authentication")
+            .introspections(0),
+    )
+    .await?;
+    let stale = mock
+        .token()
+        .subject("alice")
+        .claim("acr", crate::protected_api::STEP_UP_ACR)
+        .claim("auth_time", now - 3600)
+        .sign();
+    s.request(
+        Method::GET,
+        "/account/security",
+        Some(&stale),
+        Expect::status(401)
+            .error("insufficient_user_authentication")
+            .introspections(0),
+    )
+    .await?;
+    let stepped_up = mock
+        .token()
+        .subject("alice")
+        .claim("acr", crate::protected_api::STEP_UP_ACR)
+        .claim("auth_time", now - 5)
+        .sign();
+    s.request(
+        Method::GET,
+        "/account/security",
+        Some(&stepped_up),
+        Expect::status(200)
+            .introspections(0)
+            .note("multi-factor, 5 s ago: stepped up"),
     )
     .await?;
 

@@ -38,12 +38,15 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tollgate::{AudiencePolicy, ConfigError, Introspection, Tollgate, TrustedIssuer};
+use tollgate::{
+    AudiencePolicy, ConfigError, Dpop, Introspection, ResourceMetadata, SenderConstraint, Tollgate,
+    TrustedIssuer,
+};
 use tollgate_mock::{MockAuthServer, Shape};
 
-pub use config::{Compatibility, Config, DEFAULT_LISTEN, IntrospectionConfig, Trust};
+pub use config::{Compatibility, Config, DEFAULT_LISTEN, IntrospectionConfig, SenderConfig, Trust};
 pub use request_log::Decision;
-pub use routes::{Me, app};
+pub use routes::{Me, STEP_UP_ACR, STEP_UP_MAX_AGE, app, step_up};
 
 /// The realm of the API's `WWW-Authenticate` challenges.
 pub const REALM: &str = "protected-api";
@@ -118,6 +121,7 @@ impl std::error::Error for StartError {
 /// A running `protected-api`, serving until [`shutdown`](Self::shutdown) or until dropped.
 pub struct Server {
     addr: SocketAddr,
+    public_url: String,
     gate: Tollgate,
     config: Config,
     issuer: String,
@@ -213,19 +217,34 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         }
         trusted = trusted.introspection(introspection);
     }
-    let gate = Tollgate::builder()
-        .trust(trusted)
-        .realm(REALM)
-        .sensitive_freshness(config.introspection.freshness)
-        .build()
-        .map_err(StartError::Config)?;
-
+    // Bound first: the public URL defaults to the address actually bound.
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError::Bind(config.listen, e))?;
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Bind(config.listen, e))?;
+    let public_url = config
+        .sender
+        .public_url
+        .clone()
+        .unwrap_or_else(|| client_url(addr));
+    let constraint = config.sender.constraint();
+    trusted = trusted.sender_constraint(constraint);
+    let mut builder = Tollgate::builder()
+        .trust(trusted)
+        .realm(REALM)
+        .sensitive_freshness(config.introspection.freshness)
+        .public_url(public_url.clone())
+        .resource_metadata(
+            ResourceMetadata::new()
+                .scopes_supported(ALL_SCOPES.split(' '))
+                .resource_name("protected-api"),
+        );
+    if constraint != SenderConstraint::BearerOnly {
+        builder = builder.dpop(Dpop::new());
+    }
+    let gate = builder.build().map_err(StartError::Config)?;
     let router = app(&gate, config.introspection.freshness);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -239,6 +258,7 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
 
     Ok(Server {
         addr,
+        public_url,
         gate,
         issuer,
         audiences,
@@ -258,12 +278,13 @@ impl Server {
 
     /// `http://ADDR`, with a loopback address in place of an unspecified one, for clients.
     pub fn url(&self) -> String {
-        let ip = match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+        client_url(self.addr)
+    }
+
+    /// The URL clients are told the API is at (`--public-url`, else [`url`](Self::url)):
+    /// DPoP proofs name it in `htu`, and the RFC 9728 metadata gives it as `resource`.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     /// The issuer the API trusts (the embedded mock's, when there is one).
@@ -343,6 +364,12 @@ impl Server {
                 on_off(compatibility.accept_scp_claim)
             )?;
         }
+        writeln!(
+            out,
+            "dpop:          {} (public URL {})",
+            self.config.sender.constraint().name(),
+            self.public_url
+        )?;
         writeln!(out)?;
         writeln!(out, "routes:")?;
         writeln!(out, "  GET    /health             no token needed")?;
@@ -353,6 +380,15 @@ impl Server {
         writeln!(
             out,
             "  POST   /payments           scope payments, sensitive"
+        )?;
+        writeln!(
+            out,
+            "  GET    /account/security   acr {STEP_UP_ACR} within {} s (step-up, RFC 9470)",
+            STEP_UP_MAX_AGE.as_secs()
+        )?;
+        writeln!(
+            out,
+            "  GET    /.well-known/oauth-protected-resource   RFC 9728 metadata"
         )?;
         if let Some(mock) = &self.mock {
             let token = mock.token().subject("alice").scope(ALL_SCOPES).sign();
@@ -403,6 +439,16 @@ impl Server {
         }
         result
     }
+}
+
+/// `http://ADDR`, with a loopback address in place of an unspecified one.
+fn client_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 fn on_off(on: bool) -> &'static str {

@@ -14,8 +14,10 @@ use tollgate::{Principal, Requirement, TokenFormat, Tollgate};
 use super::Decision;
 use super::request_log::{self, Checked};
 
-/// The API: `GET /health` (no token), `GET /me` (any valid token), `GET /photos` (scope
-/// `read`), and the sensitive `POST /admin/users`, `DELETE /admin/users/{id}` (scope `admin`)
+/// The API: `GET /health` (no token), `GET /.well-known/oauth-protected-resource` (the RFC
+/// 9728 document, when the gate has one), `GET /me` (any valid token), `GET /photos` (scope
+/// `read`), `GET /account/security` (a recent multi-factor authentication, RFC 9470: see
+/// [`step_up`]), and the sensitive `POST /admin/users`, `DELETE /admin/users/{id}` (scope `admin`)
 /// and `POST /payments` (scope `payments`), whose tokens the authorization server confirms by
 /// introspection, reusing an answer for at most `freshness`.
 ///
@@ -44,7 +46,20 @@ pub fn app(gate: &Tollgate, freshness: Duration) -> Router {
             "/admin/users/{id}",
             delete(delete_user).route_layer(sensitive("admin")),
         )
-        .route("/payments", post(pay).route_layer(sensitive("payments")));
+        .route("/payments", post(pay).route_layer(sensitive("payments")))
+        .route(
+            "/account/security",
+            get(account_security).route_layer(gate.require(step_up())),
+        );
+    // RFC 9728: how a client finds the authorization server, before it has a token.
+    // At the well-known path and at its path-suffixed form (RFC 9728 §3.1).
+    let mut routes = routes;
+    if let Some(metadata) = gate.resource_metadata_service() {
+        let paths: Vec<String> = metadata.paths().map(str::to_owned).collect();
+        for path in paths {
+            routes = routes.route_service(&path, metadata.clone());
+        }
+    }
     request_log::logged(routes)
 }
 
@@ -96,6 +111,31 @@ impl Me {
             introspected: principal.introspected(),
         }
     }
+}
+
+/// The `acr` value `GET /account/security` asks for: a multi-factor authentication.
+pub const STEP_UP_ACR: &str = "urn:tollgate:mfa";
+
+/// How long ago the user may have authenticated for `GET /account/security`.
+pub const STEP_UP_MAX_AGE: Duration = Duration::from_secs(300);
+
+/// `GET /account/security`'s requirement: a multi-factor authentication (`acr`
+/// [`STEP_UP_ACR`]) at most [`STEP_UP_MAX_AGE`] ago (`auth_time`), else 401
+/// `insufficient_user_authentication` with `acr_values` and `max_age` (RFC 9470 §3), so the
+/// client can send the user back to the authorization server to step up.
+pub fn step_up() -> Requirement {
+    Requirement::routine()
+        .acr_values([STEP_UP_ACR])
+        .max_auth_age(STEP_UP_MAX_AGE)
+}
+
+async fn account_security(principal: Principal) -> (Extension<Checked>, Json<Value>) {
+    let body = json!({
+        "subject": principal.subject(),
+        "acr": principal.acr(),
+        "auth_time": principal.auth_time(),
+    });
+    (checked(&principal), Json(body))
 }
 
 fn checked(principal: &Principal) -> Extension<Checked> {

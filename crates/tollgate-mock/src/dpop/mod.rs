@@ -119,6 +119,30 @@ impl DpopKey {
         headers
     }
 
+    /// [`request_headers`](Self::request_headers) with the server's `nonce` in the proof
+    /// (RFC 9449 §8): the retry after a `use_dpop_nonce` answer, with the value of its
+    /// `DPoP-Nonce` header.
+    #[must_use]
+    pub fn request_headers_with_nonce(
+        &self,
+        method: &str,
+        url: &str,
+        access_token: &str,
+        nonce: &str,
+    ) -> HeaderMap {
+        let proof = self
+            .proof(method, url)
+            .access_token(access_token)
+            .nonce(nonce)
+            .sign();
+        let mut headers = self.request_headers(method, url, access_token);
+        headers.insert(
+            "dpop",
+            HeaderValue::from_str(&proof).expect("a compact JWS is visible ASCII"),
+        );
+        headers
+    }
+
     pub(crate) fn signing_key(&self) -> &SigningKey {
         &self.key
     }

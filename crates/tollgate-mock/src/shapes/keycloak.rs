@@ -204,8 +204,16 @@ impl Server for Keycloak {
                 let claim = |name: &str| record.claims.get(name).cloned().unwrap_or(Value::Null);
                 put(&mut answer, "client_id", claim("azp"));
                 put(&mut answer, "username", claim("preferred_username"));
-                // token_type is the typ claim: Bearer, DPoP, Refresh, Offline.
-                put(&mut answer, "token_type", claim("typ"));
+                // token_type is the typ claim: Bearer, DPoP, Refresh, Offline. Keycloak types
+                // a DPoP-bound access token `DPoP`, in the claim and in the answer.
+                let token_type = match super::access_token_type(&record.claims, "Bearer") {
+                    "DPoP" => Value::from("DPoP"),
+                    _ => claim("typ"),
+                };
+                if token_type == "DPoP" {
+                    answer.insert("typ".into(), "DPoP".into());
+                }
+                put(&mut answer, "token_type", token_type);
                 answer
             }
             // A refresh token is introspected like an access token and comes back active,

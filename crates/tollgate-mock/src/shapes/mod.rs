@@ -402,6 +402,17 @@ pub(crate) fn refresh_claim(record: &TokenRecord, name: &str) -> Value {
 }
 
 /// `answer` with `name` set to `value` unless `value` is `null`.
+/// The RFC 6749 §7.1 type of an access token with these claims, as servers that support DPoP
+/// name it in introspection answers (RFC 9449 §6.2): `DPoP` for a token bound to a DPoP key
+/// (`cnf.jkt`), else `bearer`.
+pub(crate) fn access_token_type(claims: &Map<String, Value>, bearer: &'static str) -> &'static str {
+    let dpop_bound = claims
+        .get("cnf")
+        .and_then(Value::as_object)
+        .is_some_and(|cnf| cnf.contains_key("jkt"));
+    if dpop_bound { "DPoP" } else { bearer }
+}
+
 pub(crate) fn put(answer: &mut Map<String, Value>, name: &str, value: Value) {
     if !value.is_null() {
         answer.insert(name.to_owned(), value);

@@ -174,7 +174,9 @@ impl Server for OidcProvider {
                         record.claims.get(name).cloned().unwrap_or(Value::Null),
                     );
                 }
-                answer.insert("token_type".into(), "Bearer".into());
+                // node-oidc-provider says `DPoP` for a token bound to a DPoP key.
+                let token_type = super::access_token_type(&record.claims, "Bearer");
+                answer.insert("token_type".into(), token_type.into());
             }
             // The same members, without token_type.
             TokenKind::Refresh => {

@@ -160,7 +160,9 @@ impl Server for Spring {
                 let client_id = aud.get(0).cloned().unwrap_or(Value::Null);
                 put(&mut answer, "aud", aud);
                 put(&mut answer, "client_id", client_id);
-                answer.insert("token_type".into(), "Bearer".into());
+                // Spring Authorization Server 1.5 names a DPoP-bound token's type `DPoP`.
+                let token_type = super::access_token_type(&record.claims, "Bearer");
+                answer.insert("token_type".into(), token_type.into());
             }
             // Only these: the missing token_type is the only sign of a refresh token.
             TokenKind::Refresh => {

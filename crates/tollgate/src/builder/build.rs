@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use super::TollgateBuilder;
 use super::issuer::{Shared, build_issuer, trust_error};
+use super::sender::build_dpop;
 use crate::claims::{ClientIdClaim, JtiPolicy, ScopeSource, ScopeSources, Switches};
 use crate::engine::{Inner, Limits, Tollgate};
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::introspection::RevocationMemory;
 use crate::issuer::{Issuers, TrustedIssuer};
-use crate::rejection::Responder;
+use crate::metadata::EngineFacts;
+use crate::rejection::{DpopChallenge, Responder, Schemes};
 use crate::verified::VerifiedCache;
 
 impl TollgateBuilder {
@@ -54,6 +56,8 @@ impl TollgateBuilder {
             })?;
         check_trust(&trusted)?;
         let opaque_issuer = opaque_issuer(&trusted)?;
+        let dpop = build_dpop(&self.sender)?;
+        let authorization_servers = authorization_servers(&trusted);
 
         let client = match self.http_client.take() {
             Some(client) => client,
@@ -82,6 +86,37 @@ impl TollgateBuilder {
         for issuer in &issuers {
             issuer.keys.ensure_started();
         }
+        let offered = Schemes {
+            bearer: issuers.iter().any(|i| i.sender.allows_bearer()),
+            dpop: issuers.iter().any(|i| i.sender.allows_dpop()),
+            presented_dpop: false,
+        };
+        let bearer_restricted = issuers.iter().any(|i| !i.sender.allows_bearer());
+        let metadata = match &self.sender.metadata {
+            None => None,
+            Some(metadata) => {
+                let Some(public_url) = self.sender.public_url.as_deref() else {
+                    return Err(ConfigError::new(
+                        ConfigErrorKind::Missing,
+                        "resource_metadata needs the public URL, the document's resource: \
+                         set public_url(..)",
+                    ));
+                };
+                let facts = EngineFacts {
+                    public_url,
+                    authorization_servers,
+                    dpop_algs: dpop
+                        .as_ref()
+                        .map(|d| d.rules.algorithms().iter().map(|a| a.name()).collect()),
+                    dpop_required: issuers.iter().all(|i| !i.sender.allows_bearer()),
+                };
+                Some(Arc::new(metadata.publish(&facts)?))
+            }
+        };
+        let dpop_challenge = dpop.as_ref().map(|d| DpopChallenge {
+            algs: d.rules.algs_param(),
+            nonces: d.nonces.clone(),
+        });
         let verified = VerifiedCache::new(
             self.verified_cache_capacity,
             self.verified_cache_max_bytes,
@@ -101,7 +136,13 @@ impl TollgateBuilder {
                 responder: Arc::new(Responder {
                     realm: self.realm,
                     body_hook: self.body_hook,
+                    dpop: dpop_challenge,
+                    resource_metadata: metadata.as_ref().map(|m| m.url.clone()),
+                    offered,
                 }),
+                dpop,
+                bearer_restricted,
+                metadata,
                 sensitive_freshness: self.sensitive_freshness,
                 no_introspection_warned: AtomicBool::new(false),
             }),
@@ -118,6 +159,7 @@ impl TollgateBuilder {
         own.algorithms = self.algorithms.take();
         own.introspection = self.introspection.take();
         own.switches = compatibility(self.allow_untyped, self.accept_scp);
+        own.sender = self.sender.constraint.take();
         Some(own)
     }
 
@@ -130,6 +172,7 @@ impl TollgateBuilder {
             || self.introspection.is_some()
             || self.allow_untyped
             || self.accept_scp
+            || self.sender.constraint.is_some()
     }
 
     /// The settings every issuer shares: the realm, the refresh bounds, the sizes, timeouts.
@@ -188,6 +231,27 @@ pub(super) fn compatibility(allow_untyped: bool, accept_scp: bool) -> Switches {
         ]);
     }
     switches
+}
+
+/// The issuers a client may get tokens from, for the metadata's `authorization_servers`: each
+/// exact name, each configured tenant of a template (a template open to any tenant names no
+/// issuer a client could use).
+fn authorization_servers(trusted: &[TrustedIssuer]) -> Vec<String> {
+    let mut names = Vec::new();
+    for issuer in trusted {
+        if issuer.issuer.contains(crate::issuer::TENANT_PLACEHOLDER) {
+            for tenant in &issuer.tenants {
+                names.push(
+                    issuer
+                        .issuer
+                        .replace(crate::issuer::TENANT_PLACEHOLDER, tenant),
+                );
+            }
+        } else {
+            names.push(issuer.issuer.clone());
+        }
+    }
+    names
 }
 
 /// What the issuers must agree on: distinct names.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::TollgateBuilder;
 use crate::claims::{ClaimRules, JtiPolicy, ScopeSources, Switches};
+use crate::dpop::SenderConstraint;
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::introspection::{EndpointSource, Introspector, RevocationMemory};
 use crate::issuer::{Issuer, IssuerName, TENANT_PLACEHOLDER, Tenants, TrustedIssuer};
@@ -43,8 +44,10 @@ pub(super) fn build_issuer(
         any_tenant,
         switches,
         quirks,
+        sender,
         ..
     } = trusted;
+    let sender = sender_constraint(&issuer, sender, b.sender.dpop.is_some())?;
     let name = issuer_name(&issuer, tenants, any_tenant)?;
     // A template is checked as the URL of one of its tenants.
     let concrete = issuer.replace(TENANT_PLACEHOLDER, "tenant");
@@ -159,7 +162,28 @@ pub(super) fn build_issuer(
         keys,
         introspector,
         hints: Default::default(),
+        sender,
     })
+}
+
+/// The issuer's sender constraint: as configured, else what the engine's DPoP settings allow.
+fn sender_constraint(
+    issuer: &str,
+    configured: Option<SenderConstraint>,
+    dpop: bool,
+) -> Result<SenderConstraint, ConfigError> {
+    match configured {
+        None if dpop => Ok(SenderConstraint::BearerOrDpop),
+        None => Ok(SenderConstraint::BearerOnly),
+        Some(constraint) if constraint.allows_dpop() && !dpop => Err(ConfigError::new(
+            ConfigErrorKind::Dpop,
+            format!(
+                "the issuer {issuer:?} accepts DPoP ({}), but the engine has no DPoP settings:                  set TollgateBuilder::dpop(Dpop::new()) and public_url(..)",
+                constraint.name()
+            ),
+        )),
+        Some(constraint) => Ok(constraint),
+    }
 }
 
 /// The issuer's name; a template needs its tenants (or `any_tenant`), an exact name neither.

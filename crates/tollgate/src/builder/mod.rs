@@ -3,6 +3,7 @@
 
 mod build;
 mod issuer;
+mod sender;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +57,7 @@ pub struct TollgateBuilder {
     sensitive_freshness: Duration,
     body_hook: Option<crate::rejection::BodyHook>,
     trusted: Vec<TrustedIssuer>,
+    sender: sender::SenderSettings,
 }
 
 impl std::fmt::Debug for TollgateBuilder {
@@ -113,6 +115,7 @@ impl Tollgate {
             sensitive_freshness: Duration::ZERO,
             body_hook: None,
             trusted: Vec::new(),
+            sender: sender::SenderSettings::default(),
         }
     }
 }

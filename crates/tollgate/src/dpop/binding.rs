@@ -29,6 +29,59 @@ use super::thumbprint::{Thumbprint, certificate_thumbprint};
 ///
 /// Behind a proxy that terminates TLS, fill it only from a header that proxy sets, and strip
 /// that header from requests that do not come through the proxy (RFC 8705 §6.5).
+///
+/// # Filling it with rustls and hyper-util
+///
+/// Accept the TCP connection, complete the TLS handshake with a `tokio_rustls::TlsAcceptor`
+/// whose `ServerConfig` asks for client certificates (`WebPkiClientVerifier`, with
+/// `allow_unauthenticated()` if clients without certificates may call the API too), take the
+/// leaf certificate from the session, and insert it into every request of the connection
+/// before the router sees it. With axum-server, do the same in a custom `Accept` around its
+/// `RustlsAcceptor`, wrapping the service it hands out. crates/tollgate/tests/mtls.rs runs
+/// this over real TLS.
+///
+/// ```no_run
+/// use std::sync::Arc;
+///
+/// use bytes::Bytes;
+/// use http::Request;
+/// use hyper::body::Incoming;
+/// use hyper_util::rt::TokioIo;
+/// use hyper_util::service::TowerToHyperService;
+/// use tollgate::ClientCertificate;
+/// use tower::ServiceExt;
+///
+/// async fn serve(
+///     listener: tokio::net::TcpListener,
+///     tls: Arc<rustls::ServerConfig>,
+///     app: axum::Router,
+/// ) -> std::io::Result<()> {
+///     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+///     loop {
+///         let (tcp, _) = listener.accept().await?;
+///         let (acceptor, app) = (acceptor.clone(), app.clone());
+///         tokio::spawn(async move {
+///             let Ok(stream) = acceptor.accept(tcp).await else { return };
+///             // The leaf of the chain the client presented, DER, for this connection.
+///             let certificate = stream
+///                 .get_ref()
+///                 .1
+///                 .peer_certificates()
+///                 .and_then(|chain| chain.first())
+///                 .map(|leaf| ClientCertificate(Bytes::copy_from_slice(leaf.as_ref())));
+///             let service = app.map_request(move |mut request: Request<Incoming>| {
+///                 if let Some(certificate) = &certificate {
+///                     request.extensions_mut().insert(certificate.clone());
+///                 }
+///                 request
+///             });
+///             let _ = hyper::server::conn::http1::Builder::new()
+///                 .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+///                 .await;
+///         });
+///     }
+/// }
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct ClientCertificate(pub Bytes);
 
@@ -126,19 +179,24 @@ impl Confirmation {
     /// `DPoP` (case-insensitive, RFC 6749 §5.1) without it is refused, since the proof could
     /// not be checked against anything. A `token_type` other than `DPoP` next to `cnf.jkt`
     /// breaks RFC 9449 §6.2, but the key binding is still enforced rather than the token
-    /// refused.
+    /// refused. Keycloak says the same in `typ` (it copies its tokens' `typ` claim, `DPoP`
+    /// for a DPoP-bound token), which counts alike.
     pub(crate) fn from_introspection(answer: &Map<String, Value>) -> Result<Self, BindingError> {
         let confirmation = Self::from_claims(answer)?;
-        let says_dpop = answer
-            .get("token_type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| t.eq_ignore_ascii_case("DPoP"));
+        let is_dpop = |name: &str| {
+            answer
+                .get(name)
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("DPoP"))
+        };
+        let says_dpop = is_dpop("token_type") || is_dpop("typ");
         if says_dpop && confirmation.jkt.is_none() {
             return Err(BindingError::DpopWithoutKey);
         }
         Ok(confirmation)
     }
 
+    #[cfg(test)]
     /// True when the token must come with a DPoP proof.
     pub(crate) fn is_dpop_bound(&self) -> bool {
         self.jkt.is_some()

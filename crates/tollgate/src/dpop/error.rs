@@ -13,6 +13,7 @@ pub(crate) enum ChallengeCode {
 }
 
 impl ChallengeCode {
+    #[cfg(test)]
     /// The code as it goes into `WWW-Authenticate: DPoP error="..."`.
     pub(crate) fn as_str(self) -> &'static str {
         match self {

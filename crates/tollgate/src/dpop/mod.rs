@@ -14,9 +14,12 @@
 //! - `thumbprint`: RFC 7638 JWK thumbprints and RFC 8705 certificate thumbprints.
 //! - `binding`: reads `cnf` from a JWT or an introspection answer and checks it against how the
 //!   token was presented ([`binding::Confirmation`]); defines [`binding::ClientCertificate`],
-//!   the request extension a TLS acceptor fills (public once the integration re-exports it).
+//!   the request extension a TLS acceptor fills.
 //! - `replay`: the bounded cache that accepts each proof once ([`replay::ReplayCache`]).
 //! - `nonce`: stateless server nonces (RFC 9449 §9) ([`nonce::Nonces`]).
+//! - `config`: the public settings, [`SenderConstraint`] and [`Dpop`]; `gate`: what the
+//!   engine holds of them ([`gate::DpopState`]). The request-level order below is
+//!   `crate::request`'s.
 //!
 //! # How a request is checked
 //!
@@ -41,7 +44,9 @@
 
 pub(crate) mod binding;
 mod claims;
+mod config;
 pub(crate) mod error;
+pub(crate) mod gate;
 mod jose;
 pub(crate) mod nonce;
 pub(crate) mod proof;
@@ -49,6 +54,9 @@ pub(crate) mod replay;
 pub(crate) mod rules;
 pub(crate) mod thumbprint;
 pub(crate) mod uri;
+
+pub use binding::ClientCertificate;
+pub use config::{Dpop, SenderConstraint};
 
 #[cfg(test)]
 mod tests;

@@ -13,12 +13,14 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use aws_lc_rs::digest::{Context, SHA256};
 
 use super::thumbprint::Thumbprint;
+use crate::store::{Digest, Namespace, SharedStore};
 
 /// Default number of live entries: about 100 bytes each, so about 10 MB when full. With the
 /// default `iat` window (60 s back, 10 s ahead) an entry lives at most 70 s: 100,000 entries
@@ -85,20 +87,82 @@ impl ReplayError {
     }
 }
 
-/// Where proofs are remembered. The local cache is the only kind today; a store shared
-/// between instances (`SharedStore::first_use`) is a second variant, checked after the local
-/// one, with the same rule when it cannot answer: refuse, never accept unchecked.
-#[derive(Debug)]
+/// How long a request waits for the shared store's answer before the proof is refused (503):
+/// longer than a healthy store takes, short enough that a sick one does not hold requests.
+const STORE_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Where proofs are remembered: in this process, or also in a store shared by the instances
+/// of the API, so that a proof accepted by one is refused by every other (RFC 9449 §11.1).
+///
+/// The shared kind checks the local cache first (bounded, with the same rule when full) and
+/// then the store (`SharedStore::first_use`); a store that cannot answer refuses the proof
+/// (503), never accepts it unchecked.
 pub(crate) enum ReplayCache {
     /// In this process only.
     Local(LocalReplayCache),
+    /// In this process, then in the shared store under `ns`.
+    Shared {
+        local: LocalReplayCache,
+        store: Arc<dyn SharedStore>,
+        ns: Namespace,
+    },
+}
+
+impl fmt::Debug for ReplayCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Local(local) => f.debug_tuple("Local").field(local).finish(),
+            Self::Shared { local, ns, .. } => f
+                .debug_struct("Shared")
+                .field("local", local)
+                .field("ns", ns)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 impl ReplayCache {
-    /// Records `entry` at `now` (Unix seconds); an error when it was seen or cannot be recorded.
+    /// Records `entry` at `now` (Unix seconds) in the local cache; an error when it was seen
+    /// or cannot be recorded. For the shared kind, [`first_use_shared`](Self::first_use_shared)
+    /// must follow.
     pub(crate) fn first_use(&self, entry: &ReplayEntry, now: i64) -> Result<(), ReplayError> {
         match self {
-            Self::Local(cache) => cache.first_use(entry, now),
+            Self::Local(cache) | Self::Shared { local: cache, .. } => cache.first_use(entry, now),
+        }
+    }
+
+    /// Proofs the local cache holds.
+    pub(crate) fn local_len(&self) -> usize {
+        match self {
+            Self::Local(cache) | Self::Shared { local: cache, .. } => cache.len(),
+        }
+    }
+
+    /// Whether a shared store must be asked too.
+    pub(crate) fn is_shared(&self) -> bool {
+        matches!(self, Self::Shared { .. })
+    }
+
+    /// Records `entry` in the shared store, after [`first_use`](Self::first_use) accepted it
+    /// locally; nothing to do for the local kind.
+    pub(crate) async fn first_use_shared(
+        &self,
+        entry: &ReplayEntry,
+        now: i64,
+    ) -> Result<(), ReplayError> {
+        let Self::Shared { store, ns, .. } = self else {
+            return Ok(());
+        };
+        match store
+            .first_use(ns, &Digest(entry.key.0), entry.ttl(now))
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ReplayError::Replayed),
+            Err(_) => Err(ReplayError::Full {
+                retry_after: STORE_RETRY_AFTER,
+                newly_full: false,
+            }),
         }
     }
 }
@@ -127,7 +191,7 @@ impl LocalReplayCache {
         }
     }
 
-    /// Live entries now.
+    /// Live entries now (expired ones included until the next insertion purges them).
     pub(crate) fn len(&self) -> usize {
         self.lock().live.len()
     }
@@ -279,6 +343,32 @@ mod tests {
         assert_eq!(local.len(), 500);
         assert_eq!(local.first_use(&entry(1, "late", 300), 200), Ok(()));
         assert_eq!(local.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_shared_cache_refuses_what_another_instance_accepted() {
+        let store: Arc<dyn SharedStore> = Arc::new(crate::store::Memory::new());
+        let ns = Namespace::new("https://api.example", ["dpop"]);
+        let shared = || ReplayCache::Shared {
+            local: LocalReplayCache::new(10),
+            store: Arc::clone(&store),
+            ns: ns.clone(),
+        };
+        let (one, two) = (shared(), shared());
+        let now = crate::engine::now();
+        let proof = entry(1, "j", now + 60);
+        assert_eq!(one.first_use(&proof, now), Ok(()));
+        assert_eq!(one.first_use_shared(&proof, now).await, Ok(()));
+        // The other instance has not seen it locally, but the store has.
+        assert_eq!(two.first_use(&proof, now), Ok(()));
+        assert_eq!(
+            two.first_use_shared(&proof, now).await,
+            Err(ReplayError::Replayed)
+        );
+        assert!(one.is_shared() && !ReplayCache::Local(LocalReplayCache::new(1)).is_shared());
+        // A local cache has nothing more to ask.
+        let local = ReplayCache::Local(LocalReplayCache::new(1));
+        assert_eq!(local.first_use_shared(&proof, now).await, Ok(()));
     }
 
     #[test]

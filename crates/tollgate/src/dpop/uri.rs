@@ -20,6 +20,7 @@ impl TargetUri {
         normalize(uri).map(Self)
     }
 
+    #[cfg(test)]
     /// The normal form.
     pub(crate) fn as_str(&self) -> &str {
         &self.0

@@ -2,6 +2,7 @@
 //! an access token (RFC 7662 §2.2; the markers are listed on [`Introspection`](super::Introspection)).
 
 use super::IntrospectionAnswer;
+use crate::dpop::binding::Confirmation;
 use crate::principal::TokenInfo;
 use crate::rejection::InvalidToken;
 
@@ -69,6 +70,13 @@ pub(crate) fn agree(info: &TokenInfo, answer: &IntrospectionAnswer) -> Result<()
             return Err(InvalidToken::IntrospectionMismatch("scope"));
         }
     }
+    // RFC 9449 §6.2, RFC 8705 §3.2: an answer that states a binding must state the JWT's.
+    // The JWT's own `cnf` is what the presentation is held to; an answer without one says
+    // nothing against it (many servers leave `cnf` out of introspection answers).
+    match Confirmation::from_introspection(&answer.raw) {
+        Ok(theirs) if theirs == Confirmation::default() || Ok(theirs) == info.binding => {}
+        _ => return Err(InvalidToken::IntrospectionMismatch("cnf")),
+    }
     Ok(())
 }
 
@@ -95,10 +103,7 @@ mod tests {
             jti: Some("j1".into()),
             ..StandardClaims::default()
         };
-        let responder = Arc::new(Responder {
-            realm: None,
-            body_hook: None,
-        });
+        let responder = Arc::new(Responder::plain(None, None));
         let claims = claims.as_object().cloned().unwrap_or_default();
         TokenInfo::new(TokenFormat::Jwt, standard, claims, None, &responder)
     }

@@ -114,15 +114,17 @@ pub(super) fn parse(body: &[u8], now: i64, leeway_secs: i64) -> Result<Verdict, 
 /// documentation of [`Introspection`](super::Introspection).
 fn not_access_token(raw: &Map<String, Value>) -> Option<&'static str> {
     let text = |name: &str| raw.get(name).map(|value| value.as_str());
-    // RFC 7662 §2.2: `token_type` is the RFC 6749 §7.1 type, `Bearer` for a bearer token. Some
-    // servers put the RFC 7009 §2.1 hint value there instead (`access_token`), or the RFC 8693
-    // §3 token type URI. Anything else present is not an access token we can accept: a
-    // refresh or ID token, or a DPoP-bound one (RFC 9449 §6.2 answers `DPoP`), which must come
-    // with its proof under the `DPoP` scheme (RFC 9449 §7), not as a bearer token. The type is
-    // already known to be a string.
+    // RFC 7662 §2.2: `token_type` is the RFC 6749 §7.1 type, `Bearer` for a bearer token and
+    // `DPoP` for a DPoP-bound one (RFC 9449 §6.2). Some servers put the RFC 7009 §2.1 hint
+    // value there instead (`access_token`), or the RFC 8693 §3 token type URI. Anything else
+    // present is not an access token: a refresh or ID token. A DPoP-bound token is an access
+    // token, whose binding (`cnf.jkt`) the engine holds to its presentation: refused as a
+    // bearer token (RFC 9449 §7.2), accepted with a proof of its key (`dpop::binding`). The
+    // type is already known to be a string.
     if let Some(Some(token_type)) = text("token_type")
         && ![
             "bearer",
+            "dpop",
             "access_token",
             "urn:ietf:params:oauth:token-type:access_token",
         ]
@@ -137,30 +139,16 @@ fn not_access_token(raw: &Map<String, Value>) -> Option<&'static str> {
     {
         return Some("token_use");
     }
-    // Keycloak copies its tokens' `typ` claim into the answer: `Bearer` for an access token;
-    // refresh, offline, ID and logout tokens have their own, DPoP-bound ones `DPoP`. Other
-    // servers use `typ` for other things, so only these values count.
+    // Keycloak copies its tokens' `typ` claim into the answer: `Bearer` for an access token,
+    // `DPoP` for a DPoP-bound access token (its binding is the engine's to check); refresh,
+    // offline, ID and logout tokens have their own. Other servers use `typ` for other things,
+    // so only these values count.
     if let Some(Some(typ)) = text("typ")
-        && [
-            "refresh",
-            "offline",
-            "id",
-            "serialized-id",
-            "logout",
-            "dpop",
-        ]
-        .iter()
-        .any(|refused| typ.eq_ignore_ascii_case(refused))
+        && ["refresh", "offline", "id", "serialized-id", "logout"]
+            .iter()
+            .any(|refused| typ.eq_ignore_ascii_case(refused))
     {
         return Some("typ");
-    }
-    // RFC 9449 §6.2: `cnf.jkt` binds the token to a DPoP key, however `token_type` reads.
-    if raw
-        .get("cnf")
-        .and_then(Value::as_object)
-        .is_some_and(|cnf| cnf.contains_key("jkt"))
-    {
-        return Some("cnf");
     }
     None
 }
@@ -342,6 +330,12 @@ mod tests {
             r#"{"active":true,"typ":7}"#,
             // Other confirmation methods are not DPoP.
             r#"{"active":true,"cnf":{"x5t#S256":"bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}"#,
+            // DPoP-bound access tokens (RFC 9449 §6.2; Keycloak's `typ`): access tokens whose
+            // binding the engine checks against the presentation, not another kind of token.
+            r#"{"active":true,"token_type":"DPoP","cnf":{"jkt":"abc"}}"#,
+            r#"{"active":true,"token_type":"dpop"}"#,
+            r#"{"active":true,"typ":"DPoP"}"#,
+            r#"{"active":true,"token_type":"Bearer","cnf":{"jkt":"abc"}}"#,
         ] {
             assert_eq!(marker(body), None, "{body}");
         }
@@ -358,7 +352,6 @@ mod tests {
             (r#"{"active":true,"token_type":"Offline"}"#, "token_type"),
             (r#"{"active":true,"token_type":"id_token"}"#, "token_type"),
             (r#"{"active":true,"token_type":"N_A"}"#, "token_type"),
-            (r#"{"active":true,"token_type":"DPoP"}"#, "token_type"),
             (r#"{"active":true,"token_type":""}"#, "token_type"),
             (r#"{"active":true,"token_type":"Bearer "}"#, "token_type"),
             (
@@ -371,11 +364,6 @@ mod tests {
             (r#"{"active":true,"typ":"OFFLINE"}"#, "typ"),
             (r#"{"active":true,"typ":"ID"}"#, "typ"),
             (r#"{"active":true,"typ":"Logout"}"#, "typ"),
-            (r#"{"active":true,"typ":"DPoP"}"#, "typ"),
-            (
-                r#"{"active":true,"token_type":"Bearer","cnf":{"jkt":"abc"}}"#,
-                "cnf",
-            ),
         ] {
             assert_eq!(marker(body), Some(member), "{body}");
         }

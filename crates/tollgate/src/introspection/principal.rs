@@ -98,10 +98,7 @@ mod tests {
         answer: &IntrospectionAnswer,
         accept_without_audience: bool,
     ) -> Result<TokenInfo, InvalidToken> {
-        let responder = Arc::new(Responder {
-            realm: None,
-            body_hook: None,
-        });
+        let responder = Arc::new(Responder::plain(None, None));
         opaque_token_info(answer, &rules(), accept_without_audience, &responder)
     }
 

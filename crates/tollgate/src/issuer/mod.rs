@@ -21,6 +21,7 @@ pub(crate) use self::select::Issuers;
 pub use self::trusted::TrustedIssuer;
 
 use crate::claims::{self, ClaimRules, Hints};
+use crate::dpop::SenderConstraint;
 use crate::introspection::Introspector;
 use crate::jws::{self, HeaderRules, Jws};
 use crate::keys::{KeyLookupError, KeySet, VerifyKey};
@@ -40,6 +41,8 @@ pub(crate) struct Issuer {
     pub(crate) introspector: Option<Introspector>,
     /// Which strict-mode hints this issuer has logged.
     pub(crate) hints: Hints,
+    /// How its tokens may be presented: bearer, DPoP, or either.
+    pub(crate) sender: SenderConstraint,
 }
 
 /// The outcome of a local verification that does not refuse the token.

@@ -5,6 +5,7 @@ use crate::alg::Algorithm;
 use crate::claims::{
     AudiencePolicy, ClaimPath, ClientIdClaim, JtiPolicy, ScopeSource, ScopeSources, Switches,
 };
+use crate::dpop::SenderConstraint;
 use crate::introspection::config::Introspection;
 
 use super::profile::{Profile, Quirks};
@@ -64,6 +65,7 @@ pub struct TrustedIssuer {
     pub(crate) switches: Switches,
     pub(crate) quirks: Quirks,
     pub(crate) profile: &'static str,
+    pub(crate) sender: Option<SenderConstraint>,
 }
 
 impl std::fmt::Debug for TrustedIssuer {
@@ -85,6 +87,7 @@ impl std::fmt::Debug for TrustedIssuer {
             .field("opaque_tokens", &self.opaque_tokens)
             .field("tenants", &self.tenants)
             .field("any_tenant", &self.any_tenant)
+            .field("sender", &self.sender)
             .finish_non_exhaustive()
     }
 }
@@ -120,6 +123,7 @@ impl TrustedIssuer {
             switches: Switches::default(),
             quirks: Quirks::default(),
             profile: "strict",
+            sender: None,
         }
     }
 
@@ -363,6 +367,20 @@ impl TrustedIssuer {
     /// do not).
     pub fn forbid_claim(mut self, name: impl Into<String>) -> Self {
         self.switches.forbidden.push(name.into());
+        self
+    }
+
+    /// How this issuer's tokens may be presented: [`SenderConstraint::BearerOnly`],
+    /// [`SenderConstraint::DpopRequired`] or [`SenderConstraint::BearerOrDpop`]. A route's
+    /// own constraint ([`Requirement::sender_constraint`](crate::Requirement::sender_constraint))
+    /// applies too. Certificate-bound tokens always need their certificate, and DPoP-bound
+    /// ones their proof, whatever this says.
+    ///
+    /// Defaults to `BearerOrDpop` when the engine has [`Dpop`](crate::Dpop) settings
+    /// ([`TollgateBuilder::dpop`](crate::TollgateBuilder::dpop)), else `BearerOnly`; accepting
+    /// DPoP without them is refused at build time.
+    pub fn sender_constraint(mut self, constraint: SenderConstraint) -> Self {
+        self.sender = Some(constraint);
         self
     }
 }

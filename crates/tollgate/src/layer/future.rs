@@ -11,18 +11,18 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{HeaderValue, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::body::ResponseBody;
 use crate::Tollgate;
-use crate::log::debug;
-use crate::principal::Principal;
-use crate::rejection::Rejection;
+use crate::rejection::DPOP_NONCE;
+use crate::request::Waiting;
 
-/// The part of a check that waits for the network (a key refetch, an introspection call).
-pub(crate) type Check = Pin<Box<dyn Future<Output = Result<Principal, Rejection>> + Send>>;
+/// The part of a check that waits for the network (a key refetch, an introspection call, a
+/// shared replay store).
+pub(crate) type Check = Waiting;
 
 pin_project! {
     /// Response future of tollgate's middleware.
@@ -47,10 +47,11 @@ pin_project! {
             request: Request<ReqB>,
             gate: Tollgate,
         },
-        /// The inner service is answering.
+        /// The inner service is answering; `nonce` goes on its answer (RFC 9449 §8.2).
         Calling {
             #[pin]
             future: F,
+            nonce: Option<HeaderValue>,
         },
         /// Refused without waiting; answered at the first poll.
         Rejected {
@@ -62,9 +63,9 @@ pin_project! {
 }
 
 impl<F, S, ReqB> ResponseFuture<F, S, ReqB> {
-    pub(crate) fn calling(future: F) -> Self {
+    pub(crate) fn calling(future: F, nonce: Option<HeaderValue>) -> Self {
         Self {
-            state: State::Calling { future },
+            state: State::Calling { future, nonce },
         }
     }
 
@@ -101,10 +102,16 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.as_mut().project().state;
         let verdict = match state.as_mut().project() {
-            StateProj::Calling { future } => {
+            StateProj::Calling { future, nonce } => {
                 let response = ready!(future.poll(cx));
+                let nonce = nonce.take();
                 state.set(State::Done);
-                return Poll::Ready(response.map(|response| response.map(ResponseBody::inner)));
+                return Poll::Ready(response.map(|mut response| {
+                    if let Some(nonce) = nonce {
+                        response.headers_mut().insert(DPOP_NONCE, nonce);
+                    }
+                    response.map(ResponseBody::inner)
+                }));
             }
             StateProj::Checking { check, .. } => Some(ready!(check.as_mut().poll(cx))),
             StateProj::Rejected { .. } | StateProj::Done => None,
@@ -118,18 +125,18 @@ where
                     gate,
                     ..
                 },
-                Some(Ok(principal)),
+                Some(Ok(accepted)),
             ) => {
-                gate.accept(&mut request, principal);
+                let nonce = gate.accept_with_nonce(&mut request, accepted);
                 state.set(State::Calling {
                     future: service.call(request),
+                    nonce,
                 });
                 self.poll(cx)
             }
-            (StateReplace::Checking { gate, .. }, Some(Err(rejection))) => {
-                debug!("request refused: {rejection}");
-                Poll::Ready(Ok(gate.render(&rejection).map(ResponseBody::rejection)))
-            }
+            (StateReplace::Checking { gate, .. }, Some(Err(refusal))) => Poll::Ready(Ok(gate
+                .render_refusal(&refusal)
+                .map(ResponseBody::rejection))),
             (StateReplace::Rejected { response }, _) => {
                 Poll::Ready(Ok(response.map(ResponseBody::rejection)))
             }

@@ -52,8 +52,28 @@ impl Tollgate {
 
     /// A layer that authenticates every request with the requirement its
     /// [`PolicyTable`](crate::PolicyTable) row gives.
+    ///
+    /// # Panics
+    ///
+    /// If a requirement of the table accepts DPoP and the engine has no DPoP settings
+    /// ([`TollgateBuilder::dpop`](crate::TollgateBuilder::dpop)): such a route could refuse
+    /// every request. [`try_layer_with_policy`](Self::try_layer_with_policy) returns the error.
+    #[track_caller]
     pub fn layer_with_policy(&self, policy: PolicyTable) -> TollgateLayer {
-        TollgateLayer::new(self.clone(), policy)
+        self.try_layer_with_policy(policy)
+            .unwrap_or_else(|error| crate::requirement::refuse(&error))
+    }
+
+    /// [`layer_with_policy`](Self::layer_with_policy), returning the error instead of
+    /// panicking.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] of kind [`Requirement`](crate::ConfigErrorKind::Requirement).
+    pub fn try_layer_with_policy(&self, policy: PolicyTable) -> Result<TollgateLayer, ConfigError> {
+        for requirement in policy.requirements() {
+            self.check_attached(requirement)?;
+        }
+        Ok(TollgateLayer::new(self.clone(), policy))
     }
 
     /// A route annotation: the wrapped route requires `requirement`.
@@ -135,10 +155,24 @@ impl Tollgate {
     /// A [`ConfigError`](crate::ConfigError) of kind
     /// [`Requirement`](crate::ConfigErrorKind::Requirement) naming the problem.
     pub fn try_require(&self, requirement: Requirement) -> Result<TollgateLayer, ConfigError> {
+        self.check_attached(&requirement)?;
         Ok(TollgateLayer::new(
             self.clone(),
             PolicyTable::try_uniform(requirement)?,
         ))
+    }
+
+    /// What only the engine can say about a requirement: a route that accepts DPoP needs an
+    /// engine with DPoP settings.
+    pub(crate) fn check_attached(&self, requirement: &Requirement) -> Result<(), ConfigError> {
+        if requirement.sender.is_some_and(|c| c.allows_dpop()) && self.inner.dpop.is_none() {
+            return Err(ConfigError::new(
+                crate::ConfigErrorKind::Requirement,
+                "the requirement accepts DPoP, but the engine has no DPoP settings: set \
+                 TollgateBuilder::dpop(..) and public_url(..)",
+            ));
+        }
+        Ok(())
     }
 
     /// A route annotation for a sensitive route: live introspection with the freshness budget
@@ -154,8 +188,18 @@ impl Tollgate {
         self.inner.sensitive_freshness
     }
 
-    /// Hands an accepted request its principal.
-    pub(crate) fn accept<B>(&self, request: &mut http::Request<B>, principal: crate::Principal) {
-        request.extensions_mut().insert(principal);
+    /// Hands an accepted request its principal (and the proof it was accepted with); the
+    /// nonce its answer should carry.
+    pub(crate) fn accept_with_nonce<B>(
+        &self,
+        request: &mut http::Request<B>,
+        accepted: crate::request::Accepted,
+    ) -> Option<http::HeaderValue> {
+        let extensions = request.extensions_mut();
+        extensions.insert(accepted.principal);
+        if let Some(proof) = accepted.proof {
+            extensions.insert(proof);
+        }
+        accepted.nonce
     }
 }

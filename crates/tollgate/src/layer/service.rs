@@ -9,9 +9,9 @@ use tower_service::Service;
 use super::body::ResponseBody;
 use super::future::ResponseFuture;
 use crate::Tollgate;
-use crate::engine::Step;
 use crate::log::{debug, trace};
 use crate::policy::PolicyTable;
+use crate::request::{Decision, RequestView};
 use crate::requirement::Requirement;
 
 /// Authenticates every request with a bearer token; see the [module docs](crate::layer).
@@ -94,27 +94,19 @@ where
     S: Service<Request<ReqB>, Response = Response<ResB>> + Clone,
 {
     if requirement.public {
-        return ResponseFuture::calling(inner.call(request));
+        return ResponseFuture::calling(inner.call(request), None);
     }
-    let step = match crate::bearer::extract(request.headers(), request.uri().query()) {
-        Ok(token) => gate.begin(token, requirement),
-        Err(rejection) => Step::Done(Err(rejection)),
-    };
-    match step {
-        Step::Done(Ok(principal)) => {
-            trace!("request accepted for subject {:?}", principal.subject());
-            gate.accept(&mut request, principal);
-            ResponseFuture::calling(inner.call(request))
+    match gate.decide(&RequestView::of(&request), requirement) {
+        Decision::Done(Ok(accepted)) => {
+            trace!(
+                "request accepted for subject {:?}",
+                accepted.principal.subject()
+            );
+            let nonce = gate.accept_with_nonce(&mut request, accepted);
+            ResponseFuture::calling(inner.call(request), nonce)
         }
-        Step::Done(Err(rejection)) => {
-            debug!("request refused: {rejection}");
-            ResponseFuture::rejected(gate.render(&rejection))
-        }
-        Step::Pending(pending) => {
-            let check_gate = gate.clone();
-            // Only a check that waits takes its own handle on the requirement.
-            let requirement = Arc::clone(requirement);
-            let check = Box::pin(async move { check_gate.finish(pending, &requirement).await });
+        Decision::Done(Err(refusal)) => ResponseFuture::rejected(gate.render_refusal(&refusal)),
+        Decision::Wait(check) => {
             // The inner service was made ready by `poll_ready`; that ready instance must serve
             // this request, so it goes into the future and a fresh clone stays behind.
             let clone = inner.clone();

@@ -153,6 +153,14 @@ impl PolicyTable {
         })
     }
 
+    /// Every requirement of the table, the default's included.
+    pub(crate) fn requirements(&self) -> impl Iterator<Item = &Requirement> {
+        self.rules
+            .iter()
+            .map(|rule| &*rule.requirement)
+            .chain(std::iter::once(&*self.default))
+    }
+
     /// The requirement for a request, judged as described [above](Self).
     ///
     /// A path without `%` costs one pass over its bytes and one pass over the rules per reading
@@ -290,10 +298,19 @@ fn at_least_as_strict(a: &Requirement, b: &Requirement) -> bool {
         (None, Some(_)) => false,
         (Some(fa), Some(fb)) => fa <= fb && (!a.fail_open || b.fail_open),
     };
+    // Every scheme `a` accepts, `b` accepts too; no constraint of its own accepts the issuer's.
+    let sender = match (a.sender, b.sender) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(a), Some(b)) => {
+            (!a.allows_bearer() || b.allows_bearer()) && (!a.allows_dpop() || b.allows_dpop())
+        }
+    };
     within(&b.all_scopes, &a.all_scopes)
         && any_scope
         && acr
         && live
+        && sender
         && no_longer(a.max_token_age, b.max_token_age)
         && no_longer(a.max_auth_age, b.max_auth_age)
 }

@@ -214,6 +214,15 @@ fn strictness_compares_every_part_of_a_requirement() {
         (r().max_token_age(s(10)), r().max_token_age(s(60))),
         (r().max_auth_age(s(10)), r()),
         (r().acr_values(["gold"]), r().acr_values(["gold", "silver"])),
+        (r().dpop_required(), r()),
+        (
+            r().dpop_required(),
+            r().sender_constraint(crate::SenderConstraint::BearerOrDpop),
+        ),
+        (
+            r().sender_constraint(crate::SenderConstraint::BearerOnly),
+            r().sender_constraint(crate::SenderConstraint::BearerOrDpop),
+        ),
     ];
     for (a, b) in &stricter {
         assert!(at_least_as_strict(a, b), "{a:?} >= {b:?}");
@@ -229,6 +238,10 @@ fn strictness_compares_every_part_of_a_requirement() {
             Requirement::sensitive(s(5)),
         ),
         (r().acr_values(["gold"]), r().acr_values(["silver"])),
+        (
+            r().dpop_required(),
+            r().sender_constraint(crate::SenderConstraint::BearerOnly),
+        ),
     ];
     for (a, b) in &incomparable {
         assert!(!at_least_as_strict(a, b), "{a:?} >= {b:?}");

@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use response::RejectionBody;
-pub(crate) use response::{BodyHook, Responder};
+pub(crate) use response::{BodyHook, DPOP_NONCE, DpopChallenge, Responder, Schemes};
 
 use http::StatusCode;
 
@@ -70,6 +70,29 @@ pub enum InvalidToken {
     /// `unsupported_token_type`, `invalid_request` or `invalid_token`). Not a revocation: the
     /// token is asked about again next time.
     Unconfirmable,
+    /// A DPoP-bound token (`cnf.jkt`) sent with the `Bearer` scheme (RFC 9449 §7.2): it is
+    /// only good with a proof of its key.
+    DpopBoundAsBearer,
+    /// The `DPoP` scheme with a token that is not bound to a DPoP key: there is no key to hold
+    /// the proof to.
+    NotDpopBound,
+    /// The DPoP proof is signed by another key than the one the token is bound to (RFC 9449
+    /// §7.1, `cnf.jkt` against the RFC 7638 thumbprint of the proof's `jwk`).
+    DpopKeyMismatch,
+    /// A certificate-bound token (`cnf.x5t#S256`) on a request without a TLS client
+    /// certificate (RFC 8705 §3).
+    CertificateRequired,
+    /// A certificate-bound token with another client certificate than its own (RFC 8705 §3).
+    CertificateMismatch,
+    /// The token's `cnf` cannot be honoured: malformed, a confirmation method tollgate does not
+    /// check, or an introspection answer saying `token_type: DPoP` without `cnf.jkt`.
+    Confirmation,
+    /// A bearer token where the route or the token's issuer requires DPoP
+    /// ([`SenderConstraint::DpopRequired`](crate::SenderConstraint::DpopRequired)).
+    DpopRequired,
+    /// The `DPoP` scheme where the route or the token's issuer accepts bearer tokens only
+    /// ([`SenderConstraint::BearerOnly`](crate::SenderConstraint::BearerOnly)).
+    DpopNotAccepted,
 }
 
 impl InvalidToken {
@@ -101,7 +124,27 @@ impl InvalidToken {
             Self::ClaimsShape => "the token's claims do not have the expected form",
             Self::Encrypted => "encrypted tokens are not accepted here",
             Self::Unconfirmable => "the authorization server cannot confirm the token",
+            Self::DpopBoundAsBearer => "a DPoP-bound token must be sent with the DPoP scheme",
+            Self::NotDpopBound => "the token is not bound to a DPoP key",
+            Self::DpopKeyMismatch => "the DPoP proof's key does not match the token's binding",
+            Self::CertificateRequired => "the token requires a TLS client certificate",
+            Self::CertificateMismatch => "the TLS client certificate does not match the token",
+            Self::Confirmation => "the token's confirmation claim (cnf) cannot be honoured",
+            Self::DpopRequired => "this resource requires a DPoP-bound token and its proof",
+            Self::DpopNotAccepted => "the DPoP scheme is not accepted here",
         }
+    }
+
+    /// Whether the refusal is about DPoP, so that the `DPoP` challenge carries it whatever
+    /// scheme the request used.
+    pub(crate) fn is_about_dpop(self) -> bool {
+        matches!(
+            self,
+            Self::DpopBoundAsBearer
+                | Self::NotDpopBound
+                | Self::DpopKeyMismatch
+                | Self::DpopRequired
+        )
     }
 }
 
@@ -128,6 +171,10 @@ pub enum Unavailable {
     /// The route needs introspection and none is configured, or the authorization server's
     /// metadata names no introspection endpoint.
     NoIntrospection,
+    /// The DPoP replay cache cannot record the proof: it is full of proofs still live, or the
+    /// shared store that holds it cannot be reached. A proof is never accepted unrecorded,
+    /// since that would let it be replayed.
+    DpopReplay,
 }
 
 /// Why tollgate refused a request.
@@ -158,6 +205,12 @@ pub enum Rejection {
         /// The maximum authentication age in seconds, if the route sets one.
         max_age: Option<u64>,
     },
+    /// The DPoP proof is not acceptable (RFC 9449 §4.3, §7.1): 401 with the `DPoP` challenge
+    /// `error="invalid_dpop_proof"` and this fixed description. A replayed proof is one.
+    InvalidDpopProof(&'static str),
+    /// The proof lacks the server's current nonce (RFC 9449 §9): 401 with the `DPoP`
+    /// challenge `error="use_dpop_nonce"` and a fresh nonce in `DPoP-Nonce`.
+    UseDpopNonce,
     /// tollgate cannot decide now. 503 with `Retry-After`; no challenge.
     Unavailable {
         /// What is missing.
@@ -173,6 +226,8 @@ impl Rejection {
         match self {
             Self::MissingToken
             | Self::InvalidToken(_)
+            | Self::InvalidDpopProof(_)
+            | Self::UseDpopNonce
             | Self::InsufficientUserAuthentication { .. } => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
@@ -182,7 +237,8 @@ impl Rejection {
 
     /// The OAuth `error` code, if the response carries one: RFC 6750 §3.1's for refusals,
     /// RFC 9470's `insufficient_user_authentication`, and `temporarily_unavailable` (an
-    /// RFC 6749 §4.1.2.1 code) in the body of a 503.
+    /// RFC 6749 §4.1.2.1 code) in the body of a 503, and RFC 9449 §7.1's
+    /// `invalid_dpop_proof` and `use_dpop_nonce`.
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
             Self::MissingToken => None,
@@ -190,6 +246,8 @@ impl Rejection {
             Self::InvalidToken(_) => Some("invalid_token"),
             Self::InsufficientScope { .. } => Some("insufficient_scope"),
             Self::InsufficientUserAuthentication { .. } => Some("insufficient_user_authentication"),
+            Self::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
+            Self::UseDpopNonce => Some("use_dpop_nonce"),
             Self::Unavailable { .. } => Some("temporarily_unavailable"),
         }
     }
@@ -200,6 +258,8 @@ impl Rejection {
             Self::MissingToken => "a bearer token is required",
             Self::InvalidRequest(why) => why,
             Self::InvalidToken(why) => why.description(),
+            Self::InvalidDpopProof(why) => why,
+            Self::UseDpopNonce => "the resource server requires a DPoP nonce",
             Self::InsufficientScope { .. } => "the token lacks a scope this resource requires",
             Self::InsufficientUserAuthentication { .. } => {
                 "a stronger or more recent user authentication is required"
@@ -224,6 +284,10 @@ impl Rejection {
                 reason: Unavailable::NoIntrospection,
                 ..
             } => "this resource requires token introspection, which is not configured",
+            Self::Unavailable {
+                reason: Unavailable::DpopReplay,
+                ..
+            } => "too many DPoP proofs to remember; try again shortly",
         }
     }
 }

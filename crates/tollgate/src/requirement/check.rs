@@ -79,10 +79,7 @@ mod tests {
             ..StandardClaims::default()
         };
         f(&mut standard);
-        let responder = Arc::new(Responder {
-            realm: None,
-            body_hook: None,
-        });
+        let responder = Arc::new(Responder::plain(None, None));
         TokenInfo::new(
             TokenFormat::Jwt,
             standard,

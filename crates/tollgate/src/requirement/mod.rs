@@ -5,6 +5,7 @@ mod check;
 
 use std::time::Duration;
 
+use crate::dpop::SenderConstraint;
 use crate::error::{ConfigError, ConfigErrorKind};
 
 /// What a route requires beyond a valid access token.
@@ -23,7 +24,11 @@ use crate::error::{ConfigError, ConfigErrorKind};
 /// - [`any_scopes`](Self::any_scopes) or [`acr_values`](Self::acr_values) was given an empty
 ///   list: "one of nothing" would silently require nothing;
 /// - [`public`](Self::public) is combined with anything that needs a token (scopes,
-///   introspection, token or authentication age, `acr` values, fail-open);
+///   introspection, token or authentication age, `acr` values, a sender constraint,
+///   fail-open);
+/// - it accepts DPoP ([`sender_constraint`](Self::sender_constraint),
+///   [`dpop_required`](Self::dpop_required)) and the engine it is attached to has no
+///   [`Dpop`](crate::Dpop) settings (checked by the engine where it is attached);
 /// - [`fail_open_when_unreachable`](Self::fail_open_when_unreachable) is set on a route that
 ///   is not sensitive, where it would mean nothing.
 ///
@@ -49,6 +54,8 @@ pub struct Requirement {
     pub(crate) max_token_age: Option<Duration>,
     pub(crate) acr_values: Vec<String>,
     pub(crate) max_auth_age: Option<Duration>,
+    /// The route's own sender constraint, on top of the token issuer's; `None`: the issuer's.
+    pub(crate) sender: Option<SenderConstraint>,
     /// `any_scopes` / `acr_values` were called, so that an empty list can be told from none.
     any_scopes_given: bool,
     acr_values_given: bool,
@@ -130,6 +137,28 @@ impl Requirement {
         self
     }
 
+    /// How tokens may be presented on this route ([`SenderConstraint`]), on top of what the
+    /// token's issuer allows ([`TrustedIssuer::sender_constraint`](crate::TrustedIssuer::sender_constraint)):
+    /// a request must satisfy both. A route that accepts DPoP needs an engine with
+    /// [`Dpop`](crate::Dpop) settings; attaching it to one without is refused. Defaults to
+    /// whatever the issuer allows.
+    pub fn sender_constraint(mut self, constraint: SenderConstraint) -> Self {
+        self.sender = Some(constraint);
+        self
+    }
+
+    /// Only DPoP-bound tokens with their proof (RFC 9449): bearer tokens are refused with 401
+    /// and the `DPoP` challenge. Short for
+    /// [`sender_constraint(SenderConstraint::DpopRequired)`](Self::sender_constraint).
+    pub fn dpop_required(self) -> Self {
+        self.sender_constraint(SenderConstraint::DpopRequired)
+    }
+
+    /// The route's own sender constraint, if it sets one.
+    pub fn sender(&self) -> Option<SenderConstraint> {
+        self.sender
+    }
+
     /// On a sensitive route, let requests through on local validation alone when the
     /// authorization server cannot be reached, instead of answering 503. Refused on a route
     /// that is not sensitive.
@@ -205,11 +234,13 @@ impl Requirement {
                 || !self.acr_values.is_empty()
                 || self.max_auth_age.is_some()
                 || self.max_token_age.is_some()
+                || self.sender.is_some()
                 || self.fail_open)
         {
             return refuse(
                 "a public requirement cannot also require scopes, introspection, a token or \
-                 authentication age, acr values or fail-open: a public route takes no token"
+                 authentication age, acr values, a sender constraint or fail-open: a public \
+                 route takes no token"
                     .into(),
             );
         }

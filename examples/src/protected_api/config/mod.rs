@@ -5,8 +5,10 @@
 //! heading in `--help`: a new option is one field in the group it belongs to (or a new group).
 //! The compatibility group, the profile and its narrow switches, is in `switches.rs`.
 
+mod sender;
 mod switches;
 
+pub use sender::SenderConfig;
 pub use switches::Compatibility;
 
 use std::ffi::OsString;
@@ -30,6 +32,8 @@ Routes:
   POST   /admin/users        scope admin (sensitive: introspected)
   DELETE /admin/users/{id}   scope admin (sensitive: introspected)
   POST   /payments           scope payments (sensitive: introspected)
+  GET    /account/security   acr urn:tollgate:mfa within 300 s (step-up, RFC 9470)
+  GET    /.well-known/oauth-protected-resource   RFC 9728 metadata, no token needed
 
 Logs (stderr, RUST_LOG, default info): one line per request with method, path, status and
 tollgate's decision; never a token. RUST_LOG=protected_api=debug adds the request headers,
@@ -71,6 +75,10 @@ pub struct Config {
     /// The server's profile, and the narrow switches for servers that do not follow RFC 9068.
     #[command(flatten)]
     pub compatibility: Compatibility,
+
+    /// DPoP and the public URL.
+    #[command(flatten)]
+    pub sender: SenderConfig,
 }
 
 /// Whose tokens `protected-api` accepts, and for which audiences.
@@ -249,6 +257,7 @@ impl Default for Config {
             trust: Trust::default(),
             introspection: IntrospectionConfig::default(),
             compatibility: Compatibility::default(),
+            sender: SenderConfig::default(),
         }
     }
 }

@@ -11,8 +11,9 @@ use std::task::{Context, Poll, Waker};
 use http_body_util::BodyExt as _;
 
 use super::*;
-use crate::principal::{StandardClaims, TokenFormat, TokenInfo};
-use crate::rejection::InvalidToken;
+use crate::principal::{Principal, StandardClaims, TokenFormat, TokenInfo};
+use crate::rejection::{InvalidToken, Rejection, Schemes};
+use crate::request::{Accepted, Refusal};
 
 /// An inner service that counts its calls and answers whether the request carried a principal.
 #[derive(Clone, Default)]
@@ -106,12 +107,22 @@ async fn a_rejection_is_answered_at_the_first_poll_then_500() {
 
 #[tokio::test]
 async fn calling_answers_with_the_inner_response_then_500() {
-    let mut future = pin!(Future::calling(inner_future("from the inner service")));
+    let mut future = pin!(Future::calling(
+        inner_future("from the inner service"),
+        None
+    ));
     let (status, body) = answer(poll(future.as_mut())).await;
     assert_eq!(
         (status, body.as_str()),
         (StatusCode::OK, "from the inner service")
     );
+    // A nonce to hand out goes on the inner service's answer.
+    let nonce = HeaderValue::from_static("a-nonce");
+    let mut future = pin!(Future::calling(inner_future("x"), Some(nonce)));
+    let Poll::Ready(response) = poll(future.as_mut()) else {
+        panic!("the inner future was ready");
+    };
+    assert_eq!(response.headers()["dpop-nonce"], "a-nonce");
     // The inner future is not polled again after it completed.
     let (status, _) = answer(poll(future.as_mut())).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -122,8 +133,14 @@ async fn checking_waits_then_an_accepted_request_reaches_the_service_with_its_pr
     let gate = gate();
     let service = Inner::default();
     let calls = Arc::clone(&service.calls);
-    let (send, receive) = tokio::sync::oneshot::channel::<Result<Principal, Rejection>>();
-    let check: Check = Box::pin(async move { receive.await.unwrap() });
+    let (send, receive) = tokio::sync::oneshot::channel::<Principal>();
+    let check: Check = Box::pin(async move {
+        Ok(Accepted {
+            principal: receive.await.unwrap(),
+            nonce: None,
+            proof: None,
+        })
+    });
     let mut future = pin!(Future::checking(
         check,
         service,
@@ -135,7 +152,7 @@ async fn checking_waits_then_an_accepted_request_reaches_the_service_with_its_pr
         "the check has not answered"
     );
     assert_eq!(calls.load(Ordering::SeqCst), 0);
-    send.send(Ok(principal(&gate))).unwrap();
+    send.send(principal(&gate)).unwrap();
     let (status, body) = answer(poll(future.as_mut())).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "alice"));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -149,7 +166,12 @@ async fn checking_that_refuses_answers_with_the_engines_response_and_never_calls
     let gate = gate();
     let service = Inner::default();
     let calls = Arc::clone(&service.calls);
-    let check: Check = Box::pin(async { Err(Rejection::MissingToken) });
+    let check: Check = Box::pin(async {
+        Err(Refusal {
+            rejection: Rejection::MissingToken,
+            schemes: Schemes::BEARER,
+        })
+    });
     let mut future = pin!(Future::checking(check, service, Request::new(()), gate));
     let Poll::Ready(response) = poll(future.as_mut()) else {
         panic!("the check was ready");
