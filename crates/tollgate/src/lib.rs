@@ -135,6 +135,7 @@ mod policy;
 mod principal;
 mod rejection;
 mod requirement;
+mod revoke;
 mod rules;
 pub mod store;
 #[cfg(feature = "tower-http")]
@@ -145,7 +146,7 @@ mod verified;
 pub use alg::{Algorithm, UnknownAlgorithm};
 pub use builder::TollgateBuilder;
 pub use claims::{AudiencePolicy, ClientIdClaim, JtiPolicy, ScopeSource};
-pub use diagnostics::{Diagnostics, IssuerDiagnostics};
+pub use diagnostics::{Diagnostics, IssuerDiagnostics, SharedStoreDiagnostics};
 pub use engine::Tollgate;
 pub use error::{ConfigError, ConfigErrorKind};
 #[cfg(feature = "axum")]
@@ -158,3 +159,4 @@ pub use policy::{PolicyTable, PolicyTableBuilder};
 pub use principal::{Principal, Scopes, TokenFormat};
 pub use rejection::{InvalidToken, Rejection, RejectionBody, Unavailable};
 pub use requirement::Requirement;
+pub use revoke::{RevokeError, RevokeErrorKind};

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::keys::VerifyKey;
 use crate::rejection::Responder;
+use crate::rules::RuleStamp;
 
 /// How the token was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +92,9 @@ pub(crate) struct TokenInfo {
     /// verification is checked against that issuer's key set, a sensitive route asks that
     /// issuer's introspection.
     pub(crate) issuer_index: usize,
+    /// The revocation-rule epoch at which this token was last found uncovered: a cache hit
+    /// looks the rules up only when they changed since (`rules` module docs).
+    pub(crate) rule_stamp: RuleStamp,
 }
 
 /// The standard members of a token, read from its claims or its introspection answer.
@@ -112,6 +116,8 @@ pub(crate) struct StandardClaims {
     pub(crate) acr: Option<String>,
     pub(crate) amr: Vec<String>,
     pub(crate) jti: Option<String>,
+    /// `sid` (OpenID Connect Front-Channel Logout §3): the session a revocation rule may name.
+    pub(crate) session: Option<String>,
 }
 
 impl TokenInfo {
@@ -132,6 +138,7 @@ impl TokenInfo {
             key,
             responder: Arc::clone(responder),
             issuer_index: 0,
+            rule_stamp: RuleStamp::new(),
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod build;
 mod issuer;
+mod revocation;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +57,10 @@ pub struct TollgateBuilder {
     sensitive_freshness: Duration,
     body_hook: Option<crate::rejection::BodyHook>,
     trusted: Vec<TrustedIssuer>,
+    shared_store: Option<Arc<dyn crate::store::SharedStore>>,
+    share_answers: bool,
+    longest_token_lifetime: Duration,
+    revocation_rule_capacity: usize,
 }
 
 impl std::fmt::Debug for TollgateBuilder {
@@ -113,6 +118,10 @@ impl Tollgate {
             sensitive_freshness: Duration::ZERO,
             body_hook: None,
             trusted: Vec::new(),
+            shared_store: None,
+            share_answers: true,
+            longest_token_lifetime: crate::rules::Lifetimes::default().longest,
+            revocation_rule_capacity: crate::rules::DEFAULT_CAPACITY,
         }
     }
 }
