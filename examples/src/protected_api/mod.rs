@@ -41,7 +41,7 @@ use tokio::task::JoinHandle;
 use tollgate::{AudiencePolicy, ConfigError, Introspection, Tollgate, TrustedIssuer};
 use tollgate_mock::{MockAuthServer, Shape};
 
-pub use config::{Compatibility, Config, DEFAULT_LISTEN, IntrospectionConfig, Trust};
+pub use config::{Compatibility, Config, DEFAULT_LISTEN, IntrospectionConfig, ScaleOut, Trust};
 pub use request_log::Decision;
 pub use routes::{Me, app};
 
@@ -95,6 +95,8 @@ pub enum StartError {
     Config(ConfigError),
     /// The listen address could not be bound.
     Bind(SocketAddr, io::Error),
+    /// The Redis URL given with `--redis` is unusable, or Redis refused the credentials.
+    Store(tollgate::store::StoreError),
 }
 
 impl fmt::Display for StartError {
@@ -102,6 +104,7 @@ impl fmt::Display for StartError {
         match self {
             Self::Config(e) => write!(f, "invalid configuration: {e}"),
             Self::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            Self::Store(e) => write!(f, "the shared store: {e}"),
         }
     }
 }
@@ -111,6 +114,7 @@ impl std::error::Error for StartError {
         match self {
             Self::Config(e) => Some(e),
             Self::Bind(_, e) => Some(e),
+            Self::Store(e) => Some(e),
         }
     }
 }
@@ -213,12 +217,19 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
         }
         trusted = trusted.introspection(introspection);
     }
-    let gate = Tollgate::builder()
+    let mut builder = Tollgate::builder()
         .trust(trusted)
         .realm(REALM)
-        .sensitive_freshness(config.introspection.freshness)
-        .build()
-        .map_err(StartError::Config)?;
+        .sensitive_freshness(config.introspection.freshness);
+    if let Some(url) = &config.scale_out.redis {
+        // Lazy: the API starts while Redis is down, serves from its own memory, and shares
+        // once Redis answers. A malformed URL is refused here.
+        let store = tollgate_redis::RedisStore::builder()
+            .connect_lazy(url)
+            .map_err(StartError::Store)?;
+        builder = builder.shared_store(std::sync::Arc::new(store));
+    }
+    let gate = builder.build().map_err(StartError::Config)?;
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -226,7 +237,15 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Bind(config.listen, e))?;
-    let router = app(&gate, config.introspection.freshness);
+    let mut router = app(&gate, config.introspection.freshness);
+    if let Some(path) = &config.scale_out.security_events {
+        // The receiver's audience is its own URL (SSF 1.0 §4.1.8).
+        let audience = format!("{}{path}", loopback_url(addr));
+        let receiver = gate
+            .security_event_receiver(tollgate::events::SecurityEventReceiver::builder(audience))
+            .map_err(StartError::Config)?;
+        router = router.route_service(path, receiver);
+    }
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, router)
@@ -258,12 +277,14 @@ impl Server {
 
     /// `http://ADDR`, with a loopback address in place of an unspecified one, for clients.
     pub fn url(&self) -> String {
-        let ip = match self.addr.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        format!("http://{}", SocketAddr::new(ip, self.addr.port()))
+        loopback_url(self.addr)
+    }
+
+    /// The URL of the security-event receiver, when `--security-events` mounted one: the
+    /// `aud` its SETs must carry.
+    pub fn security_events_url(&self) -> Option<String> {
+        let path = self.config.scale_out.security_events.as_ref()?;
+        Some(format!("{}{path}", self.url()))
     }
 
     /// The issuer the API trusts (the embedded mock's, when there is one).
@@ -407,4 +428,14 @@ impl Server {
 
 fn on_off(on: bool) -> &'static str {
     if on { "on" } else { "off" }
+}
+
+/// `http://ADDR`, with a loopback address in place of an unspecified one, for clients.
+fn loopback_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
