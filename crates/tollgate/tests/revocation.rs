@@ -179,3 +179,23 @@ async fn engines_sharing_a_store_share_revocations_and_survive_its_outage() {
         assert!(refused(&c, token).await);
     }
 }
+
+/// RFC 8417 §4.2: a Security Event Token must not be taken for an access token. A JWT with
+/// an `events` claim is refused, also with an access token's `typ` and every claim one needs.
+#[tokio::test]
+async fn a_jwt_with_an_events_claim_is_not_an_access_token() {
+    let mock = MockAuthServer::start().await;
+    let gate = ready(builder(&mock)).await;
+    let set_like = mock
+        .token()
+        .claim(
+            "events",
+            serde_json::json!({"https://schemas.openid.net/secevent/risc/event-type/account-disabled": {}}),
+        )
+        .sign();
+    assert!(matches!(
+        gate.validate(&set_like).await,
+        Err(Rejection::InvalidToken(InvalidToken::NotAccessToken))
+    ));
+    assert!(gate.validate(&mock.token().sign()).await.is_ok());
+}

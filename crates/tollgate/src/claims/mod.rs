@@ -70,6 +70,11 @@ pub(crate) fn token_info(
         return Err(InvalidToken::NotAccessToken);
     }
     discriminators(&claims, switches)?;
+    // RFC 8417 §4.2: a Security Event Token must not be usable as an access token. Its
+    // `events` claim tells it apart whatever its `typ` says, in every mode.
+    if claims.contains_key("events") {
+        return Err(InvalidToken::NotAccessToken);
+    }
 
     let expires_at = time_claim(&claims, "exp")?.ok_or(InvalidToken::MissingClaim("exp"))?;
     let issued_at = time_claim(&claims, "iat")?;
