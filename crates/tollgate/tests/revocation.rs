@@ -199,3 +199,66 @@ async fn a_jwt_with_an_events_claim_is_not_an_access_token() {
     ));
     assert!(gate.validate(&mock.token().sign()).await.is_ok());
 }
+
+/// A stored answer is held to what a fresh one is: a body that does not parse, or one whose
+/// `fetched_at` lies outside the budget, is ignored and the authorization server asked.
+#[tokio::test]
+async fn stored_answers_that_do_not_hold_are_ignored() {
+    use tollgate::store::SharedStore as _;
+    use tollgate::store::{Digest, Namespace, StoredAnswer};
+
+    let mock = MockAuthServer::start().await;
+    let store = Arc::new(Memory::new());
+    let gate = shared(&mock, &store).await;
+    let ns = Namespace::new(&mock.issuer(), [mock.audience()]);
+    let budget = tollgate::Requirement::sensitive(Duration::from_secs(60));
+    let put = async |token: &str, answer: StoredAnswer| {
+        let signed = &token[..=token.rfind('.').expect("a JWT")];
+        store
+            .put_answer(
+                &ns,
+                &Digest::of(signed.as_bytes()),
+                &answer,
+                Duration::from_secs(60),
+            )
+            .await
+            .expect("stored");
+    };
+
+    let garbage = mock.token().subject("ivy").sign();
+    put(
+        &garbage,
+        StoredAnswer {
+            fetched_at: unix_now(),
+            body: bytes::Bytes::from_static(b"{\"active\": tru"),
+        },
+    )
+    .await;
+    assert!(gate.validate_with(&garbage, &budget).await.is_ok());
+    assert_eq!(mock.introspection_count_for(&garbage), 1, "asked the AS");
+    let status = gate.diagnostics().shared_store.expect("a store");
+    assert_eq!((status.unparsable, status.answers_shared), (1, 0));
+
+    let stale = mock.token().subject("jon").sign();
+    put(
+        &stale,
+        StoredAnswer {
+            fetched_at: unix_now() - 600,
+            body: bytes::Bytes::from_static(b"{\"active\": true}"),
+        },
+    )
+    .await;
+    assert!(gate.validate_with(&stale, &budget).await.is_ok());
+    assert_eq!(
+        mock.introspection_count_for(&stale),
+        1,
+        "too old: asked the AS"
+    );
+    assert_eq!(
+        gate.diagnostics()
+            .shared_store
+            .expect("a store")
+            .answers_shared,
+        0
+    );
+}
