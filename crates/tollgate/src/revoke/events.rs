@@ -99,7 +99,10 @@ impl Tollgate {
     ///
     /// `builder` says where the receiver is (its audience) and whom it trusts. Without a
     /// [`Transmitter`], each trusted issuer that is not a template transmits events about
-    /// its own tokens. The rules' lifetimes and leeway are the engine's
+    /// its own tokens. A SET is verified with the key set of the trusted issuer its `iss`
+    /// names (templates included), so a transmitter must be a trusted issuer; its token
+    /// issuers must be trusted too. Repeated SETs are recognised per instance (a SET pushed
+    /// to two instances is applied by both, which changes nothing: rules merge). The rules' lifetimes and leeway are the engine's
     /// (`TollgateBuilder::longest_token_lifetime`, `TollgateBuilder::leeway`), whatever the
     /// builder says: the engine refuses tokens that would outlive them.
     ///

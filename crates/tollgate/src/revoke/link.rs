@@ -279,3 +279,53 @@ async fn subscriber(link: Weak<StoreLink>, revocations: Weak<Revocations>, index
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Digest, Memory};
+
+    fn fact(n: u32) -> Fact {
+        Fact::Revoked {
+            token: Digest::of(&n.to_be_bytes()),
+            until: i64::MAX / 2,
+        }
+    }
+
+    #[test]
+    fn at_the_bound_the_oldest_fact_is_dropped_and_counted() {
+        let link = StoreLink::new(
+            Arc::new(Memory::new()),
+            vec![Namespace::new("https://as.example", ["api"])],
+            true,
+        );
+        for n in 0..=u32::try_from(QUEUE_CAPACITY).unwrap() {
+            link.publish(0, fact(n));
+        }
+        assert_eq!(link.queued(), QUEUE_CAPACITY);
+        assert_eq!(link.counters.dropped.load(Ordering::Relaxed), 1);
+        assert_eq!(link.pop(), Some((0, fact(1))), "the oldest, 0, went first");
+        // A fact put back after a failed publish goes to the head, unless the queue is full.
+        link.put_back((0, fact(0)));
+        assert_eq!(link.pop(), Some((0, fact(0))));
+        link.publish(0, fact(99_999));
+        link.put_back((0, fact(0)));
+        assert_eq!(link.counters.dropped.load(Ordering::Relaxed), 2);
+        // A fact for an issuer the link has no namespace for is not queued.
+        link.publish(7, fact(1));
+        assert_eq!(link.queued(), QUEUE_CAPACITY);
+    }
+
+    #[test]
+    fn an_outage_is_counted_once_until_a_success() {
+        let link = StoreLink::new(Arc::new(Memory::new()), Vec::new(), false);
+        link.failed("publish", &"down");
+        link.failed("load", &"down");
+        assert!(link.is_down());
+        assert_eq!(link.counters.outages.load(Ordering::Relaxed), 1);
+        link.succeeded();
+        assert!(!link.is_down());
+        link.failed("publish", &"down again");
+        assert_eq!(link.counters.outages.load(Ordering::Relaxed), 2);
+    }
+}
