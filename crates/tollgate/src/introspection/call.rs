@@ -47,6 +47,7 @@ impl Inner {
     /// free.
     pub(super) fn start(
         inner: Arc<Self>,
+        id: u64,
         endpoint: String,
         token: String,
         call: Call,
@@ -59,6 +60,11 @@ impl Inner {
                 call.kind
             );
             let outcome = inner.fetch(&endpoint, &token, call).await;
+            // Out of the in-flight table before anyone hears the answer: a check that starts
+            // after a caller got it (budget zero: "ask") must start a call of its own, not
+            // join this finished one. The guard in `spawn` still removes it if this task
+            // never gets here (a panic, a runtime shutting down).
+            inner.cache.finish(&call.hash, id);
             // Nobody may be waiting any more (all requests cancelled): the answer is cached
             // all the same, so the send result does not matter.
             let _ = sender.send(outcome);

@@ -193,7 +193,7 @@ impl Introspector {
         }
 
         let endpoint = inner.endpoint()?;
-        let admitted = inner.cache.join_or_start(hash, kind, || {
+        let admitted = inner.cache.join_or_start(hash, kind, |id| {
             // Only a new call for an opaque token nothing is known about spends the bucket:
             // anyone can make up such a token; a JWT here has been verified.
             if kind == TokenKind::Opaque && !was_active && !inner.unknown_opaque.try_take() {
@@ -202,6 +202,7 @@ impl Introspector {
             }
             Ok(Inner::start(
                 Arc::clone(inner),
+                id,
                 endpoint,
                 token.to_owned(),
                 Call {
