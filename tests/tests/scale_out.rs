@@ -133,6 +133,9 @@ async fn revocations_learnt_during_an_outage_arrive_after_it() {
     let Some(()) = redis_support::begin() else {
         return;
     };
+    let logs = redis_support::LogCapture::default();
+    // Shown if the revocations do not arrive: what each side saw of the outage.
+    let _guard = logs.install();
     let mut redis = RedisServer::start();
     let mock = MockAuthServer::start().await;
     let a = instance(&mock, &redis, true).await;
@@ -158,7 +161,14 @@ async fn revocations_learnt_during_an_outage_arrive_after_it() {
     assert!(a.diagnostics().shared_store.unwrap().queued >= 1);
 
     redis.restart();
-    assert!(refused_by(&b, &first).await, "queued revocations arrive");
+    let arrived = refused_by(&b, &first).await;
+    assert!(
+        arrived,
+        "queued revocations arrive: A {:?} B {:?} {}",
+        a.diagnostics().shared_store,
+        b.diagnostics().shared_store,
+        logs.text()
+    );
     assert!(refused_by(&b, &second).await);
     let status = a.diagnostics().shared_store.unwrap();
     assert_eq!(status.dropped, 0);

@@ -37,6 +37,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often an idle task checks that its engine still exists.
 const IDLE_CHECK: Duration = Duration::from_secs(30);
 
+/// After an outage, how long after the first good load a namespace is loaded once more.
+/// Every instance flushes its queue the moment the store is back, while this one may still
+/// be resubscribing; the second load catches what was published in that moment, whether or
+/// not its notice arrived.
+const SETTLE: Duration = Duration::from_secs(2);
+
 /// A shared store and the namespaces of the engine's trusted issuers (in their order).
 pub(crate) struct StoreLink {
     pub(crate) store: Arc<dyn SharedStore>,
@@ -221,9 +227,11 @@ async fn subscriber(link: Weak<StoreLink>, revocations: Weak<Revocations>, index
     let mut backoff = FIRST_BACKOFF;
     // Load at once, and again after a reconnection, until a load succeeds.
     let mut must_load = true;
-    // Whether the connection was lost since the last load: a store that restarted may have
-    // lost what it held, so this instance's rules are published again.
+    // Whether the connection was lost (or a load failed) since the last load: a store that
+    // restarted may have lost what it held, so this instance's rules are published again,
+    // and the namespace is loaded once more a moment later (`SETTLE`).
     let mut was_lost = false;
+    let mut settle: Option<tokio::time::Instant> = None;
     loop {
         if must_load {
             let (Some(link), Some(revocations)) = (link.upgrade(), revocations.upgrade()) else {
@@ -235,12 +243,14 @@ async fn subscriber(link: Weak<StoreLink>, revocations: Weak<Revocations>, index
                     revocations.apply_from_store(index, &facts);
                     if std::mem::take(&mut was_lost) {
                         revocations.republish_rules(index);
+                        settle = Some(tokio::time::Instant::now() + SETTLE);
                     }
                     must_load = false;
                     backoff = FIRST_BACKOFF;
                 }
                 Err(error) => {
                     link.failed("load", &error);
+                    was_lost = true;
                     drop((link, revocations));
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -248,13 +258,19 @@ async fn subscriber(link: Weak<StoreLink>, revocations: Weak<Revocations>, index
                 }
             }
         }
-        let notice = match tokio::time::timeout(IDLE_CHECK, notices.next()).await {
+        let idle = tokio::time::Instant::now() + IDLE_CHECK;
+        let wake = settle.map_or(idle, |at| at.min(idle));
+        let notice = match tokio::time::timeout_at(wake, notices.next()).await {
             Ok(Some(notice)) => notice,
             // The stream lives as long as the store: it ended with it.
             Ok(None) => return,
             Err(_) => {
                 if link.strong_count() == 0 || revocations.strong_count() == 0 {
                     return;
+                }
+                if settle.is_some_and(|at| at <= tokio::time::Instant::now()) {
+                    settle = None;
+                    must_load = true;
                 }
                 continue;
             }
