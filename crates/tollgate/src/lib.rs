@@ -32,12 +32,13 @@
 //! |---|---|---|
 //! | policy | the route's [`Requirement`]; paths that servers read differently are refused | `policy` ([`PolicyTable`]) |
 //! | bearer | the token in `Authorization: Bearer` (RFC 6750 §2.1) | [`bearer`] |
-//! | revocation memory | a token introspection called inactive is refused on every route | [`introspection`] |
+//! | revocation memory | a token introspection, the revocation API, a pushed event or another instance ([`store`]) called revoked is refused on every route | [`introspection`], `revoke` |
 //! | verified-token cache | a repeated JWT skips the issuer, header, key, signature and claims steps | `verified` |
+//! | revocation rules | every token of a subject, client or session issued before T, or with a `jti`: refused on every route; on a cache hit, two atomic loads while no rule changed | `rules`, `revoke` ([`Tollgate::revoke_subject`], [`events`]) |
 //! | issuer | the unverified `iss` picks one [`TrustedIssuer`] (RFC 8725 §3.8); none: 401, no fetch | `jws`, `issuer` |
 //! | JOSE header | member cap and unique names, `crit`, that issuer's [`Algorithm`] allowlist and `typ` rule | `jws`, `alg` |
 //! | key and signature | the key the header names in that issuer's key set, bound to one algorithm | `keys`, `issuer` |
-//! | claims | issuer, audience, times, RFC 9068 claims and the issuer's narrow switches, into the [`Principal`]'s data | `claims` |
+//! | claims | issuer, audience, times (a lifetime of at most `longest_token_lifetime`), RFC 9068 claims and the issuer's narrow switches, into the [`Principal`]'s data; a SET (`events` claim) is not an access token | `claims` |
 //! | requirement | scopes, token age, `acr`, authentication age | `requirement` ([`Requirement`]) |
 //! | introspection | sensitive routes and opaque tokens: the live answer, its cache and limits; for a JWT it must agree with the token | [`introspection`] |
 //! | answer | the [`Principal`] in the request extensions, or the RFC 6750 response | [`layer`] |
