@@ -780,6 +780,17 @@ async fn two_instances_share_revocations_through_redis() {
         .await
     };
     assert!(connected(&a).await && connected(&b).await);
+    let mut banner = Vec::new();
+    a.server.write_banner(&mut banner).expect("banner");
+    let banner = String::from_utf8(banner).expect("UTF-8");
+    assert!(
+        banner.contains(&format!("shared store:  {}0", redis.url())),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!("security events: POST {}/security-events", a.url)),
+        "{banner}"
+    );
 
     // Learnt by A's sensitive route, refused by B's routine route.
     let token = mock.token().subject("mallory").scope(ALL).sign();

@@ -364,6 +364,17 @@ impl Server {
                 on_off(compatibility.accept_scp_claim)
             )?;
         }
+        // The store describes itself without credentials (never the URL as given).
+        if let Some(store) = self.gate.diagnostics().shared_store {
+            writeln!(
+                out,
+                "shared store:  {} (revocations and introspection answers)",
+                store.store
+            )?;
+        }
+        if let Some(events) = self.security_events_url() {
+            writeln!(out, "security events: POST {events} (RFC 8935)")?;
+        }
         writeln!(out)?;
         writeln!(out, "routes:")?;
         writeln!(out, "  GET    /health             no token needed")?;
