@@ -929,3 +929,130 @@ async fn account_security_asks_for_a_step_up_exactly_as_rfc_9470_says() {
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(answer.json()["acr"], mfa);
 }
+
+// ---- several instances: --redis and --security-events -----------------------------------
+
+#[path = "../../crates/tollgate-redis/tests/support/mod.rs"]
+#[allow(clippy::all, unused, missing_docs, unreachable_pub)]
+mod redis_support;
+
+/// Two processes' worth of `protected-api` behind one Redis, as two instances of one API.
+fn instance_of(mock: &MockAuthServer, redis: &redis_support::RedisServer) -> Config {
+    let mut config = pointed_at(mock);
+    config.scale_out = protected_api::ScaleOut {
+        redis: Some(redis.url()),
+        security_events: Some("/security-events".to_owned()),
+    };
+    config
+}
+
+#[tokio::test]
+async fn two_instances_share_revocations_through_redis() {
+    let Some(()) = redis_support::begin() else {
+        return;
+    };
+    let redis = redis_support::RedisServer::start();
+    let mock = separate_mock().await;
+    let a = start(instance_of(&mock, &redis)).await;
+    let b = start(instance_of(&mock, &redis)).await;
+    let connected = async |api: &Api| {
+        eventually(Duration::from_secs(20), async || {
+            api.server
+                .gate()
+                .diagnostics()
+                .shared_store
+                .is_some_and(|s| s.connected)
+        })
+        .await
+    };
+    assert!(connected(&a).await && connected(&b).await);
+    let mut banner = Vec::new();
+    a.server.write_banner(&mut banner).expect("banner");
+    let banner = String::from_utf8(banner).expect("UTF-8");
+    assert!(
+        banner.contains(&format!("shared store:  {}0", redis.url())),
+        "{banner}"
+    );
+    assert!(
+        banner.contains(&format!("security events: POST {}/security-events", a.url)),
+        "{banner}"
+    );
+
+    // Learnt by A's sensitive route, refused by B's routine route.
+    let token = mock.token().subject("mallory").scope(ALL).sign();
+    assert_eq!(b.get("/photos", Some(&token)).await.status, 200);
+    revoke(&mock, &token).await;
+    assert_eq!(a.post("/payments", Some(&token)).await.status, 401);
+    assert!(
+        eventually(Duration::from_secs(20), async || b
+            .get("/photos", Some(&token))
+            .await
+            .status
+            == 401)
+        .await,
+        "B refuses what A learnt"
+    );
+
+    // A security event pushed to B revokes on A.
+    let older = mock
+        .token()
+        .subject("niaj")
+        .scope(ALL)
+        .issued_at(unix_now() - 30)
+        .sign();
+    assert_eq!(a.get("/photos", Some(&older)).await.status, 200);
+    let events = b.server.security_events_url().expect("mounted");
+    let set = mock
+        .security_event(tollgate_mock::events::EventType::SessionsRevoked)
+        .subject(tollgate_mock::events::Subject::iss_sub(
+            mock.issuer(),
+            "niaj",
+        ))
+        .audience(events.clone())
+        .sign();
+    let answer = common::send(
+        common::client()
+            .post(&events)
+            .header("content-type", "application/secevent+jwt")
+            .body(set),
+    )
+    .await;
+    assert_eq!(answer.status, 202, "{answer:?}");
+    assert!(
+        eventually(Duration::from_secs(20), async || a
+            .get("/photos", Some(&older))
+            .await
+            .status
+            == 401)
+        .await,
+        "A refuses what B was told"
+    );
+}
+
+#[test]
+fn the_redis_url_stays_out_of_debug_output() {
+    let config = Config::try_from_args([
+        "protected-api",
+        "--redis",
+        "redis://tollgate:hunter2@127.0.0.1:6379/0",
+        "--security-events",
+        "/events",
+    ])
+    .expect("parses");
+    assert_eq!(
+        config.scale_out.redis.as_deref(),
+        Some("redis://tollgate:hunter2@127.0.0.1:6379/0")
+    );
+    assert!(!format!("{config:?}").contains("hunter2"));
+    assert!(Config::try_from_args(["protected-api", "--security-events", "events"]).is_err());
+}
+
+fn unix_now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs(),
+    )
+    .expect("in range")
+}

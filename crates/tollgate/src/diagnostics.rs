@@ -1,6 +1,7 @@
 //! What tollgate can tell about its own state ([`Diagnostics`]): for readiness probes, metrics
 //! and logs.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::engine::Tollgate;
@@ -89,6 +90,42 @@ pub struct Diagnostics {
     /// DPoP requests answered 503 because their proof could not be recorded: the replay cache
     /// full of live proofs, or its shared store unreachable. Should stay zero.
     pub dpop_proofs_unrecorded: u64,
+    /// Revocation rules held (every token of a subject, client or session issued before a
+    /// time, or with a `jti`), from the engine's API, pushed security events and the shared
+    /// store.
+    pub revocation_rules: u64,
+    /// Rules refused because the rule memory was full of live rules. Should stay zero.
+    pub revocation_rules_refused: u64,
+    /// The shared store, when one is configured (`TollgateBuilder::shared_store`).
+    pub shared_store: Option<SharedStoreDiagnostics>,
+}
+
+/// The shared store's link, in [`Diagnostics::shared_store`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SharedStoreDiagnostics {
+    /// The store, as it describes itself (never with credentials).
+    pub store: String,
+    /// False from a failed exchange with the store until the next one succeeds.
+    pub connected: bool,
+    /// Outages: runs of failed exchanges, each logged once at WARN.
+    pub outages: u64,
+    /// Revocations waiting to be published (at most 10 000).
+    pub queued: u64,
+    /// Revocations published.
+    pub published: u64,
+    /// Revocations dropped from a full queue, oldest first (they stay in this instance's
+    /// memory). Should stay zero.
+    pub dropped: u64,
+    /// Revocations from the store applied to local memory (loads and notices; a fact
+    /// applied twice counts twice).
+    pub applied: u64,
+    /// Facts or shared answers from the store ignored because they did not parse or did
+    /// not fit (a rule for another issuer, an answer that fails validation).
+    pub unparsable: u64,
+    /// Introspection answers taken from the store instead of asking the authorization
+    /// server.
+    pub answers_shared: u64,
 }
 
 /// One trusted issuer's key set, in [`Diagnostics::issuers`].
@@ -218,13 +255,29 @@ impl Tollgate {
         if let Some(dpop) = &inner.dpop {
             status.dpop_proofs_remembered =
                 u64::try_from(dpop.replay.local_len()).unwrap_or(u64::MAX);
-            status.dpop_proofs_unrecorded =
-                dpop.unrecorded.load(std::sync::atomic::Ordering::Relaxed);
+            status.dpop_proofs_unrecorded = dpop.unrecorded.load(Ordering::Relaxed);
         }
-        if let Some(memory) = &inner.revoked {
-            status.revoked_tokens_remembered = u64::try_from(memory.len()).unwrap_or(u64::MAX);
-            status.revocations_dropped = memory.dropped();
-            status.revocation_memory_full = memory.full_episodes();
+        let memory = &inner.revoked;
+        status.revoked_tokens_remembered = u64::try_from(memory.len()).unwrap_or(u64::MAX);
+        status.revocations_dropped = memory.dropped();
+        status.revocation_memory_full = memory.full_episodes();
+        let rules = inner.revocations.rules.stats();
+        status.revocation_rules = u64::try_from(rules.rules).unwrap_or(u64::MAX);
+        status.revocation_rules_refused = rules.refused;
+        if let Some(link) = &inner.revocations.link {
+            let counters = &link.counters;
+            let load = |n: &std::sync::atomic::AtomicU64| n.load(Ordering::Relaxed);
+            status.shared_store = Some(SharedStoreDiagnostics {
+                store: link.store.describe(),
+                connected: !link.is_down(),
+                outages: load(&counters.outages),
+                queued: u64::try_from(link.queued()).unwrap_or(u64::MAX),
+                published: load(&counters.published),
+                dropped: load(&counters.dropped),
+                applied: load(&counters.applied),
+                unparsable: load(&counters.unparsable),
+                answers_shared: load(&counters.answers_shared),
+            });
         }
         status
     }

@@ -19,6 +19,7 @@ use crate::metadata::Published;
 use crate::principal::{Principal, TokenInfo};
 use crate::rejection::{InvalidToken, Rejection, Responder};
 use crate::requirement::Requirement;
+use crate::revoke::Revocations;
 use crate::verified::VerifiedCache;
 
 /// The tollgate engine: configuration, signing keys, caches and the introspection client.
@@ -65,8 +66,10 @@ pub(crate) struct Inner {
     /// The revocation memory: verified tokens introspection called inactive, refused on every
     /// route until they expire. One for the engine, keyed by the hash of what introspection
     /// answered about (for a JWT its signed part, unique across issuers since it holds `iss`).
-    /// `None` when no issuer introspects: nothing can ever be learnt.
-    pub(crate) revoked: Option<Arc<RevocationMemory>>,
+    /// The same memory as `revocations.tokens`, here for the one lookup every request makes.
+    pub(crate) revoked: Arc<RevocationMemory>,
+    /// The revocation memory, the revocation rules, and the shared store's link, if any.
+    pub(crate) revocations: Arc<Revocations>,
     /// Verified JWTs by the hash of the whole token, whoever issued them.
     pub(crate) verified: VerifiedCache,
     pub(crate) limits: Limits,
@@ -133,7 +136,7 @@ enum Wait {
 }
 
 /// What local validation found without refusing the token.
-enum Local {
+pub(crate) enum Local {
     Verified(Arc<TokenInfo>),
     /// The `kid` is unknown to the key set of the issuer at this place.
     UnknownKey(usize),
@@ -213,11 +216,8 @@ impl Tollgate {
         };
         // Revocation memory: once introspection called the verified token inactive, every
         // route refuses it until it expires. One atomic load while nothing is remembered.
-        if inner
-            .revoked
-            .as_ref()
-            .is_some_and(|memory| memory.contains(&hashes.live))
-        {
+        inner.revocations.ensure_started();
+        if inner.revoked.contains(&hashes.live) {
             return Step::Done(Err(Rejection::InvalidToken(InvalidToken::Inactive)));
         }
         if !jwt {
@@ -310,7 +310,12 @@ impl Tollgate {
     }
 
     /// Local validation with the verified-token cache in front of it.
-    fn local(&self, token: &str, hash: &TokenHash, now: i64) -> Result<Local, Rejection> {
+    pub(crate) fn local(
+        &self,
+        token: &str,
+        hash: &TokenHash,
+        now: i64,
+    ) -> Result<Local, Rejection> {
         let inner = &*self.inner;
         if let Some(info) = inner.verified.get(hash) {
             // A cached verification holds only while the key that made it is still published
@@ -323,6 +328,10 @@ impl Tollgate {
             {
                 crate::claims::check_times(&info, now, issuer.claims.leeway)
                     .map_err(Rejection::InvalidToken)?;
+                // Revocation rules: two atomic loads while none changed (`rules` docs).
+                if inner.revocations.covers(&info, now) {
+                    return Err(Rejection::InvalidToken(InvalidToken::Inactive));
+                }
                 return Ok(Local::Verified(info));
             }
             inner.verified.invalidate(hash);
@@ -343,7 +352,18 @@ impl Tollgate {
             Verified::Token(info) => info,
             Verified::UnknownKey => return Ok(Local::UnknownKey(index)),
         };
+        // A rule expires once no token it covers can still be valid, which holds only for
+        // tokens that live no longer than the longest lifetime the rules assume (`rules`).
+        if let (Some(iat), Some(exp)) = (info.standard.issued_at, info.standard.expires_at)
+            && exp.saturating_sub(iat) > inner.revocations.lifetimes.longest_secs()
+        {
+            trace!("a token lives longer than the longest accepted lifetime");
+            return Err(Rejection::InvalidToken(InvalidToken::InvalidClaim("exp")));
+        }
         inner.verified.insert(*hash, Arc::clone(&info));
+        if inner.revocations.covers(&info, now) {
+            return Err(Rejection::InvalidToken(InvalidToken::Inactive));
+        }
         Ok(Local::Verified(info))
     }
 
@@ -477,7 +497,11 @@ impl Tollgate {
         )
         .map_err(Rejection::InvalidToken)?
         .issued_by(index);
-        requirement.check(&info, now())?;
+        let now = now();
+        if self.inner.revocations.covers(&info, now) {
+            return Err(Rejection::InvalidToken(InvalidToken::Inactive));
+        }
+        requirement.check(&info, now)?;
         Ok(Principal::new(Arc::new(info), true))
     }
 }

@@ -37,6 +37,16 @@ impl TokenHash {
         (Self::from_digest(&context.finish()), signed_hash)
     }
 
+    /// The digest's bytes: the shared store's `Digest` of the same input.
+    pub(crate) fn to_bytes(self) -> [u8; 32] {
+        self.0
+    }
+
+    /// A fingerprint from the shared store's `Digest`: the same hash of the same input.
+    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     fn from_digest(d: &digest::Digest) -> Self {
         let mut out = [0u8; 32];
         out.copy_from_slice(d.as_ref());

@@ -36,12 +36,13 @@
 //! |---|---|---|
 //! | policy | the route's [`Requirement`]; paths that servers read differently are refused | `policy` ([`PolicyTable`]) |
 //! | bearer | the token in `Authorization: Bearer` (RFC 6750 §2.1), or `DPoP` and its proof (RFC 9449 §4.3) | [`bearer`], `request`, `dpop` |
-//! | revocation memory | a token introspection called inactive is refused on every route | [`introspection`] |
+//! | revocation memory | a token introspection, the revocation API, a pushed event or another instance ([`store`]) called revoked is refused on every route | [`introspection`], `revoke` |
 //! | verified-token cache | a repeated JWT skips the issuer, header, key, signature and claims steps | `verified` |
+//! | revocation rules | every token of a subject, client or session issued before T, or with a `jti`: refused on every route; on a cache hit, two atomic loads while no rule changed | `rules`, `revoke` ([`Tollgate::revoke_subject`], [`events`]) |
 //! | issuer | the unverified `iss` picks one [`TrustedIssuer`] (RFC 8725 §3.8); none: 401, no fetch | `jws`, `issuer` |
 //! | JOSE header | member cap and unique names, `crit`, that issuer's [`Algorithm`] allowlist and `typ` rule | `jws`, `alg` |
 //! | key and signature | the key the header names in that issuer's key set, bound to one algorithm | `keys`, `issuer` |
-//! | claims | issuer, audience, times, RFC 9068 claims and the issuer's narrow switches, into the [`Principal`]'s data | `claims` |
+//! | claims | issuer, audience, times (a lifetime of at most `longest_token_lifetime`), RFC 9068 claims and the issuer's narrow switches, into the [`Principal`]'s data; a SET (`events` claim) is not an access token | `claims` |
 //! | requirement | scopes, token age, `acr`, authentication age | `requirement` ([`Requirement`]) |
 //! | introspection | sensitive routes and opaque tokens: the live answer, its cache and limits; for a JWT it must agree with the token | [`introspection`] |
 //! | binding | `cnf.jkt` against the proof's key, `cnf.x5t#S256` against the [`ClientCertificate`], the [`SenderConstraint`]s; the proof's first use | `request`, `dpop` |
@@ -141,6 +142,7 @@ mod principal;
 mod rejection;
 mod request;
 mod requirement;
+mod revoke;
 mod rules;
 pub mod store;
 #[cfg(feature = "tower-http")]
@@ -151,7 +153,7 @@ mod verified;
 pub use alg::{Algorithm, UnknownAlgorithm};
 pub use builder::TollgateBuilder;
 pub use claims::{AudiencePolicy, ClientIdClaim, JtiPolicy, ScopeSource};
-pub use diagnostics::{Diagnostics, IssuerDiagnostics};
+pub use diagnostics::{Diagnostics, IssuerDiagnostics, SharedStoreDiagnostics};
 pub use dpop::{ClientCertificate, Dpop, SenderConstraint};
 pub use engine::Tollgate;
 pub use error::{ConfigError, ConfigErrorKind};
@@ -166,3 +168,4 @@ pub use policy::{PolicyTable, PolicyTableBuilder};
 pub use principal::{Principal, Scopes, TokenFormat};
 pub use rejection::{InvalidToken, Rejection, RejectionBody, Unavailable};
 pub use requirement::Requirement;
+pub use revoke::{RevokeError, RevokeErrorKind};

@@ -23,6 +23,15 @@ macro_rules! warn_ {
 }
 
 #[cfg(feature = "tracing")]
+macro_rules! info_ {
+    ($($arg:tt)*) => { ::tracing::info!(target: "tollgate", $($arg)*) };
+}
+#[cfg(not(feature = "tracing"))]
+macro_rules! info_ {
+    ($($arg:tt)*) => {{ if false { let _ = format_args!($($arg)*); } }};
+}
+
+#[cfg(feature = "tracing")]
 macro_rules! debug_ {
     ($($arg:tt)*) => { ::tracing::debug!(target: "tollgate", $($arg)*) };
 }
@@ -40,4 +49,4 @@ macro_rules! trace_ {
     ($($arg:tt)*) => {{ if false { let _ = format_args!($($arg)*); } }};
 }
 
-pub(crate) use {debug_ as debug, error_ as error, trace_ as trace, warn_ as warn};
+pub(crate) use {debug_ as debug, error_ as error, info_ as info, trace_ as trace, warn_ as warn};

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::dpop::binding::{BindingError, Confirmation};
 use crate::keys::VerifyKey;
 use crate::rejection::Responder;
+use crate::rules::RuleStamp;
 
 /// How the token was checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +100,9 @@ pub(crate) struct TokenInfo {
     /// Whether `binding` is anything but "bound to nothing": the one test a bearer request
     /// pays for sender constraints.
     pub(crate) sender_bound: bool,
+    /// The revocation-rule epoch at which this token was last found uncovered: a cache hit
+    /// looks the rules up only when they changed since (`rules` module docs).
+    pub(crate) rule_stamp: RuleStamp,
 }
 
 /// The standard members of a token, read from its claims or its introspection answer.
@@ -120,6 +124,8 @@ pub(crate) struct StandardClaims {
     pub(crate) acr: Option<String>,
     pub(crate) amr: Vec<String>,
     pub(crate) jti: Option<String>,
+    /// `sid` (OpenID Connect Front-Channel Logout §3): the session a revocation rule may name.
+    pub(crate) session: Option<String>,
 }
 
 impl TokenInfo {
@@ -148,6 +154,7 @@ impl TokenInfo {
             key,
             responder: Arc::clone(responder),
             issuer_index: 0,
+            rule_stamp: RuleStamp::new(),
         }
     }
 

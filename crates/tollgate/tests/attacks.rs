@@ -616,7 +616,7 @@ async fn the_attack_corpus_gets_exactly_the_expected_answers() {
     // ---- time claims around the 60 s leeway (RFC 7519 §4.1.4, §4.1.5, §4.1.6) -----------
     // Margins of 10 s on the side a slow clock tick could cross; the exact edges are placed
     // where a tick only moves the token further from the other answer.
-    let times: [TimeCase; 23] = [
+    let times: [TimeCase; 24] = [
         (
             "exp 50 s ago (inside the leeway)",
             |now| json!({"exp": now - 50}),
@@ -645,10 +645,22 @@ async fn the_attack_corpus_gets_exactly_the_expected_answers() {
             |_| json!({"exp": u64::MAX}),
             InvalidToken,
         ),
-        ("exp the largest i64", |_| json!({"exp": i64::MAX}), Pass),
+        // Far-future expiries parse, and are refused for their lifetime: a token may live no
+        // longer than `longest_token_lifetime` (24 h), or revocation rules would expire under
+        // it (README, "Several instances").
         (
-            "exp year 9999",
+            "exp the largest i64 (lives too long)",
+            |_| json!({"exp": i64::MAX}),
+            InvalidToken,
+        ),
+        (
+            "exp year 9999 (lives too long)",
             |_| json!({"exp": 253_402_300_799_i64}),
+            InvalidToken,
+        ),
+        (
+            "exp 23 h after iat",
+            |now| json!({"iat": now - 60, "exp": now + 23 * 3600}),
             Pass,
         ),
         ("exp a boolean", |_| json!({"exp": true}), InvalidToken),
@@ -695,7 +707,11 @@ async fn the_attack_corpus_gets_exactly_the_expected_answers() {
             Pass,
         ),
         ("iat null", |_| json!({"iat": Value::Null}), InvalidToken),
-        ("iat the smallest i64", |_| json!({"iat": i64::MIN}), Pass),
+        (
+            "iat the smallest i64 (lives too long)",
+            |_| json!({"iat": i64::MIN}),
+            InvalidToken,
+        ),
     ];
     for (name, changes, expect) in times {
         let (mock, rsa, base) = (mock.clone(), rsa.clone(), c.payload.clone());

@@ -44,7 +44,9 @@ use tollgate::{
 };
 use tollgate_mock::{MockAuthServer, Shape};
 
-pub use config::{Compatibility, Config, DEFAULT_LISTEN, IntrospectionConfig, SenderConfig, Trust};
+pub use config::{
+    Compatibility, Config, DEFAULT_LISTEN, IntrospectionConfig, ScaleOut, SenderConfig, Trust,
+};
 pub use request_log::Decision;
 pub use routes::{Me, STEP_UP_ACR, STEP_UP_MAX_AGE, app, step_up};
 
@@ -98,6 +100,8 @@ pub enum StartError {
     Config(ConfigError),
     /// The listen address could not be bound.
     Bind(SocketAddr, io::Error),
+    /// The Redis URL given with `--redis` is unusable, or Redis refused the credentials.
+    Store(tollgate::store::StoreError),
 }
 
 impl fmt::Display for StartError {
@@ -105,6 +109,7 @@ impl fmt::Display for StartError {
         match self {
             Self::Config(e) => write!(f, "invalid configuration: {e}"),
             Self::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            Self::Store(e) => write!(f, "the shared store: {e}"),
         }
     }
 }
@@ -114,6 +119,7 @@ impl std::error::Error for StartError {
         match self {
             Self::Config(e) => Some(e),
             Self::Bind(_, e) => Some(e),
+            Self::Store(e) => Some(e),
         }
     }
 }
@@ -244,8 +250,24 @@ pub async fn start(config: Config) -> Result<Server, StartError> {
     if constraint != SenderConstraint::BearerOnly {
         builder = builder.dpop(Dpop::new());
     }
+    if let Some(url) = &config.scale_out.redis {
+        // Lazy: the API starts while Redis is down, serves from its own memory, and shares
+        // once Redis answers. A malformed URL is refused here.
+        let store = tollgate_redis::RedisStore::builder()
+            .connect_lazy(url)
+            .map_err(StartError::Store)?;
+        builder = builder.shared_store(std::sync::Arc::new(store));
+    }
     let gate = builder.build().map_err(StartError::Config)?;
-    let router = app(&gate, config.introspection.freshness);
+    let mut router = app(&gate, config.introspection.freshness);
+    if let Some(path) = &config.scale_out.security_events {
+        // The receiver's audience is its own URL (SSF 1.0 §4.1.8), as clients reach it.
+        let audience = format!("{}{path}", public_url.trim_end_matches('/'));
+        let receiver = gate
+            .security_event_receiver(tollgate::events::SecurityEventReceiver::builder(audience))
+            .map_err(StartError::Config)?;
+        router = router.route_service(path, receiver);
+    }
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, router)
@@ -285,6 +307,13 @@ impl Server {
     /// DPoP proofs name it in `htu`, and the RFC 9728 metadata gives it as `resource`.
     pub fn public_url(&self) -> &str {
         &self.public_url
+    }
+
+    /// The URL of the security-event receiver, when `--security-events` mounted one: the
+    /// `aud` its SETs must carry.
+    pub fn security_events_url(&self) -> Option<String> {
+        let path = self.config.scale_out.security_events.as_ref()?;
+        Some(format!("{}{path}", self.public_url.trim_end_matches('/')))
     }
 
     /// The issuer the API trusts (the embedded mock's, when there is one).
@@ -370,6 +399,17 @@ impl Server {
             self.config.sender.constraint().name(),
             self.public_url
         )?;
+        // The store describes itself without credentials (never the URL as given).
+        if let Some(store) = self.gate.diagnostics().shared_store {
+            writeln!(
+                out,
+                "shared store:  {} (revocations and introspection answers)",
+                store.store
+            )?;
+        }
+        if let Some(events) = self.security_events_url() {
+            writeln!(out, "security events: POST {events} (RFC 8935)")?;
+        }
         writeln!(out)?;
         writeln!(out, "routes:")?;
         writeln!(out, "  GET    /health             no token needed")?;

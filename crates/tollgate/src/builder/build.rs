@@ -11,9 +11,14 @@ use crate::claims::{ClientIdClaim, JtiPolicy, ScopeSource, ScopeSources, Switche
 use crate::engine::{Inner, Limits, Tollgate};
 use crate::error::{ConfigError, ConfigErrorKind};
 use crate::introspection::RevocationMemory;
+use crate::introspection::config::DEFAULT_REVOCATION_CAPACITY;
 use crate::issuer::{Issuers, TrustedIssuer};
 use crate::metadata::EngineFacts;
 use crate::rejection::{DpopChallenge, Responder, Schemes};
+use crate::revoke::Revocations;
+use crate::revoke::link::StoreLink;
+use crate::rules::{Lifetimes, RuleMemory};
+use crate::store::Namespace;
 use crate::verified::VerifiedCache;
 
 impl TollgateBuilder {
@@ -71,18 +76,31 @@ impl TollgateBuilder {
             .filter_map(|t| t.introspection.as_ref())
             .map(crate::Introspection::revocation_bound)
             .fold(0, usize::saturating_add);
-        let revoked = (capacity > 0).then(|| Arc::new(RevocationMemory::new(capacity)));
+        // Always there: the engine's API, pushed events and the shared store revoke tokens
+        // whether or not an issuer introspects.
+        let capacity = if capacity == 0 {
+            DEFAULT_REVOCATION_CAPACITY
+        } else {
+            capacity
+        };
+        let revoked = Arc::new(RevocationMemory::new(capacity));
+        let link = self.shared_store.take().map(|store| {
+            let namespaces = trusted
+                .iter()
+                .map(|t| Namespace::new(&t.issuer, &t.audiences))
+                .collect();
+            Arc::new(StoreLink::new(store, namespaces, self.share_answers))
+        });
         let shared = Shared {
             builder: &self,
             client,
             leeway,
-            revoked,
+            revoked: Some(Arc::clone(&revoked)),
         };
         let issuers = trusted
             .into_iter()
             .map(|t| build_issuer(t, &shared))
             .collect::<Result<Vec<_>, _>>()?;
-        let revoked = shared.revoked;
         for issuer in &issuers {
             issuer.keys.ensure_started();
         }
@@ -117,6 +135,25 @@ impl TollgateBuilder {
             algs: d.rules.algs_param(),
             nonces: d.nonces.clone(),
         });
+        let lifetimes = Lifetimes {
+            longest: self.longest_token_lifetime,
+            leeway: self.leeway,
+        };
+        let revocations = Arc::new(Revocations::new(
+            Arc::clone(&revoked),
+            RuleMemory::new(self.revocation_rule_capacity),
+            lifetimes,
+            link.clone(),
+            issuers.iter().map(|i| i.claims.issuer.clone()).collect(),
+        ));
+        if let Some(link) = &link {
+            for (index, issuer) in issuers.iter().enumerate() {
+                if let Some(introspector) = &issuer.introspector {
+                    introspector.link(Arc::clone(link), index);
+                }
+            }
+        }
+        revocations.ensure_started();
         let verified = VerifiedCache::new(
             self.verified_cache_capacity,
             self.verified_cache_max_bytes,
@@ -127,6 +164,7 @@ impl TollgateBuilder {
                 issuers: Issuers::new(issuers),
                 opaque_issuer,
                 revoked,
+                revocations,
                 verified,
                 limits: Limits {
                     max_token_bytes: self.max_token_bytes,
@@ -194,6 +232,15 @@ impl TollgateBuilder {
             return Err(ConfigError::new(
                 ConfigErrorKind::Bounds,
                 "refresh bounds must satisfy 0 < min <= max, and timeouts and sizes must be non-zero",
+            ));
+        }
+        if self.longest_token_lifetime < Duration::from_secs(60)
+            || self.revocation_rule_capacity == 0
+        {
+            return Err(ConfigError::new(
+                ConfigErrorKind::Bounds,
+                "the longest token lifetime must be at least a minute, and the revocation rule \
+                 capacity at least one",
             ));
         }
         // A zero cooldown would turn every made-up `kid` into a JWKS request.

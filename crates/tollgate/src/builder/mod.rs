@@ -3,6 +3,7 @@
 
 mod build;
 mod issuer;
+mod revocation;
 mod sender;
 
 use std::sync::Arc;
@@ -58,6 +59,10 @@ pub struct TollgateBuilder {
     body_hook: Option<crate::rejection::BodyHook>,
     trusted: Vec<TrustedIssuer>,
     sender: sender::SenderSettings,
+    shared_store: Option<Arc<dyn crate::store::SharedStore>>,
+    share_answers: bool,
+    longest_token_lifetime: Duration,
+    revocation_rule_capacity: usize,
 }
 
 impl std::fmt::Debug for TollgateBuilder {
@@ -116,6 +121,10 @@ impl Tollgate {
             body_hook: None,
             trusted: Vec::new(),
             sender: sender::SenderSettings::default(),
+            shared_store: None,
+            share_answers: true,
+            longest_token_lifetime: crate::rules::Lifetimes::default().longest,
+            revocation_rule_capacity: crate::rules::DEFAULT_CAPACITY,
         }
     }
 }

@@ -70,6 +70,11 @@ pub(crate) fn token_info(
         return Err(InvalidToken::NotAccessToken);
     }
     discriminators(&claims, switches)?;
+    // RFC 8417 §4.2: a Security Event Token must not be usable as an access token. Its
+    // `events` claim tells it apart whatever its `typ` says, in every mode.
+    if claims.contains_key("events") {
+        return Err(InvalidToken::NotAccessToken);
+    }
 
     let expires_at = time_claim(&claims, "exp")?.ok_or(InvalidToken::MissingClaim("exp"))?;
     let issued_at = time_claim(&claims, "iat")?;
@@ -87,6 +92,9 @@ pub(crate) fn token_info(
         return Err(InvalidToken::MissingClaim("iat"));
     }
     let jti = jti_claim(&claims, &switches.jti, &hint)?;
+    // OpenID Connect Front-Channel Logout §3: the session, which a revocation rule may name.
+    // Only read, never required: a `sid` that is not a string names no session.
+    let session = claims.get("sid").and_then(Value::as_str).map(str::to_owned);
 
     let scopes = scope_claim(&claims, switches.scopes, &hint)?;
     let roles = strings_at(&claims, &switches.roles, "roles")?;
@@ -112,6 +120,7 @@ pub(crate) fn token_info(
         acr,
         amr,
         jti,
+        session,
     };
     let info = TokenInfo::new(TokenFormat::Jwt, standard, claims, Some(key), cx.responder)
         .issued_by(cx.issuer_index);

@@ -377,6 +377,18 @@ impl ReceiverBuilder {
         self
     }
 
+    /// Whether a transmitter is configured (the engine adds its issuers otherwise).
+    pub(crate) fn has_transmitters(&self) -> bool {
+        !self.transmitters.is_empty()
+    }
+
+    /// Every token issuer the configured transmitters speak for.
+    pub(crate) fn token_issuers(&self) -> impl Iterator<Item = &str> {
+        self.transmitters
+            .iter()
+            .flat_map(|t| t.token_issuers.iter().map(String::as_str))
+    }
+
     /// Remembers applied SETs in `ledger` instead of in process (the engine shares them
     /// through its store).
     #[allow(dead_code)] // the engine's store wiring calls it

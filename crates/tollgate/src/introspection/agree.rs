@@ -101,6 +101,7 @@ mod tests {
             audiences: vec!["api".into(), "other".into()],
             expires_at: Some(1_700_000_000),
             jti: Some("j1".into()),
+            session: None,
             ..StandardClaims::default()
         };
         let responder = Arc::new(Responder::plain(None, None));

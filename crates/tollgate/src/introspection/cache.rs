@@ -263,7 +263,7 @@ impl AnswerCache {
         &self,
         hash: TokenHash,
         kind: TokenKind,
-        start: impl FnOnce() -> Result<(Flight, W), IntrospectionError>,
+        start: impl FnOnce(u64) -> Result<(Flight, W), IntrospectionError>,
     ) -> Result<(Flight, Option<(u64, W)>), NotStarted> {
         let mut in_flight = self.lock();
         if let Some((_, _, flight)) = in_flight.calls.get(&hash) {
@@ -274,8 +274,9 @@ impl AnswerCache {
         if in_flight.pending[slot(kind)] >= self.max_pending {
             return Err(NotStarted::TooManyPending);
         }
-        let (flight, work) = start().map_err(NotStarted::Refused)?;
+        // The call's id, handed to the work so that it can leave the table before it answers.
         let id = in_flight.next_id;
+        let (flight, work) = start(id).map_err(NotStarted::Refused)?;
         in_flight.next_id = in_flight.next_id.wrapping_add(1);
         in_flight.pending[slot(kind)] += 1;
         in_flight.calls.insert(hash, (id, kind, flight.clone()));

@@ -26,6 +26,9 @@ pub(super) struct Call {
     pub(super) exp: Option<i64>,
     /// An active answer for the token was cached when the call started.
     pub(super) was_active: bool,
+    /// The caller's freshness budget: a shared answer may be this old, and a fresh one is
+    /// shared for at most this long.
+    pub(super) max_age: Duration,
 }
 
 impl Inner {
@@ -44,6 +47,7 @@ impl Inner {
     /// free.
     pub(super) fn start(
         inner: Arc<Self>,
+        id: u64,
         endpoint: String,
         token: String,
         call: Call,
@@ -56,6 +60,11 @@ impl Inner {
                 call.kind
             );
             let outcome = inner.fetch(&endpoint, &token, call).await;
+            // Out of the in-flight table before anyone hears the answer: a check that starts
+            // after a caller got it (budget zero: "ask") must start a call of its own, not
+            // join this finished one. The guard in `spawn` still removes it if this task
+            // never gets here (a panic, a runtime shutting down).
+            inner.cache.finish(&call.hash, id);
             // Nobody may be waiting any more (all requests cancelled): the answer is cached
             // all the same, so the send result does not matter.
             let _ = sender.send(outcome);
@@ -103,12 +112,22 @@ impl Inner {
 
     /// One call: wait for a slot, POST, read, parse, remember what may be remembered.
     async fn fetch(&self, endpoint: &str, token: &str, call: Call) -> Outcome {
-        let Call { hash, exp, .. } = call;
+        let Call {
+            hash, exp, max_age, ..
+        } = call;
         let Some(credentials) = &self.credentials else {
             return self.failed(IntrospectionError::Broken(
                 "the introspection bearer credential is not a valid header value",
             ));
         };
+        // Another instance may have asked within the budget (`shared.rs`); checked like a
+        // fresh answer, cached like one, and not counted as a call.
+        if let Some((answer, fetched)) = self.shared_answer(hash, max_age).await {
+            let ttl = self.active_ttl(answer.exp, exp);
+            self.cache
+                .insert_active(hash, Arc::clone(&answer), fetched, ttl);
+            return Ok(answer);
+        }
         let fetched_at = Instant::now();
         // The timeout covers the wait for a slot too: a caller never waits longer than it.
         let deadline = tokio::time::Instant::now() + self.timeout;
@@ -171,16 +190,11 @@ impl Inner {
         self.trouble.clear();
         match verdict {
             Verdict::Active(answer) => {
-                // Never kept past the token's expiry, whichever side knows it.
-                let until_exp = match (answer.exp, exp) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                let ttl = until_exp.map_or(self.max_active_ttl, |exp| {
-                    self.max_active_ttl.min(until(exp))
-                });
+                let ttl = self.active_ttl(answer.exp, exp);
                 self.cache
                     .insert_active(hash, Arc::clone(&answer), fetched_at, ttl);
+                // For the other instances: at most the budget, at most until `exp`.
+                self.share_answer(hash, &body, ttl.min(max_age));
                 Ok(answer)
             }
             Verdict::Inactive { exp: answer_exp } => {
@@ -203,6 +217,18 @@ impl Inner {
                 Err(IntrospectionError::Inactive)
             }
         }
+    }
+
+    /// How long an active answer is kept: never past the token's expiry, whichever side
+    /// knows it.
+    fn active_ttl(&self, answer_exp: Option<i64>, exp: Option<i64>) -> Duration {
+        let until_exp = match (answer_exp, exp) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        until_exp.map_or(self.max_active_ttl, |exp| {
+            self.max_active_ttl.min(until(exp))
+        })
     }
 
     /// Stores an inactive answer where it belongs. A verified token (a JWT that passed local
@@ -230,6 +256,7 @@ impl Inner {
             crate::log::debug!("introspection: {hash:?} is revoked; remembered until {until}");
             self.cache.remove(&hash);
             self.revoked.insert(hash, until, now);
+            self.publish_revoked(hash, until);
         } else {
             let ttl = Duration::from_secs(u64::try_from(until.saturating_sub(now)).unwrap_or(0));
             crate::log::debug!("introspection: {hash:?} is not active; cached {ttl:?}");

@@ -27,7 +27,7 @@ const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
 /// Default for [`Introspection::cache_max_bytes`].
 const DEFAULT_CACHE_MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// Default for [`Introspection::revocation_capacity`].
-const DEFAULT_REVOCATION_CAPACITY: usize = 100_000;
+pub(crate) const DEFAULT_REVOCATION_CAPACITY: usize = 100_000;
 /// Default for [`Introspection::routine_ttl`].
 const DEFAULT_ROUTINE_TTL: Duration = Duration::from_secs(30);
 /// Default for [`Introspection::max_cache_ttl`].

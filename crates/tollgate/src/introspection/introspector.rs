@@ -1,7 +1,7 @@
 //! [`Introspector`]: the configured client, its cache and its single-flight calls.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -11,6 +11,7 @@ use super::call::{Call, Trouble};
 use super::client::Credentials;
 use super::limits::TokenBucket;
 use super::revoked::RevocationMemory;
+use super::shared::SharedLink;
 use super::{
     EndpointSource, Introspection, IntrospectionAnswer, IntrospectionError, OpaqueShape, TokenKind,
 };
@@ -19,7 +20,7 @@ use crate::hash::TokenHash;
 /// The introspection client with its cache. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Introspector {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 pub(super) struct Inner {
@@ -49,6 +50,8 @@ pub(super) struct Inner {
     pub(super) revoked: Arc<RevocationMemory>,
     pub(super) stats: Stats,
     pub(super) trouble: Trouble,
+    /// The shared store, when the engine has one (`shared.rs`).
+    pub(super) shared: OnceLock<SharedLink>,
 }
 
 #[derive(Default)]
@@ -121,6 +124,7 @@ impl Introspector {
                 revoked,
                 stats: Stats::default(),
                 trouble: Trouble::default(),
+                shared: OnceLock::new(),
             }),
         }
     }
@@ -189,7 +193,7 @@ impl Introspector {
         }
 
         let endpoint = inner.endpoint()?;
-        let admitted = inner.cache.join_or_start(hash, kind, || {
+        let admitted = inner.cache.join_or_start(hash, kind, |id| {
             // Only a new call for an opaque token nothing is known about spends the bucket:
             // anyone can make up such a token; a JWT here has been verified.
             if kind == TokenKind::Opaque && !was_active && !inner.unknown_opaque.try_take() {
@@ -198,6 +202,7 @@ impl Introspector {
             }
             Ok(Inner::start(
                 Arc::clone(inner),
+                id,
                 endpoint,
                 token.to_owned(),
                 Call {
@@ -205,6 +210,7 @@ impl Introspector {
                     kind,
                     exp,
                     was_active,
+                    max_age,
                 },
             ))
         });

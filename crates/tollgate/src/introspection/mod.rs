@@ -89,6 +89,7 @@ mod parse;
 mod principal;
 mod revoked;
 mod shape;
+mod shared;
 
 #[cfg(test)]
 mod tests;

@@ -70,6 +70,11 @@ pub(crate) fn opaque_token_info(
         acr: None,
         amr: Vec::new(),
         jti: answer.jti.clone(),
+        session: answer
+            .raw
+            .get("sid")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
     };
     Ok(TokenInfo::new(
         TokenFormat::Opaque,

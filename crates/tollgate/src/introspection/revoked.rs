@@ -111,7 +111,7 @@ impl RevocationMemory {
 
     /// Remembers `hash` as revoked until `until` (Unix seconds, exclusive). At the bound, the
     /// revocation that expires first is given up (see the module documentation).
-    pub(super) fn insert(&self, hash: TokenHash, until: i64, now: i64) {
+    pub(crate) fn insert(&self, hash: TokenHash, until: i64, now: i64) {
         if until <= now {
             return;
         }

@@ -321,6 +321,21 @@ async fn concurrent_checks_share_one_call() {
     assert_eq!(server.introspection_count(), 2);
 }
 
+/// Budget zero means "ask": a check that starts after another's answer arrived must not
+/// join that finished call. The call leaves the in-flight table before its answer is sent,
+/// so the caller that got it never finds it there (on any worker thread).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_call_is_gone_before_its_answer_arrives() {
+    let server = start().await;
+    let introspector = introspector(basic(), &server);
+    let t = server.opaque_token().issue();
+    for round in 1..=300 {
+        check(&introspector, &t, Duration::ZERO).await.unwrap();
+        assert_eq!(introspector.in_flight(), 0, "round {round}");
+    }
+    assert_eq!(server.introspection_count(), 300);
+}
+
 #[tokio::test]
 async fn concurrent_checks_in_one_task_share_one_call() {
     let (server, introspector, shared) = delayed(basic(), Duration::from_millis(200)).await;

@@ -47,9 +47,10 @@ pub enum InvalidToken {
     MissingClaim(&'static str),
     /// A claim has the wrong type or an impossible value.
     InvalidClaim(&'static str),
-    /// The token looks like an ID token, not an access token; or its introspection answer
-    /// says it is something else than an access token usable as a bearer token (a refresh
-    /// token, a DPoP-bound token).
+    /// The token looks like an ID token or a Security Event Token (it has an `events` claim,
+    /// RFC 8417 §4.2), not an access token; or its introspection answer says it is something
+    /// else than an access token usable as a bearer token (a refresh token, a DPoP-bound
+    /// token).
     NotAccessToken,
     /// The authorization server says the token is not active (revoked, expired, unknown).
     Inactive,

@@ -49,10 +49,6 @@
 //! (rare: a rule added, a sweep) build the next snapshot and swap it in, serialised by a
 //! mutex readers never take.
 
-// The engine wires the memory into the request path in a later step; until then only the
-// tests call it.
-#![allow(dead_code)]
-
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -61,8 +57,7 @@ use crate::store::{RevocationRule, RuleTarget};
 
 mod memory;
 
-#[allow(unused_imports)] // `Diagnostics` and the store task will read them
-pub(crate) use memory::{ApplyReport, RuleMemory, RuleStats};
+pub(crate) use memory::RuleMemory;
 
 /// The default bound on rules held (one per issuer and target): about 1.5 MiB with 36-byte
 /// identifiers (UUIDs), twice that for the moment a writer copies an issuer's rules. With
@@ -148,6 +143,11 @@ impl Lifetimes {
     pub(crate) fn until(&self, issued_before: Option<i64>, now: i64) -> i64 {
         let extra = secs(self.longest).saturating_add(secs(self.leeway));
         issued_before.unwrap_or(now).saturating_add(extra)
+    }
+
+    /// [`longest`](Self::longest) in whole seconds.
+    pub(crate) fn longest_secs(&self) -> i64 {
+        secs(self.longest)
     }
 
     /// A rule for `target` of `issuer`, with its `until` from [`until`](Self::until).

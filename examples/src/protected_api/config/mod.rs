@@ -79,6 +79,62 @@ pub struct Config {
     /// DPoP and the public URL.
     #[command(flatten)]
     pub sender: SenderConfig,
+    /// Several instances: a shared store, and pushed security events.
+    #[command(flatten)]
+    pub scale_out: ScaleOut,
+}
+
+/// Running as one of several instances: revocations and introspection answers shared through
+/// Redis, and an RFC 8935 receiver for pushed security events.
+#[derive(Args, Clone, Default, PartialEq, Eq)]
+#[command(next_help_heading = "Several instances")]
+pub struct ScaleOut {
+    /// Share revocations and introspection answers with the other instances through Redis
+    ///
+    /// `redis://[user:password@]host:port/db`, or `rediss://` for TLS. Two processes given
+    /// the same Redis (and the same --issuer and --audience) refuse a token either has
+    /// learnt is revoked, and make one introspection call per token per --freshness.
+    #[arg(
+        verbatim_doc_comment,
+        long = "redis",
+        env = "TOLLGATE_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true,
+        value_parser = non_blank
+    )]
+    pub redis: Option<String>,
+
+    /// Mount the RFC 8935 receiver of Security Event Tokens at this path
+    ///
+    /// For example `/security-events`. SETs must be signed by the issuer's keys and name
+    /// this server's URL with the path (`http://ADDR/security-events`) in their `aud`.
+    #[arg(
+        verbatim_doc_comment,
+        long = "security-events",
+        env = "TOLLGATE_SECURITY_EVENTS",
+        value_name = "PATH",
+        value_parser = route_path
+    )]
+    pub security_events: Option<String>,
+}
+
+impl fmt::Debug for ScaleOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A Redis URL may carry a password.
+        f.debug_struct("ScaleOut")
+            .field("redis", &self.redis.as_ref().map(|_| "<set>"))
+            .field("security_events", &self.security_events)
+            .finish()
+    }
+}
+
+/// A path to mount a route at: starts with `/`.
+fn route_path(value: &str) -> Result<String, &'static str> {
+    if value.starts_with('/') && value.len() > 1 && !value.contains(char::is_whitespace) {
+        Ok(value.to_owned())
+    } else {
+        Err("the path must start with / and have no spaces")
+    }
 }
 
 /// Whose tokens `protected-api` accepts, and for which audiences.
@@ -258,6 +314,7 @@ impl Default for Config {
             introspection: IntrospectionConfig::default(),
             compatibility: Compatibility::default(),
             sender: SenderConfig::default(),
+            scale_out: ScaleOut::default(),
         }
     }
 }
