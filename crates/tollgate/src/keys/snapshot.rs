@@ -114,6 +114,10 @@ impl fmt::Debug for VerifyKey {
     }
 }
 
+/// Up to this many keys, [`KeySnapshot::contains`] compares pointers rather than hashing the
+/// `kid`.
+const SCAN_KEYS: usize = 16;
+
 /// An immutable view of the key set, swapped whole on refresh.
 pub(crate) struct KeySnapshot {
     /// When the key set in this snapshot was last confirmed by the authorization server (the
@@ -184,8 +188,13 @@ impl KeySnapshot {
         }
     }
 
-    /// True when this exact key (same `Arc`) is part of the snapshot.
+    /// True when this exact key (same `Arc`) is part of the snapshot. Asked on every
+    /// verified-token cache hit: a few pointer comparisons for a small set (most JWKS hold a
+    /// handful of keys), a `kid` lookup for a large one.
     pub(crate) fn contains(&self, key: &Arc<VerifyKey>) -> bool {
+        if self.keys.len() <= SCAN_KEYS {
+            return self.keys.iter().any(|current| Arc::ptr_eq(current, key));
+        }
         match &key.kid {
             Some(kid) => self
                 .by_kid
