@@ -36,6 +36,7 @@ pub enum Framework {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Kind {
     NoAuth,
+    NoAuthLayer,
     NoAuth07,
     TollgateRoutine,
     TollgateRoutineRouteLayer,
@@ -56,8 +57,9 @@ pub enum Kind {
 pub const MISS_CACHE_CAPACITY: u64 = 256;
 
 impl Kind {
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::NoAuth,
+        Kind::NoAuthLayer,
         Kind::NoAuth07,
         Kind::TollgateRoutine,
         Kind::TollgateRoutineRouteLayer,
@@ -77,6 +79,7 @@ impl Kind {
     pub fn key(self) -> &'static str {
         match self {
             Kind::NoAuth => "none",
+            Kind::NoAuthLayer => "none-layer",
             Kind::NoAuth07 => "none07",
             Kind::TollgateRoutine => "routine",
             Kind::TollgateRoutineRouteLayer => "routine-route",
@@ -97,6 +100,7 @@ impl Kind {
     pub fn label(self) -> &'static str {
         match self {
             Kind::NoAuth => "no auth (axum 0.8)",
+            Kind::NoAuthLayer => "no auth, pass-through layer",
             Kind::NoAuth07 => "no auth (axum 0.7)",
             Kind::TollgateRoutine => "tollgate routine",
             Kind::TollgateRoutineRouteLayer => "tollgate routine, route_layer",
@@ -178,6 +182,12 @@ pub async fn start(kind: Kind, mock: &MockAuthServer) -> SocketAddr {
             let app = axum::Router::new();
             let app = match kind {
                 Kind::NoAuth => app.route(PATH, axum::routing::get(items)),
+                // What axum spends on any `Router::layer`: a layer that changes nothing.
+                Kind::NoAuthLayer => app
+                    .route(PATH, axum::routing::get(items))
+                    .layer(tower::util::MapRequestLayer::new(
+                        |r: axum::http::Request<axum::body::Body>| r,
+                    )),
                 Kind::TollgateRoutine
                 | Kind::TollgatePool
                 | Kind::TollgateMiss

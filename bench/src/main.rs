@@ -62,7 +62,7 @@ options:
                       through, each connection its share in turn (default 1000; the miss
                       row's verified-token cache holds 256)
   --alg ALG           RS256, ES256 or EdDSA (load default RS256; memory and flood ES256)
-  --rows a,b,...      load rows: none, none07, routine, routine-route, pool, miss, nocache,
+  --rows a,b,...      load rows: none, none-layer, none07, routine, routine-route, pool, miss, nocache,
                       sensitive, sensitive-layer, live, jsonwebtoken, jwt-authorizer,
                       tower-oauth2, oauth-rs (default: all)
   --capacity N        memory: verified_cache_capacity (default: tollgate's default, 10000)

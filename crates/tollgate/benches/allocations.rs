@@ -18,7 +18,8 @@
 //!   services, after inserting the matched path);
 //! - `axum`: one request through an axum router in process, without authentication and with
 //!   `gate.layer()` on the router (`Router::layer`) or on the route (`route_layer`); the
-//!   difference to the no-auth router is what tollgate adds there.
+//!   difference to the no-auth router is what tollgate adds there; a pass-through layer
+//!   (`MapRequestLayer` that changes nothing) shows what axum itself spends on any layer.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -130,6 +131,10 @@ fn main() {
     }
 
     let plain = Router::new().route("/api/items", axum::routing::get(items));
+    // What any layer costs in axum, for comparison: one that passes the request on unchanged.
+    let passthrough = plain
+        .clone()
+        .layer(tower::util::MapRequestLayer::new(|r: Request<Body>| r));
     let layered = plain.clone().layer(gate.layer());
     let route_layered = Router::new().route(
         "/api/items",
@@ -138,6 +143,7 @@ fn main() {
     let mut counts = Vec::new();
     for (label, app) in [
         ("axum router, no auth", &plain),
+        ("axum router, a pass-through `Router::layer`", &passthrough),
         ("axum router, `Router::layer(gate.layer())`", &layered),
         ("axum router, `route_layer(gate.layer())`", &route_layered),
     ] {

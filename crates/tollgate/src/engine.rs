@@ -333,7 +333,7 @@ impl Tollgate {
             && info
                 .key
                 .as_ref()
-                .is_some_and(|k| issuer.keys.key_is_current(k))
+                .is_some_and(|k| issuer.keys.key_is_current_at(k, now))
         {
             return Some(
                 match crate::claims::check_times(&info, now, issuer.claims.leeway) {

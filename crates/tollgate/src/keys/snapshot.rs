@@ -123,6 +123,9 @@ pub(crate) struct KeySnapshot {
     /// When the key set in this snapshot was last confirmed by the authorization server (the
     /// last successful fetch), or built from a configured secret.
     pub(crate) fetched_at: Instant,
+    /// The same moment on the wall clock (Unix seconds), for the check a cache hit makes with
+    /// the clock reading its request already took (`Loader::is_fresh_at`).
+    pub(crate) fetched_at_unix: i64,
     /// Every key, in the order of the JWKS.
     keys: Vec<Arc<VerifyKey>>,
     by_kid: HashMap<String, Arc<VerifyKey>>,
@@ -141,6 +144,7 @@ impl KeySnapshot {
         }
         Self {
             fetched_at,
+            fetched_at_unix: crate::engine::now(),
             keys,
             by_kid,
             ignore_kid,
@@ -151,6 +155,7 @@ impl KeySnapshot {
     pub(super) fn reconfirmed(&self, fetched_at: Instant) -> Self {
         Self {
             fetched_at,
+            fetched_at_unix: crate::engine::now(),
             keys: self.keys.clone(),
             by_kid: self.by_kid.clone(),
             ignore_kid: self.ignore_kid,
