@@ -11,7 +11,8 @@
 //! runtime that serves the in-process mock authorization server is not driven while counting),
 //! so the count is the code's own.
 //!
-//! - `validate`: `Tollgate::validate` of a cached token (the engine alone);
+//! - `validate`: `Tollgate::validate` of a cached token (the engine alone), and
+//!   `validate_with` on a sensitive route whose introspection answer is cached;
 //! - `middleware`: the tower service of `gate.layer()` around an inner service that answers
 //!   without allocating, for a request without extensions (as hyper hands it over) and for one
 //!   that already carries an extension (as axum's router hands it to `Router::layer`'s
@@ -31,7 +32,7 @@ use axum::Router;
 use axum::body::Body;
 use http::{HeaderValue, Request, Response, StatusCode, header::AUTHORIZATION};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use tollgate::Tollgate;
+use tollgate::{Introspection, Requirement, Tollgate};
 use tollgate_mock::MockAuthServer;
 use tower::{Layer as _, Service as _, ServiceExt as _};
 
@@ -112,6 +113,26 @@ fn main() {
         std::hint::black_box(now(gate.validate(&token)).expect("valid"));
     });
     println!("| `Tollgate::validate`, cached token | {validate:.2} |");
+
+    // A sensitive route whose introspection answer is cached (asked once, before counting).
+    let hybrid = Tollgate::builder()
+        .issuer(mock.issuer())
+        .audience(mock.audience())
+        .introspection(Introspection::client_secret_basic(
+            mock.client_id(),
+            mock.client_secret(),
+        ))
+        .build()
+        .expect("valid configuration");
+    assert!(runtime.block_on(hybrid.wait_for_keys(Duration::from_secs(10))));
+    let sensitive = Requirement::sensitive(Duration::from_secs(600));
+    runtime
+        .block_on(hybrid.validate_with(&token, &sensitive))
+        .expect("introspection accepts the token");
+    let cached = per_request(vec![(); REQUESTS], |()| {
+        std::hint::black_box(now(hybrid.validate_with(&token, &sensitive)).expect("valid"));
+    });
+    println!("| `Tollgate::validate_with`, sensitive route, cached answer | {cached:.2} |");
 
     let inner = tower::service_fn(|request: Request<Body>| {
         drop(request);
