@@ -36,24 +36,40 @@ pub enum Framework {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Kind {
     NoAuth,
+    NoAuthLayer,
     NoAuth07,
     TollgateRoutine,
+    TollgateRoutineRouteLayer,
+    TollgatePool,
+    TollgateMiss,
     TollgateNoCache,
     TollgateSensitiveCached,
+    TollgateSensitiveLayer,
     TollgateSensitiveLive,
+    Jsonwebtoken,
     JwtAuthorizer,
     TowerOauth2,
     OauthResourceServer,
 }
 
+/// The verified-token cache capacity of the `miss` row: a quarter of the token pool, so that
+/// the pool cycling through it is a stream of misses (with inserts and evictions) under load.
+pub const MISS_CACHE_CAPACITY: u64 = 256;
+
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 15] = [
         Kind::NoAuth,
+        Kind::NoAuthLayer,
         Kind::NoAuth07,
         Kind::TollgateRoutine,
+        Kind::TollgateRoutineRouteLayer,
+        Kind::TollgatePool,
+        Kind::TollgateMiss,
         Kind::TollgateNoCache,
         Kind::TollgateSensitiveCached,
+        Kind::TollgateSensitiveLayer,
         Kind::TollgateSensitiveLive,
+        Kind::Jsonwebtoken,
         Kind::JwtAuthorizer,
         Kind::TowerOauth2,
         Kind::OauthResourceServer,
@@ -63,10 +79,16 @@ impl Kind {
     pub fn key(self) -> &'static str {
         match self {
             Kind::NoAuth => "none",
+            Kind::NoAuthLayer => "none-layer",
             Kind::NoAuth07 => "none07",
             Kind::TollgateRoutine => "routine",
+            Kind::TollgateRoutineRouteLayer => "routine-route",
+            Kind::TollgatePool => "pool",
+            Kind::TollgateMiss => "miss",
             Kind::TollgateNoCache => "nocache",
             Kind::TollgateSensitiveCached => "sensitive",
+            Kind::TollgateSensitiveLayer => "sensitive-layer",
+            Kind::Jsonwebtoken => "jsonwebtoken",
             Kind::TollgateSensitiveLive => "live",
             Kind::JwtAuthorizer => "jwt-authorizer",
             Kind::TowerOauth2 => "tower-oauth2",
@@ -78,10 +100,16 @@ impl Kind {
     pub fn label(self) -> &'static str {
         match self {
             Kind::NoAuth => "no auth (axum 0.8)",
+            Kind::NoAuthLayer => "no auth, pass-through layer",
             Kind::NoAuth07 => "no auth (axum 0.7)",
             Kind::TollgateRoutine => "tollgate routine",
+            Kind::TollgateRoutineRouteLayer => "tollgate routine, route_layer",
+            Kind::TollgatePool => "tollgate routine, pool",
+            Kind::TollgateMiss => "tollgate routine, pool > cache",
             Kind::TollgateNoCache => "tollgate routine, cache 0",
             Kind::TollgateSensitiveCached => "tollgate sensitive, 60 s",
+            Kind::TollgateSensitiveLayer => "tollgate sensitive, 60 s, layer",
+            Kind::Jsonwebtoken => "bare jsonwebtoken, pool",
             Kind::TollgateSensitiveLive => "tollgate sensitive, 0 s",
             Kind::JwtAuthorizer => "jwt-authorizer 0.15",
             Kind::TowerOauth2 => "tower-oauth2-rs 0.12",
@@ -113,7 +141,18 @@ impl Kind {
     pub fn introspects(self) -> bool {
         matches!(
             self,
-            Kind::TollgateSensitiveCached | Kind::TollgateSensitiveLive
+            Kind::TollgateSensitiveCached
+                | Kind::TollgateSensitiveLayer
+                | Kind::TollgateSensitiveLive
+        )
+    }
+
+    /// Rows whose connections cycle through the whole token pool (`--pool`) rather than
+    /// sending one token each.
+    pub fn uses_pool(self) -> bool {
+        matches!(
+            self,
+            Kind::TollgatePool | Kind::TollgateMiss | Kind::Jsonwebtoken
         )
     }
 }
@@ -143,14 +182,43 @@ pub async fn start(kind: Kind, mock: &MockAuthServer) -> SocketAddr {
             let app = axum::Router::new();
             let app = match kind {
                 Kind::NoAuth => app.route(PATH, axum::routing::get(items)),
-                Kind::TollgateRoutine | Kind::TollgateNoCache => {
+                // What axum spends on any `Router::layer`: a layer that changes nothing.
+                Kind::NoAuthLayer => app
+                    .route(PATH, axum::routing::get(items))
+                    .layer(tower::util::MapRequestLayer::new(
+                        |r: axum::http::Request<axum::body::Body>| r,
+                    )),
+                Kind::TollgateRoutine
+                | Kind::TollgatePool
+                | Kind::TollgateMiss
+                | Kind::TollgateNoCache => {
                     let mut builder = gate(mock);
                     if kind == Kind::TollgateNoCache {
                         builder = builder.verified_cache_capacity(0);
                     }
+                    if kind == Kind::TollgateMiss {
+                        builder = builder.verified_cache_capacity(MISS_CACHE_CAPACITY);
+                    }
                     let gate = ready(builder).await;
                     app.route(PATH, axum::routing::get(items))
                         .layer(gate.layer())
+                }
+                Kind::TollgateRoutineRouteLayer => {
+                    let gate = ready(gate(mock)).await;
+                    app.route(
+                        PATH,
+                        axum::routing::get(items).route_layer(gate.layer()),
+                    )
+                }
+                Kind::TollgateSensitiveLayer => {
+                    // The same requirement as the row below, on the whole router.
+                    let gate = ready(gate(mock)).await;
+                    app.route(PATH, axum::routing::get(items))
+                        .layer(gate.require(Requirement::sensitive(Duration::from_secs(60))))
+                }
+                Kind::Jsonwebtoken => {
+                    let layer = crate::bare::BareLayer::discover(mock).await;
+                    app.route(PATH, axum::routing::get(items)).layer(layer)
                 }
                 Kind::TollgateSensitiveCached | Kind::TollgateSensitiveLive => {
                     let gate = ready(gate(mock)).await;

@@ -8,7 +8,9 @@
 //! and the load generator to the second, each on a one-thread tokio runtime, so that the
 //! rows compete for the same, fixed share of the machine.
 
+mod allocs;
 mod apps;
+mod bare;
 mod load;
 mod memory;
 mod sys;
@@ -31,6 +33,8 @@ pub struct Options {
     pub rounds: usize,
     pub connections: usize,
     pub tokens: Option<usize>,
+    /// Distinct tokens the pool rows cycle through.
+    pub pool: usize,
     pub alg: Algorithm,
     pub rows: Vec<Kind>,
     pub pin: bool,
@@ -54,9 +58,13 @@ options:
   --connections N     keep-alive connections (load, flood; default 32)
   --tokens N          load: distinct tokens, one per connection in turn (default: connections);
                       memory: tokens validated (default 1000000); flood: requests (default 100000)
+  --pool N            load: distinct tokens the pool rows (pool, miss, jsonwebtoken) cycle
+                      through, each connection its share in turn (default 1000; the miss
+                      row's verified-token cache holds 256)
   --alg ALG           RS256, ES256 or EdDSA (load default RS256; memory and flood ES256)
-  --rows a,b,...      load rows: none, none07, routine, nocache, sensitive, live,
-                      jwt-authorizer, tower-oauth2, oauth-rs (default: all)
+  --rows a,b,...      load rows: none, none-layer, none07, routine, routine-route, pool, miss, nocache,
+                      sensitive, sensitive-layer, live, jsonwebtoken, jwt-authorizer,
+                      tower-oauth2, oauth-rs (default: all)
   --capacity N        memory: verified_cache_capacity (default: tollgate's default, 10000)
   --no-pin            do not pin the server and the load generator to separate CPUs
   --bare-baseline     load: send the no-auth rows no Authorization header (by default every
@@ -71,6 +79,7 @@ fn parse_options() -> Options {
         rounds: 3,
         connections: 32,
         tokens: None,
+        pool: 1000,
         alg: Algorithm::RS256,
         rows: Kind::ALL.to_vec(),
         pin: true,
@@ -104,6 +113,7 @@ fn parse_options() -> Options {
             "--rounds" => options.rounds = number(&arg, value(&arg)).max(1) as usize,
             "--connections" => options.connections = number(&arg, value(&arg)).max(1) as usize,
             "--tokens" => options.tokens = Some(number(&arg, value(&arg)).max(1) as usize),
+            "--pool" => options.pool = number(&arg, value(&arg)).max(1) as usize,
             "--capacity" => options.capacity = Some(number(&arg, value(&arg))),
             "--alg" => {
                 alg_given = true;
@@ -234,6 +244,11 @@ fn run_load(options: &Options) {
     let token_count = options.tokens.unwrap_or(options.connections);
     // Issued through the mock, so introspection knows them; the same tokens for every row.
     let tokens: Vec<String> = (0..token_count).map(|_| mock.token().sign()).collect();
+    let pool: Vec<String> = if options.rows.iter().any(|k| k.uses_pool()) {
+        (0..options.pool).map(|_| mock.token().sign()).collect()
+    } else {
+        Vec::new()
+    };
     let rows = options.rows.clone();
     let mut addrs: HashMap<Kind, SocketAddr> = HashMap::new();
     for &kind in &rows {
@@ -246,6 +261,18 @@ fn run_load(options: &Options) {
             (!options.bare_baseline || !kind.is_baseline())
                 .then(|| tokens[i % tokens.len()].as_str())
         };
+        if kind.uses_pool() {
+            // Connection c sends pool tokens c, c + connections, ... in turn.
+            return (0..options.connections)
+                .map(|c| {
+                    pool.iter()
+                        .skip(c)
+                        .step_by(options.connections)
+                        .map(|t| load::request(addr, apps::PATH, Some(t)))
+                        .collect()
+                })
+                .collect();
+        }
         (0..options.connections)
             .map(|c| vec![load::request(addr, apps::PATH, token(c))])
             .collect()
@@ -257,6 +284,7 @@ fn run_load(options: &Options) {
         let all: Vec<Vec<Arc<[u8]>>> = vec![
             tokens
                 .iter()
+                .chain(pool.iter().filter(|_| kind.uses_pool()))
                 .map(|t| {
                     let token =
                         (!options.bare_baseline || !kind.is_baseline()).then_some(t.as_str());
@@ -361,10 +389,59 @@ fn run_load(options: &Options) {
             );
         }
     }
-    print_load_table(options, &rows, &totals);
+    // Allocations per request, in an untimed pass of its own (counting costs a little): every
+    // thread of the process counts, the load generator's included, which is the same for every
+    // row, so a row's difference to its no-auth row is what its middleware allocates.
+    let mut allocations: HashMap<Kind, f64> = HashMap::new();
+    for &kind in &rows {
+        let lists: Vec<Vec<Arc<[u8]>>> = requests(kind)
+            .into_iter()
+            .map(|list| {
+                let n = list.len().max(ALLOCATION_PASS);
+                list.into_iter().cycle().take(n).collect()
+            })
+            .collect();
+        let sent: usize = lists.iter().map(Vec::len).sum();
+        // An uncounted pass first: the timed rounds may have outlived a sensitive row's cached
+        // answers, and their renewal (an introspection call each) is not what is counted.
+        let warm = load_rt.block_on(load::drive(
+            addrs[&kind],
+            lists.clone(),
+            200,
+            load::Plan::Once {
+                pace: Duration::ZERO,
+            },
+        ));
+        assert!(warm.errors == 0 && warm.unexpected == 0);
+        let (outcome, count) = allocs::counted(|| {
+            load_rt.block_on(load::drive(
+                addrs[&kind],
+                lists,
+                200,
+                load::Plan::Once {
+                    pace: Duration::ZERO,
+                },
+            ))
+        });
+        assert!(
+            outcome.errors == 0 && outcome.unexpected == 0,
+            "{}: the allocation pass had failures",
+            kind.label()
+        );
+        allocations.insert(kind, count as f64 / sent.max(1) as f64);
+    }
+    print_load_table(options, &rows, &totals, &allocations);
 }
 
-fn print_load_table(options: &Options, rows: &[Kind], totals: &HashMap<Kind, RowTotals>) {
+/// Requests per connection in the allocation pass (at least).
+const ALLOCATION_PASS: usize = 64;
+
+fn print_load_table(
+    options: &Options,
+    rows: &[Kind],
+    totals: &HashMap<Kind, RowTotals>,
+    allocations: &HashMap<Kind, f64>,
+) {
     let rate = |kind: Kind| {
         totals
             .get(&kind)
@@ -378,9 +455,9 @@ fn print_load_table(options: &Options, rows: &[Kind], totals: &HashMap<Kind, Row
         options.duration.as_secs()
     );
     println!(
-        "| configuration | req/s | vs no auth | rounds min..max | p50 | p99 | server CPU/req | vs no auth by CPU | server busy | AS CPU/req | load gen busy | introspections/req | non-200 + errors |"
+        "| configuration | req/s | vs no auth | rounds min..max | p50 | p99 | server CPU/req | vs no auth by CPU | server busy | AS CPU/req | load gen busy | introspections/req | allocations/req (vs no auth) | p99 vs no auth | non-200 + errors |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &kind in rows {
         let Some(t) = totals.get(&kind) else { continue };
         let rps = t.completed as f64 / t.window.as_secs_f64();
@@ -414,8 +491,17 @@ fn print_load_table(options: &Options, rows: &[Kind], totals: &HashMap<Kind, Row
         } else {
             format!("{}", t.introspections)
         };
+        let allocs = allocations.get(&kind).map_or("n/a".to_owned(), |a| {
+            allocations
+                .get(&kind.baseline())
+                .map_or(format!("{a:.1}"), |base| format!("{a:.1} ({:+.1})", a - base))
+        });
+        let p99 = |t: &RowTotals| t.latency.value_at_quantile(0.99) as f64;
+        let p99_ratio = totals
+            .get(&kind.baseline())
+            .map_or("n/a".to_owned(), |base| format!("{:.2}", p99(t) / p99(base)));
         println!(
-            "| {} | {:.0} | {} | {:.0}..{:.0} | {:.0} | {:.0} | {:.1} | {} | {:.0} % | {:.1} | {:.0} % | {} | {} |",
+            "| {} | {:.0} | {} | {:.0}..{:.0} | {:.0} | {:.0} | {:.1} | {} | {:.0} % | {:.1} | {:.0} % | {} | {} | {} | {} |",
             kind.label(),
             rps,
             ratio,
@@ -429,6 +515,8 @@ fn print_load_table(options: &Options, rows: &[Kind], totals: &HashMap<Kind, Row
             per_req(t.mock_cpu),
             busy(t.load_cpu),
             introspections,
+            allocs,
+            p99_ratio,
             t.unexpected + t.errors,
         );
     }
@@ -438,6 +526,10 @@ fn print_load_table(options: &Options, rows: &[Kind], totals: &HashMap<Kind, Row
          no-auth row's CPU/req over this row's, the throughput ratio of a saturated server; server busy: that time over\n\
          the measured wall time (100 % = the server's CPU is saturated). AS CPU/req: the mock authorization\n\
          server's thread, which shares CPU 0 with the servers. introspections/req: calls counted at the mock\n\
-         (a plain count for rows that should make none)."
+         (a plain count for rows that should make none). allocations/req: heap allocations per request\n\
+         in an untimed pass, every thread counted (the load generator's too, alike for every row), and\n\
+         in parentheses the difference to the no-auth row: what the middleware allocates. p99 vs no\n\
+         auth: this row's 99th-percentile latency over the no-auth row's. Pool rows cycle through\n\
+         --pool distinct tokens; the pool > cache row's verified-token cache holds 256 of them."
     );
 }

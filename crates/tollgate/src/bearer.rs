@@ -125,27 +125,26 @@ pub(crate) fn extract_dpop<'a>(
 /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
-    // Every request scans its whole token here: a table lookup folded without an early exit
-    // has no data-dependent branch, about three times faster than testing each byte's class.
-    !body.is_empty()
-        && body
-            .bytes()
-            .fold(true, |ok, b| ok & B64TOKEN_BYTE[usize::from(b)])
+    // Every request scans its whole token here. Each byte's class is computed with compares
+    // only and folded without an early exit: no data-dependent branch and no table lookup, so
+    // the loop is vectorised, 32 bytes at a time with AVX2 (a table lookup cannot be).
+    !body.is_empty() && body.bytes().fold(true, |ok, b| ok & is_b64token_byte(b))
 }
 
-/// The bytes of a `b64token` before its `=` padding.
-static B64TOKEN_BYTE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        #[allow(clippy::cast_possible_truncation, reason = "i < 256")]
-        let b = i as u8;
-        table[i] =
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-        i += 1;
-    }
-    table
-};
+/// A byte of a `b64token` before its `=` padding.
+#[inline]
+fn is_b64token_byte(b: u8) -> bool {
+    let letter = (b | 0x20).wrapping_sub(b'a') < 26;
+    let digit = b.wrapping_sub(b'0') < 10;
+    letter
+        | digit
+        | (b == b'-')
+        | (b == b'.')
+        | (b == b'_')
+        | (b == b'~')
+        | (b == b'+')
+        | (b == b'/')
+}
 
 fn query_has_access_token(query: &str) -> bool {
     query
@@ -165,6 +164,15 @@ mod tests {
             h.append(AUTHORIZATION, HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn b64token_bytes_are_exactly_those_of_rfc_6750() {
+        for b in 0..=u8::MAX {
+            let expected =
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+            assert_eq!(is_b64token_byte(b), expected, "byte {b:#04x}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::principal::{Principal, TokenInfo};
 use crate::rejection::{InvalidToken, Rejection, Responder};
 use crate::requirement::Requirement;
 use crate::revoke::Revocations;
-use crate::verified::VerifiedCache;
+use crate::verified::{Verification, VerifiedCache};
 
 /// The tollgate engine: configuration, signing keys, caches and the introspection client.
 ///
@@ -115,12 +115,12 @@ pub(crate) struct Pending {
 
 /// The two fingerprints of a token, computed once per request.
 #[derive(Clone, Copy)]
-struct Hashes {
+pub(crate) struct Hashes {
     /// Of the whole token: keys the verified-token cache.
-    whole: TokenHash,
+    pub(crate) whole: TokenHash,
     /// Of what introspection answers are about: keys the introspection cache and the
-    /// revocation memory (for a JWT its signed part, see [`TokenHash::of_jws`]).
-    live: TokenHash,
+    /// revocation memory (for a JWT its signed part, see [`TokenHash::of_signed_part`]).
+    pub(crate) live: TokenHash,
 }
 
 /// What a validation waits for. Each variant carries what its step needs and nothing more, so
@@ -201,30 +201,40 @@ impl Tollgate {
         if token.len() > inner.limits.max_token_bytes {
             return Step::Done(Err(Rejection::InvalidToken(InvalidToken::TooLarge)));
         }
-        let jwt = jws::is_jwt_shaped(token);
-        // `live` keys what introspection said; see `TokenHash::of_jws` for why a JWT's is not
-        // the hash of the whole token.
-        let hashes = if jwt {
-            let (whole, live) = TokenHash::of_jws(token);
-            Hashes { whole, live }
-        } else {
-            let hash = TokenHash::of(token);
-            Hashes {
-                whole: hash,
-                live: hash,
+        // One pass over the token, one cache lookup. Only JWTs are cached, so a hit needs no
+        // look at the token's shape; the second fingerprint (`live`, which keys what
+        // introspection said, see `TokenHash::of_signed_part`) is computed only on a miss,
+        // since a hit carries it in its entry.
+        // Background tasks of the shared store, when the engine was built outside a runtime.
+        inner.revocations.ensure_started();
+        let whole = TokenHash::of(token);
+        let now = now();
+        let hit = inner.verified.get(&whole);
+        if hit.is_none() && !jws::is_jwt_shaped(token) {
+            // Not a JWT: its one fingerprint is the hash of the whole string.
+            let hashes = Hashes { whole, live: whole };
+            if self.remembered_revoked(&hashes.live, now) {
+                return Step::Done(Err(Rejection::InvalidToken(InvalidToken::Inactive)));
             }
+            return self.begin_opaque(token, hashes, requirement);
+        }
+        let hashes = Hashes {
+            whole,
+            live: hit
+                .as_ref()
+                .map_or_else(|| TokenHash::of_signed_part(token), |hit| hit.live),
         };
         // Revocation memory: once introspection called the verified token inactive, every
         // route refuses it until it expires. One atomic load while nothing is remembered.
-        inner.revocations.ensure_started();
-        if inner.revoked.contains(&hashes.live) {
+        if self.remembered_revoked(&hashes.live, now) {
             return Step::Done(Err(Rejection::InvalidToken(InvalidToken::Inactive)));
         }
-        if !jwt {
-            return self.begin_opaque(token, hashes, requirement);
-        }
-        let now = now();
-        match self.local(token, &hashes.whole, now) {
+        let local = match hit.map(|hit| self.check_cached(hit, &hashes.whole, now)) {
+            Some(Some(checked)) => checked,
+            // Not cached, or cached under a key that is gone.
+            _ => self.verify(token, hashes, now),
+        };
+        match local {
             Ok(Local::Verified(info)) => match self.after_local(info, hashes, requirement, now) {
                 AfterLocal::Done(result) => Step::Done(result),
                 AfterLocal::Introspect(info) => pending(token, hashes, Wait::Introspection(info)),
@@ -232,6 +242,12 @@ impl Tollgate {
             Ok(Local::UnknownKey(index)) => pending(token, hashes, Wait::Keys(index)),
             Err(rejection) => Step::Done(Err(rejection)),
         }
+    }
+
+    /// Whether introspection called the token of `live` inactive (one atomic load while
+    /// nothing is remembered).
+    fn remembered_revoked(&self, live: &TokenHash, now: i64) -> bool {
+        self.inner.revoked.contains_at(live, now)
     }
 
     /// A token that is not a JWT: introspection decides, from its cache when it can.
@@ -290,7 +306,7 @@ impl Tollgate {
                     issuer.keys.refetch_unknown_kid().await;
                 }
                 let now = now();
-                let Local::Verified(info) = self.local(&token, &hashes.whole, now)? else {
+                let Local::Verified(info) = self.local(&token, hashes, now)? else {
                     return Err(Rejection::InvalidToken(InvalidToken::UnknownKey));
                 };
                 match self.after_local(info, hashes, requirement, now) {
@@ -310,32 +326,61 @@ impl Tollgate {
     }
 
     /// Local validation with the verified-token cache in front of it.
-    pub(crate) fn local(
-        &self,
-        token: &str,
-        hash: &TokenHash,
-        now: i64,
-    ) -> Result<Local, Rejection> {
-        let inner = &*self.inner;
-        if let Some(info) = inner.verified.get(hash) {
-            // A cached verification holds only while the key that made it is still published
-            // by the issuer that vouched for the token.
-            if let Some(issuer) = inner.issuers.get(info.issuer_index)
-                && info
-                    .key
-                    .as_ref()
-                    .is_some_and(|k| issuer.keys.key_is_current(k))
-            {
-                crate::claims::check_times(&info, now, issuer.claims.leeway)
-                    .map_err(Rejection::InvalidToken)?;
-                // Revocation rules: two atomic loads while none changed (`rules` docs).
-                if inner.revocations.covers(&info, now) {
-                    return Err(Rejection::InvalidToken(InvalidToken::Inactive));
-                }
-                return Ok(Local::Verified(info));
-            }
-            inner.verified.invalidate(hash);
+    pub(crate) fn local(&self, token: &str, hashes: Hashes, now: i64) -> Result<Local, Rejection> {
+        match self
+            .inner
+            .verified
+            .get(&hashes.whole)
+            .and_then(|hit| self.check_cached(hit, &hashes.whole, now))
+        {
+            Some(checked) => checked,
+            None => self.verify(token, hashes, now),
         }
+    }
+
+    /// A cached verification, checked: `None` when the key that made it is gone (the entry is
+    /// then forgotten and the token verified again).
+    fn check_cached(
+        &self,
+        hit: Verification,
+        whole: &TokenHash,
+        now: i64,
+    ) -> Option<Result<Local, Rejection>> {
+        let inner = &*self.inner;
+        let info = hit.info;
+        // A cached verification holds only while the key that made it is still published
+        // by the issuer that vouched for the token.
+        if let Some(issuer) = inner.issuers.get(info.issuer_index)
+            && info
+                .key
+                .as_ref()
+                .is_some_and(|k| issuer.keys.key_is_current_at(k, now))
+        {
+            return Some(
+                match crate::claims::check_times(&info, now, issuer.claims.leeway) {
+                    // Revocation rules: two atomic loads while none changed (`rules` docs).
+                    Ok(()) if inner.revocations.covers(&info, now) => {
+                        Err(Rejection::InvalidToken(InvalidToken::Inactive))
+                    }
+                    Ok(()) => Ok(Local::Verified(info)),
+                    Err(reason) => {
+                        // Expired (or not yet valid): refused either way; an expired entry would
+                        // only take room until evicted.
+                        if reason == InvalidToken::Expired {
+                            inner.verified.invalidate(whole);
+                        }
+                        Err(Rejection::InvalidToken(reason))
+                    }
+                },
+            );
+        }
+        inner.verified.invalidate(whole);
+        None
+    }
+
+    /// Parses and verifies a token the cache does not answer for, and caches the verification.
+    fn verify(&self, token: &str, hashes: Hashes, now: i64) -> Result<Local, Rejection> {
+        let inner = &*self.inner;
         let jws = jws::parse(token).map_err(Rejection::InvalidToken)?;
         // RFC 8725 §3.8: the unverified `iss` only chooses whose keys to try; the token is
         // verified with that issuer's keys and no other's. Naming no trusted issuer, it costs
@@ -360,7 +405,13 @@ impl Tollgate {
             trace!("a token lives longer than the longest accepted lifetime");
             return Err(Rejection::InvalidToken(InvalidToken::InvalidClaim("exp")));
         }
-        inner.verified.insert(*hash, Arc::clone(&info));
+        inner.verified.insert(
+            hashes.whole,
+            Verification {
+                info: Arc::clone(&info),
+                live: hashes.live,
+            },
+        );
         if inner.revocations.covers(&info, now) {
             return Err(Rejection::InvalidToken(InvalidToken::Inactive));
         }

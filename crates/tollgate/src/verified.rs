@@ -2,84 +2,152 @@
 //! expires. Keyed by the hash of the whole token ([`TokenHash`], never the token), bounded by
 //! entries and by an estimate of the bytes each entry holds, and valid only while the key that
 //! verified an entry is still published (docs/ARCHITECTURE.md, "Caches").
+//!
+//! A `quick_cache` sharded cache (CLOCK-Pro-like admission, eviction on insert), not moka: a
+//! hit is a shard's read lock and one hash-table probe, where moka also records the read for
+//! its frequency sketch and reads the clock for its expiry. Measured side by side
+//! (`benches/cache_lookup.rs`), a moka lookup cost about nine times as much (BENCHMARKS.md).
+//! Expiry needs no timer here: every hit checks the token's times anyway, a hit that finds the
+//! token expired removes the entry, and entries nobody asks for again leave when room is
+//! needed. The weight bound is what bounds memory, as before.
 
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
+
+use quick_cache::Weighter;
 
 use crate::hash::TokenHash;
 use crate::principal::TokenInfo;
 
-/// Verified tokens by the hash of the whole token. Cheap to read: a hit is one lookup and
-/// allocates nothing.
+/// What the cache keeps for a verified token. A struct so that what a hit must check can be
+/// carried along without a second lookup.
+#[derive(Clone)]
+pub(crate) struct Verification {
+    /// What the token says, shared by every request that presents it.
+    pub(crate) info: Arc<TokenInfo>,
+    /// The hash of the token's signed part (`header.payload.`, [`TokenHash::of_signed_part`]), which
+    /// keys the revocation memory and the introspection answers: kept here so that a hit
+    /// hashes the token once.
+    pub(crate) live: TokenHash,
+}
+
+/// The cache proper: a hit costs a shard's read lock and one probe, and allocates nothing.
+type Entries = quick_cache::sync::Cache<TokenHash, Verification, ByEstimate, KeyBits>;
+
+/// Verified tokens by the hash of the whole token.
 pub(crate) struct VerifiedCache {
-    entries: moka::sync::Cache<TokenHash, Arc<TokenInfo>>,
+    /// `None` when either bound is zero: nothing is cached.
+    entries: Option<Entries>,
 }
 
 impl VerifiedCache {
-    /// At most `max_entries` entries and about `max_bytes` of estimated size; `leeway` keeps an
-    /// expired entry long enough for the time check to refuse it with the right reason.
-    pub(crate) fn new(max_entries: u64, max_bytes: u64, leeway: Duration) -> Self {
+    /// At most `max_entries` entries and about `max_bytes` of estimated size.
+    ///
+    /// One total weight bounds both: an entry weighs its estimated bytes, but at least
+    /// `max_bytes / max_entries`, so that the weight bound also keeps the entry count within
+    /// `max_entries`. The weigher runs once per insert (a newly verified token, after a
+    /// signature check that costs far more); hits weigh nothing.
+    pub(crate) fn new(max_entries: u64, max_bytes: u64) -> Self {
+        if max_entries == 0 || max_bytes == 0 {
+            return Self { entries: None };
+        }
+        let floor = (max_bytes / max_entries).max(1);
+        let entries = Entries::with(
+            usize::try_from(max_entries).unwrap_or(usize::MAX),
+            max_bytes,
+            ByEstimate { floor },
+            KeyBits,
+            quick_cache::sync::DefaultLifecycle::default(),
+        );
         Self {
-            entries: verified_cache(max_entries, max_bytes, leeway),
+            entries: Some(entries),
         }
     }
 
     /// The verification of this token, if cached.
-    pub(crate) fn get(&self, hash: &TokenHash) -> Option<Arc<TokenInfo>> {
-        self.entries.get(hash)
+    pub(crate) fn get(&self, hash: &TokenHash) -> Option<Verification> {
+        self.entries.as_ref()?.get(hash)
     }
 
     /// Remembers a verification.
-    pub(crate) fn insert(&self, hash: TokenHash, info: Arc<TokenInfo>) {
-        self.entries.insert(hash, info);
+    pub(crate) fn insert(&self, hash: TokenHash, verification: Verification) {
+        if let Some(entries) = &self.entries {
+            entries.insert(hash, verification);
+        }
     }
 
-    /// Forgets a verification whose key is gone.
+    /// Forgets a verification whose key is gone or whose token expired.
     pub(crate) fn invalidate(&self, hash: &TokenHash) {
-        self.entries.invalidate(hash);
+        if let Some(entries) = &self.entries {
+            entries.remove(hash);
+        }
     }
 
-    /// Entries held (approximate: moka applies evictions in batches).
+    /// Entries held.
     pub(crate) fn entry_count(&self) -> u64 {
-        self.entries.entry_count()
+        self.entries.as_ref().map_or(0, |e| e.len() as u64)
     }
 
-    /// The moka cache itself, for tests that inspect its bounds.
+    /// The total weight held (estimated bytes, each entry at least the floor), for tests.
     #[cfg(test)]
-    pub(crate) fn moka(&self) -> &moka::sync::Cache<TokenHash, Arc<TokenInfo>> {
-        &self.entries
+    fn weight(&self) -> u64 {
+        self.entries.as_ref().map_or(0, Entries::weight)
     }
 }
 
-/// The verified-token cache, bounded by `max_entries` and by `max_bytes` of estimated size.
-///
-/// moka bounds one total weight: an entry weighs its estimated bytes, but at least
-/// `max_bytes / max_entries`, so that the weight bound also keeps the entry count within
-/// `max_entries`. The weigher runs once per insert (a newly verified token, after a signature
-/// check that costs far more); hits do not weigh anything.
-fn verified_cache(
-    max_entries: u64,
-    max_bytes: u64,
-    leeway: Duration,
-) -> moka::sync::Cache<TokenHash, Arc<TokenInfo>> {
-    let builder = moka::sync::Cache::builder().expire_after(UntilExpiry { leeway });
-    if max_entries == 0 || max_bytes == 0 {
-        return builder.max_capacity(0).build();
-    }
-    let floor = u32::try_from(max_bytes / max_entries).unwrap_or(u32::MAX);
-    builder
-        .max_capacity(max_bytes)
-        .weigher(move |_, info: &Arc<TokenInfo>| {
-            u32::try_from(entry_bytes(info))
-                .unwrap_or(u32::MAX)
-                .max(floor)
-        })
-        .build()
+/// Weighs an entry by its estimated bytes, at least `floor` (see [`VerifiedCache::new`]).
+#[derive(Clone)]
+struct ByEstimate {
+    floor: u64,
 }
 
-/// The cache's own share of an entry: moka's entry and its bookkeeping (deque nodes, frequency
-/// sketch, expiry timer wheel), the key (a 32-byte hash), and the `Arc`'s counts. An estimate
-/// from moka's layout; the claims dominate for every real token.
+impl Weighter<TokenHash, Verification> for ByEstimate {
+    fn weight(&self, _key: &TokenHash, value: &Verification) -> u64 {
+        u64::try_from(entry_bytes(&value.info))
+            .unwrap_or(u64::MAX)
+            .max(self.floor)
+    }
+}
+
+/// The table hash of a key: its first eight bytes. A key is a SHA-256 already, uniform and out
+/// of anyone's control (only verified tokens are inserted, and a lookup of anything else finds
+/// nothing), so hashing it again would only cost time.
+#[derive(Clone, Copy, Default)]
+struct KeyBits;
+
+impl BuildHasher for KeyBits {
+    type Hasher = KeyBitsHasher;
+
+    fn build_hasher(&self) -> KeyBitsHasher {
+        KeyBitsHasher(0)
+    }
+}
+
+/// See [`KeyBits`]: takes the `u64` that `TokenHash`'s `Hash` writes.
+struct KeyBitsHasher(u64);
+
+impl Hasher for KeyBitsHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u64(&mut self, bits: u64) {
+        self.0 = bits;
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached by `TokenHash`; anything else is folded in, eight bytes at a time.
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
+}
+
+/// The cache's own share of an entry: its slot (key, value and the cache's per-entry state),
+/// the hash-table bucket, the revocation key it carries, and the `Arc`'s counts. An estimate;
+/// the claims dominate for every real token.
 const CACHE_ENTRY_OVERHEAD: usize = 256;
 
 /// A `serde_json::Map` member beyond its key and value: the ordered map's node share.
@@ -135,31 +203,6 @@ fn json_bytes(value: &serde_json::Value) -> usize {
         }
 }
 
-/// A verified token stays cached until it expires (plus leeway, so that an expired hit still
-/// reaches the time check and gets the right answer).
-struct UntilExpiry {
-    leeway: Duration,
-}
-
-impl moka::Expiry<TokenHash, Arc<TokenInfo>> for UntilExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &TokenHash,
-        value: &Arc<TokenInfo>,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let exp = value
-            .standard
-            .expires_at
-            .and_then(|e| u64::try_from(e).ok())
-            .unwrap_or(0);
-        Some(Duration::from_secs(exp.saturating_sub(now)) + self.leeway)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +237,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_cached_signature_on_another_payload_is_verified_not_answered_from_the_cache() {
+        // The cache key covers the whole token (docs/ARCHITECTURE.md, "What a cache hit is
+        // keyed by"): a cached token's signature spliced onto a payload of the caller's choice
+        // must meet the signature check, not a cached answer.
+        let secret = [7u8; 32];
+        let gate = base().hmac_secret(secret.to_vec()).build().unwrap();
+        let token = hs256(&secret, "spliced", 0);
+        assert!(gate.validate(&token).await.is_ok());
+        assert_eq!(gate.inner.verified.entry_count(), 1);
+        let other = hs256(&secret, "admin", 0);
+        let (signed, _) = other.rsplit_once('.').unwrap();
+        let (_, signature) = token.rsplit_once('.').unwrap();
+        let spliced = format!("{signed}.{signature}");
+        assert_eq!(
+            gate.validate(&spliced).await.unwrap_err(),
+            crate::Rejection::InvalidToken(crate::InvalidToken::Signature)
+        );
+        // The real one is still answered, by its entry.
+        assert!(gate.validate(&token).await.is_ok());
+        assert_eq!(gate.inner.verified.entry_count(), 1);
+    }
+
+    #[tokio::test]
     async fn the_verified_cache_is_bounded_by_bytes_not_only_by_entries() {
         // 12 000 distinct tokens with 4 KiB of claims each, through the default cache: bounded
         // by entries alone it would keep 10 000 of them, over 40 MiB of claims, though a
@@ -205,9 +271,8 @@ mod tests {
             let token = hs256(&secret, &format!("flood-{i}"), FILLER);
             assert!(gate.validate(&token).await.is_ok(), "token {i}");
         }
-        let cache = gate.inner.verified.moka();
-        cache.run_pending_tasks();
-        let (entries, weight) = (cache.entry_count(), cache.weighted_size());
+        let cache = &gate.inner.verified;
+        let (entries, weight) = (cache.entry_count(), cache.weight());
         assert!(entries > 0);
         assert!(
             weight <= 32 << 20,
@@ -223,10 +288,9 @@ mod tests {
     async fn both_cache_bounds_hold_and_entries_are_weighed_by_their_claims() {
         let secret = [7u8; 32];
         let cached = |gate: &Tollgate| {
-            gate.inner.verified.moka().run_pending_tasks();
             (
-                gate.inner.verified.moka().entry_count(),
-                gate.inner.verified.moka().weighted_size(),
+                gate.inner.verified.entry_count(),
+                gate.inner.verified.weight(),
             )
         };
         // The byte bound: 1 MiB holds at most 256 entries of 4 KiB of claims.
@@ -279,8 +343,9 @@ mod tests {
         for filler in [0, 4096] {
             let gate = base().hmac_secret(secret.to_vec()).build().unwrap();
             assert!(gate.validate(&hs256(&secret, "w", filler)).await.is_ok());
-            let (_, info) = gate.inner.verified.moka().iter().next().expect("one entry");
-            weights.push(entry_bytes(&info));
+            let entries = gate.inner.verified.entries.as_ref().expect("a cache");
+            let (_, entry) = entries.iter().next().expect("one entry");
+            weights.push(entry_bytes(&entry.info));
         }
         let (small, large) = (weights[0], weights[1]);
         assert!((512..=2048).contains(&small), "{small}");

@@ -154,11 +154,8 @@ impl TollgateBuilder {
             }
         }
         revocations.ensure_started();
-        let verified = VerifiedCache::new(
-            self.verified_cache_capacity,
-            self.verified_cache_max_bytes,
-            self.leeway,
-        );
+        let verified =
+            VerifiedCache::new(self.verified_cache_capacity, self.verified_cache_max_bytes);
         Ok(Tollgate {
             inner: Arc::new(Inner {
                 issuers: Issuers::new(issuers),

@@ -91,7 +91,8 @@ impl RevocationMemory {
         self.contains_at(hash, super::call::unix_now())
     }
 
-    pub(super) fn contains_at(&self, hash: &TokenHash, now: i64) -> bool {
+    /// The same at `now` (Unix seconds), for a caller that has read the clock already.
+    pub(crate) fn contains_at(&self, hash: &TokenHash, now: i64) -> bool {
         if self.len.load(Ordering::SeqCst) == 0 {
             return false;
         }

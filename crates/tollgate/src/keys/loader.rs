@@ -115,6 +115,18 @@ impl Shared {
             || snapshot.fetched_at.elapsed() <= self.config.max_stale
     }
 
+    /// The same, for a caller that has read the wall clock already (`now`, Unix seconds): a
+    /// snapshot younger than `max_stale` by more than a second on that reading is fresh
+    /// without another clock read; only near the limit is the monotonic clock asked. A wall
+    /// clock set back can make a snapshot look younger here, as it makes tokens look younger
+    /// to every `exp` check.
+    pub(super) fn is_fresh_at(&self, snapshot: &KeySnapshot, now: i64) -> bool {
+        let limit = i64::try_from(self.config.max_stale.as_secs()).unwrap_or(i64::MAX);
+        // Whole seconds on both readings: the true age is under `age + 1`.
+        let age = now.saturating_sub(snapshot.fetched_at_unix);
+        (age >= 0 && age.saturating_add(1) <= limit) || self.is_fresh(snapshot)
+    }
+
     /// Spawns the loader unless one runs or no tokio runtime is at hand (then a later call
     /// tries again).
     pub(super) fn ensure_started(self: &Arc<Self>) {

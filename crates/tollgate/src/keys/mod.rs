@@ -247,16 +247,24 @@ impl KeySet {
         Duration::from_secs(seconds.clamp(1, 60))
     }
 
-    /// True while this exact key (the same `Arc`) is in the current, fresh key set.
+    /// [`key_is_current_at`](Self::key_is_current_at) now (tests).
+    #[cfg(test)]
+    pub(crate) fn key_is_current(&self, key: &Arc<VerifyKey>) -> bool {
+        self.key_is_current_at(key, crate::engine::now())
+    }
+
+    /// True while this exact key (the same `Arc`) is in the current, fresh key set, at `now`
+    /// (Unix seconds, the clock reading the request took already: a key set far from
+    /// `max_stale` is judged fresh without another clock read).
     ///
     /// The verified-token cache asks this on every hit: a key removed by a refresh, or a key
     /// set gone stale, invalidates what was verified with it. Unchanged keys keep their `Arc`
     /// across refreshes. Lock free and allocation free.
-    pub(crate) fn key_is_current(&self, key: &Arc<VerifyKey>) -> bool {
+    pub(crate) fn key_is_current_at(&self, key: &Arc<VerifyKey>, now: i64) -> bool {
         let guard = self.shared.current.load();
-        guard
-            .as_deref()
-            .is_some_and(|snapshot| self.shared.is_fresh(snapshot) && snapshot.contains(key))
+        guard.as_deref().is_some_and(|snapshot| {
+            self.shared.is_fresh_at(snapshot, now) && snapshot.contains(key)
+        })
     }
 
     /// What the key set is doing, for diagnostics.

@@ -114,11 +114,18 @@ impl fmt::Debug for VerifyKey {
     }
 }
 
+/// Up to this many keys, [`KeySnapshot::contains`] compares pointers rather than hashing the
+/// `kid`.
+const SCAN_KEYS: usize = 16;
+
 /// An immutable view of the key set, swapped whole on refresh.
 pub(crate) struct KeySnapshot {
     /// When the key set in this snapshot was last confirmed by the authorization server (the
     /// last successful fetch), or built from a configured secret.
     pub(crate) fetched_at: Instant,
+    /// The same moment on the wall clock (Unix seconds), for the check a cache hit makes with
+    /// the clock reading its request already took (`Loader::is_fresh_at`).
+    pub(crate) fetched_at_unix: i64,
     /// Every key, in the order of the JWKS.
     keys: Vec<Arc<VerifyKey>>,
     by_kid: HashMap<String, Arc<VerifyKey>>,
@@ -137,6 +144,7 @@ impl KeySnapshot {
         }
         Self {
             fetched_at,
+            fetched_at_unix: crate::engine::now(),
             keys,
             by_kid,
             ignore_kid,
@@ -147,6 +155,7 @@ impl KeySnapshot {
     pub(super) fn reconfirmed(&self, fetched_at: Instant) -> Self {
         Self {
             fetched_at,
+            fetched_at_unix: crate::engine::now(),
             keys: self.keys.clone(),
             by_kid: self.by_kid.clone(),
             ignore_kid: self.ignore_kid,
@@ -184,8 +193,13 @@ impl KeySnapshot {
         }
     }
 
-    /// True when this exact key (same `Arc`) is part of the snapshot.
+    /// True when this exact key (same `Arc`) is part of the snapshot. Asked on every
+    /// verified-token cache hit: a few pointer comparisons for a small set (most JWKS hold a
+    /// handful of keys), a `kid` lookup for a large one.
     pub(crate) fn contains(&self, key: &Arc<VerifyKey>) -> bool {
+        if self.keys.len() <= SCAN_KEYS {
+            return self.keys.iter().any(|current| Arc::ptr_eq(current, key));
+        }
         match &key.kid {
             Some(kid) => self
                 .by_kid

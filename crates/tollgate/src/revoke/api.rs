@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::engine::{Local, Tollgate, now};
+use crate::engine::{Hashes, Local, Tollgate, now};
 use crate::hash::TokenHash;
 use crate::jws;
 use crate::rejection::{InvalidToken, Rejection};
@@ -73,7 +73,7 @@ impl Tollgate {
                 "revoke: only a JWT this engine validates can be revoked by the token",
             ));
         }
-        let (whole, live) = TokenHash::of_jws(token);
+        let (whole, live) = (TokenHash::of(token), TokenHash::of_signed_part(token));
         if self.inner.revoked.contains(&live) {
             return Ok(());
         }
@@ -83,12 +83,12 @@ impl Tollgate {
                 format!("revoke: the token does not validate: {rejection}"),
             )
         };
-        let mut result = self.local(token, &whole, now());
+        let mut result = self.local(token, Hashes { whole, live }, now());
         if let Ok(Local::UnknownKey(index)) = result {
             if let Some(issuer) = self.inner.issuers.get(index) {
                 issuer.keys.refetch_unknown_kid().await;
             }
-            result = self.local(token, &whole, now());
+            result = self.local(token, Hashes { whole, live }, now());
         }
         let info = match result {
             Ok(Local::Verified(info)) => info,
